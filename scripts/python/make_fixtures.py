@@ -1,0 +1,168 @@
+#!/usr/bin/env python3
+"""Golden fixtures for vitrim's tests, made with Debian's PyTorch.
+
+    OMP_WAIT_POLICY=PASSIVE /usr/bin/python3 scripts/python/make_fixtures.py [core|loader|all]
+
+Weights and pixels come from hashinit (regenerated bit-for-bit by the Java tests), so the JSON
+fixtures hold only configurations and expected outputs. The loader fixtures are real
+safetensors files (small) in timm and Hugging Face layouts.
+"""
+import json
+import os
+import sys
+
+import numpy as np
+import torch
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import hashinit  # noqa: E402
+import safetensors_io  # noqa: E402
+import vit_ref  # noqa: E402
+
+ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
+RES = os.path.join(ROOT, "vitrim-core", "src", "test", "resources", "fixtures")
+
+torch.set_num_threads(2)
+
+
+def hash_state_dict(cfg, seed, qk_gain=1.0):
+    sd = {}
+    for name, shape in cfg.keys().items():
+        c, a = hashinit.scale_for(name, shape, qk_gain)
+        sd[name] = torch.from_numpy(hashinit.uniform(seed, name, shape, a, c))
+    return sd
+
+
+def hash_pixels(cfg, batch, seed):
+    return torch.from_numpy(hashinit.uniform(seed, "pixels", (batch, 3, cfg.img[0], cfg.img[1]), 2.0))
+
+
+def write_json(path, obj):
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    with open(path, "w") as f:
+        json.dump(obj, f, separators=(",", ":"))
+        f.write("\n")
+    print("wrote", os.path.relpath(path, ROOT), os.path.getsize(path), "bytes")
+
+
+def f32list(t):
+    return [float(v) for v in t.detach().float().reshape(-1).tolist()]
+
+
+CORE_CASES = {
+    "tiny_token": dict(cfg=vit_ref.Cfg(img=32, patch=4, dim=64, depth=6, heads=4, classes=10), batch=3, qk_gain=2.0),
+    "tiny_distilled": dict(cfg=vit_ref.Cfg(img=32, patch=4, dim=64, depth=6, heads=4, classes=10, dist=True), batch=2, qk_gain=2.0),
+    "tiny_avg": dict(cfg=vit_ref.Cfg(img=32, patch=4, dim=64, depth=6, heads=4, classes=10, pool="avg"), batch=2, qk_gain=2.0),
+    "tiny_avg_nocls": dict(cfg=vit_ref.Cfg(img=32, patch=4, dim=64, depth=4, heads=4, classes=10, pool="avg", cls=False), batch=2, qk_gain=2.0),
+    "tiny_avg_norm": dict(cfg=vit_ref.Cfg(img=32, patch=4, dim=64, depth=3, heads=4, classes=10, pool="avg", fc_norm=False), batch=2, qk_gain=2.0),
+    "odd_nonsquare": dict(cfg=vit_ref.Cfg(img=(40, 56), patch=8, dim=48, depth=3, heads=3, classes=7, qkv_bias=False, mlp=100), batch=3, qk_gain=1.5),
+    "deit_s_sized": dict(cfg=vit_ref.Cfg(img=224, patch=16, dim=384, depth=12, heads=6, classes=1000), batch=2, qk_gain=1.0),
+}
+
+
+def core():
+    for name, case in CORE_CASES.items():
+        cfg, batch = case["cfg"], case["batch"]
+        seed = 1000 + sum(map(ord, name))
+        sd = hash_state_dict(cfg, seed, case["qk_gain"])
+        px = hash_pixels(cfg, batch, seed + 1)
+        with torch.no_grad():
+            logits, trace = vit_ref.forward(px, sd, cfg)
+        write_json(os.path.join(RES, "core", name + ".json"), {
+            "name": name, "config": cfg.to_json(), "seed": seed, "qk_gain": case["qk_gain"],
+            "batch": batch, "pixel_seed": seed + 1, "logits": f32list(logits),
+            "logit_scale": float(logits.abs().max()),
+        })
+
+
+def to_hf(sd, cfg):
+    """timm keys -> Hugging Face transformers ViTForImageClassification keys."""
+    d = cfg.dim
+    hf = {
+        "vit.embeddings.cls_token": sd["cls_token"],
+        "vit.embeddings.position_embeddings": sd["pos_embed"],
+        "vit.embeddings.patch_embeddings.projection.weight": sd["patch_embed.proj.weight"],
+        "vit.embeddings.patch_embeddings.projection.bias": sd["patch_embed.proj.bias"],
+        "vit.layernorm.weight": sd["norm.weight"],
+        "vit.layernorm.bias": sd["norm.bias"],
+        "classifier.weight": sd["head.weight"],
+        "classifier.bias": sd["head.bias"],
+    }
+    for i in range(cfg.depth):
+        t, h = f"blocks.{i}.", f"vit.encoder.layer.{i}."
+        qkv_w, qkv_b = sd[t + "attn.qkv.weight"], sd[t + "attn.qkv.bias"]
+        for j, part in enumerate(("query", "key", "value")):
+            hf[h + f"attention.attention.{part}.weight"] = qkv_w[j * d:(j + 1) * d]
+            hf[h + f"attention.attention.{part}.bias"] = qkv_b[j * d:(j + 1) * d]
+        hf[h + "attention.output.dense.weight"] = sd[t + "attn.proj.weight"]
+        hf[h + "attention.output.dense.bias"] = sd[t + "attn.proj.bias"]
+        hf[h + "intermediate.dense.weight"] = sd[t + "mlp.fc1.weight"]
+        hf[h + "intermediate.dense.bias"] = sd[t + "mlp.fc1.bias"]
+        hf[h + "output.dense.weight"] = sd[t + "mlp.fc2.weight"]
+        hf[h + "output.dense.bias"] = sd[t + "mlp.fc2.bias"]
+        hf[h + "layernorm_before.weight"] = sd[t + "norm1.weight"]
+        hf[h + "layernorm_before.bias"] = sd[t + "norm1.bias"]
+        hf[h + "layernorm_after.weight"] = sd[t + "norm2.weight"]
+        hf[h + "layernorm_after.bias"] = sd[t + "norm2.bias"]
+    return hf
+
+
+def loader():
+    """A small model as files: timm folder (F32), bare F16/BF16 safetensors, Hugging Face folder."""
+    cfg = vit_ref.Cfg(img=32, patch=8, dim=32, depth=2, heads=2, classes=5)
+    seed = 77
+    sd = hash_state_dict(cfg, seed, 2.0)
+    out = os.path.join(RES, "loader")
+    os.makedirs(out, exist_ok=True)
+    labels = ["ant", "bee", "cat", "dog", "eel"]
+    px = hash_pixels(cfg, 2, seed + 1)
+    expected = {}
+    for dtype in ("F32", "F16", "BF16"):
+        # the expected logits use the weights as rounded to this dtype
+        if dtype == "F32":
+            sdq = sd
+        elif dtype == "F16":
+            sdq = {k: v.half().float() for k, v in sd.items()}
+        else:
+            sdq = {k: v.bfloat16().float() for k, v in sd.items()}
+        with torch.no_grad():
+            logits, _ = vit_ref.forward(px, sdq, cfg)
+        expected[dtype] = f32list(logits)
+    timm_dir = os.path.join(out, "timm_model")
+    os.makedirs(timm_dir, exist_ok=True)
+    safetensors_io.save(os.path.join(timm_dir, "model.safetensors"), sd)
+    with open(os.path.join(timm_dir, "config.json"), "w") as f:
+        json.dump({
+            "architecture": "vit_tiny_patch16_224", "num_classes": 5, "num_features": 32, "global_pool": "token",
+            "model_args": {"img_size": 32, "patch_size": 8, "embed_dim": 32, "depth": 2, "num_heads": 2},
+            "pretrained_cfg": {"input_size": [3, 32, 32], "interpolation": "bicubic", "crop_pct": 0.9,
+                               "mean": [0.5, 0.5, 0.5], "std": [0.5, 0.5, 0.5], "num_classes": 5},
+            "label_names": labels,
+        }, f, indent=2)
+    safetensors_io.save(os.path.join(out, "bare_f16.safetensors"), sd, dtype="F16")
+    safetensors_io.save(os.path.join(out, "bare_bf16.safetensors"), sd, dtype="BF16")
+    hf_dir = os.path.join(out, "hf_model")
+    os.makedirs(hf_dir, exist_ok=True)
+    safetensors_io.save(os.path.join(hf_dir, "model.safetensors"), to_hf(sd, cfg))
+    with open(os.path.join(hf_dir, "config.json"), "w") as f:
+        json.dump({
+            "architectures": ["ViTForImageClassification"], "model_type": "vit", "hidden_size": 32,
+            "num_hidden_layers": 2, "num_attention_heads": 2, "intermediate_size": 128, "hidden_act": "gelu",
+            "image_size": 32, "patch_size": 8, "num_channels": 3, "qkv_bias": True, "layer_norm_eps": 1e-6,
+            "id2label": {str(i): l for i, l in enumerate(labels)}, "label2id": {l: i for i, l in enumerate(labels)},
+        }, f, indent=2)
+    with open(os.path.join(hf_dir, "preprocessor_config.json"), "w") as f:
+        json.dump({"do_resize": True, "size": {"height": 32, "width": 32}, "resample": 2, "do_rescale": True,
+                   "rescale_factor": 1 / 255, "do_normalize": True, "image_mean": [0.5, 0.5, 0.5],
+                   "image_std": [0.5, 0.5, 0.5], "image_processor_type": "ViTImageProcessor"}, f, indent=2)
+    write_json(os.path.join(out, "expected.json"), {
+        "config": cfg.to_json(), "seed": seed, "pixel_seed": seed + 1, "batch": 2, "labels": labels,
+        "logits": expected})
+
+
+if __name__ == "__main__":
+    what = sys.argv[1] if len(sys.argv) > 1 else "all"
+    if what in ("core", "all"):
+        core()
+    if what in ("loader", "all"):
+        loader()

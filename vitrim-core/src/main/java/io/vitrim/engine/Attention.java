@@ -1,0 +1,145 @@
+package io.vitrim.engine;
+
+import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.VectorOperators;
+
+/**
+ * Multi-head self-attention over a packed batch: image {@code b} owns token rows
+ * {@code [offsets[b], offsets[b+1])}, so images may have different token counts.
+ *
+ * <p>Per (image, head) task: {@code S = Q·Kᵀ} and {@code O = P·V} run on the packed GEMM
+ * (K and V packed per task), the softmax in between adds the scale and an optional per-key
+ * bias (proportional attention's {@code ln size}). Layouts follow timm: {@code qkv [T, 3C]} with
+ * q, k, v at column offsets 0, C, 2C and head h at {@code h·hd} inside each; output {@code [T, C]}
+ * head-major.
+ *
+ * <p>Logits are {@code (q·k)·scale + bias_j} as in timm 0.4.12 / ToMe.
+ */
+public final class Attention {
+    private Attention() {}
+
+    private static final int V = VecMath.VLEN;
+
+    /** Optional per-head outputs a token reducer may ask for; any field may be null. */
+    public static final class Probes {
+        /** [T·H]: P[h][0][j] for each key j (the class-token query row), row-major (token, head). */
+        public float[] clsRow;
+        /** [T·H]: Σ_i P[h][i][j] (attention received by key j), row-major (token, head). */
+        public float[] received;
+        /** Keep the post-softmax probabilities of every task (training: needed by backward). */
+        public float[][] probs;
+    }
+
+    private static final class Scratch {
+        float[] kPacked = new float[0];
+        float[] vPacked = new float[0];
+        float[] s = new float[0];
+    }
+
+    private static final ThreadLocal<Scratch> SCRATCH = ThreadLocal.withInitial(Scratch::new);
+
+    /**
+     * @param qkv      [T, 3C] projected tokens
+     * @param offsets  [B+1] token row ranges of the images
+     * @param keyBias  [T] additive bias per key token (null = none)
+     * @param out      [T, C] attention output (before proj)
+     * @param probes   optional statistics (null = none)
+     */
+    public static void forward(Parallel par, float[] qkv, int[] offsets, int batch, int c, int heads,
+                               float[] keyBias, float[] out, Probes probes) {
+        final int hd = c / heads;
+        final float scale = (float) (1.0 / Math.sqrt(hd));
+        if (probes != null && probes.probs != null && probes.probs.length < batch * heads) {
+            throw new IllegalArgumentException("probes.probs needs " + batch * heads + " slots");
+        }
+        par.forEach(batch * heads, task -> {
+            int b = task / heads, h = task % heads;
+            int o = offsets[b], n = offsets[b + 1] - o;
+            head(qkv, o, n, c, h, hd, scale, keyBias, out, probes, task);
+        });
+    }
+
+    private static void head(float[] qkv, int o, int n, int c, int h, int hd, float scale, float[] keyBias,
+                             float[] out, Probes probes, int task) {
+        Scratch s = SCRATCH.get();
+        int ld = 3 * c;
+        int kSize = Gemm.packedSize(hd, n), vSize = Gemm.packedSize(n, hd);
+        if (s.kPacked.length < kSize) s.kPacked = new float[kSize];
+        if (s.vPacked.length < vSize) s.vPacked = new float[vSize];
+        float[] p;
+        if (probes != null && probes.probs != null) {
+            p = probes.probs[task];
+            if (p == null || p.length < n * n) p = probes.probs[task] = new float[n * n];
+        } else {
+            if (s.s.length < n * n) s.s = new float[n * n];
+            p = s.s;
+        }
+        // Kᵀ [hd, n]: B[e][j] = k_j[e]
+        Gemm.packB(qkv, o * ld + c + h * hd, 1, ld, hd, n, s.kPacked);
+        // S = Q Kᵀ [n, n]
+        Gemm.gemmSerial(qkv, o * ld + h * hd, ld, 1, n, s.kPacked, hd, n, p, 0, n, Gemm.Mode.SET);
+        for (int i = 0; i < n; i++) softmaxRow(p, i * n, n, scale, keyBias, o);
+        if (probes != null) {
+            int heads = c / hd;
+            if (probes.clsRow != null) {
+                for (int j = 0; j < n; j++) probes.clsRow[(o + j) * heads + h] = p[j];
+            }
+            if (probes.received != null) {
+                for (int j = 0; j < n; j++) {
+                    float acc = 0f;
+                    for (int i = 0; i < n; i++) acc += p[i * n + j];
+                    probes.received[(o + j) * heads + h] = acc;
+                }
+            }
+        }
+        // V [n, hd]
+        Gemm.packB(qkv, o * ld + 2 * c + h * hd, ld, 1, n, hd, s.vPacked);
+        // O = P V → out[o + i][h·hd + e]
+        Gemm.gemmSerial(p, 0, n, 1, n, s.vPacked, n, hd, out, o * c + h * hd, c, Gemm.Mode.SET);
+    }
+
+    /** In place: row ← softmax(row·scale + bias[bo + j]). */
+    static void softmaxRow(float[] a, int off, int n, float scale, float[] bias, int bo) {
+        FloatVector vs = FloatVector.broadcast(VecMath.F, scale);
+        FloatVector vmax = FloatVector.broadcast(VecMath.F, Float.NEGATIVE_INFINITY);
+        int bound = VecMath.F.loopBound(n);
+        int j = 0;
+        if (bias != null) {
+            for (; j < bound; j += V) {
+                FloatVector x = FloatVector.fromArray(VecMath.F, a, off + j)
+                        .fma(vs, FloatVector.fromArray(VecMath.F, bias, bo + j));
+                x.intoArray(a, off + j);
+                vmax = vmax.max(x);
+            }
+            for (; j < n; j++) a[off + j] = Math.fma(a[off + j], scale, bias[bo + j]);
+        } else {
+            for (; j < bound; j += V) {
+                FloatVector x = FloatVector.fromArray(VecMath.F, a, off + j).mul(vs);
+                x.intoArray(a, off + j);
+                vmax = vmax.max(x);
+            }
+            for (; j < n; j++) a[off + j] = a[off + j] * scale;
+        }
+        float max = vmax.reduceLanes(VectorOperators.MAX);
+        for (j = bound; j < n; j++) max = Math.max(max, a[off + j]);
+        FloatVector vm = FloatVector.broadcast(VecMath.F, max);
+        FloatVector vsum = FloatVector.zero(VecMath.F);
+        for (j = 0; j < bound; j += V) {
+            FloatVector e = VecMath.exp(FloatVector.fromArray(VecMath.F, a, off + j).sub(vm));
+            e.intoArray(a, off + j);
+            vsum = vsum.add(e);
+        }
+        float sum = vsum.reduceLanes(VectorOperators.ADD);
+        for (; j < n; j++) {
+            float e = VecMath.exp(a[off + j] - max);
+            a[off + j] = e;
+            sum += e;
+        }
+        FloatVector vinv = FloatVector.broadcast(VecMath.F, 1f / sum);
+        for (j = 0; j < bound; j += V) {
+            FloatVector.fromArray(VecMath.F, a, off + j).mul(vinv).intoArray(a, off + j);
+        }
+        float inv = 1f / sum;
+        for (; j < n; j++) a[off + j] *= inv;
+    }
+}

@@ -1,0 +1,280 @@
+package io.vitrim.engine;
+
+import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.VectorSpecies;
+
+/**
+ * {@code C[M, N] (= | +=) A[M, K] · B[K, N] + bias}, optionally followed by GELU, with B
+ * pre-packed ({@link PackedMatrix}). GotoBLAS-style blocking (MC × KC blocks of A stay in L2, a
+ * KC × NR sliver of B in L1) around an MR × NR register tile: 8 × 32 on AVX-512 (16
+ * accumulators), 6 × 16 on AVX2.
+ *
+ * <p>A row-major A is read in place — the kernel broadcasts from MR row streams — which measured
+ * as fast as a packed A and saves the packing pass; a strided (transposed) A is first copied
+ * into a row-major block.
+ *
+ * <p>Determinism: every element of C is accumulated over k in the same order (KC blocks in
+ * sequence, FMA inside) whatever the thread count or tile position — edge tiles run the same
+ * kernel on a scratch tile — so results are bit-identical across thread counts.
+ */
+public final class Gemm {
+    private Gemm() {}
+
+    static final VectorSpecies<Float> F = VecMath.F;
+    static final int V = F.length();
+    /** Columns per register tile: two vectors. */
+    public static final int NR = 2 * V;
+    /** Rows per register tile: 8 with 32 vector registers (AVX-512), 6 with 16 (AVX2). */
+    public static final int MR = V >= 16 ? 8 : 6;
+    static final int KC_MAX = 256;
+    static final int MC_MAX = MR * (V >= 16 ? 16 : 21);
+
+    /** What to do with C. */
+    public enum Mode {
+        /** C = A·B + bias */
+        SET,
+        /** C += A·B + bias (a residual connection fused into the GEMM) */
+        ADD,
+        /** C = GELU(A·B + bias) */
+        SET_GELU
+    }
+
+    private static final float[] ZERO_TILE = new float[MR * NR];
+
+    private static final ThreadLocal<float[][]> SCRATCH = ThreadLocal.withInitial(
+            () -> new float[][] {new float[MC_MAX * KC_MAX], new float[MR * NR]});
+
+    /**
+     * Row-major A with row stride {@code lda}: {@code A[i][k] = a[aOff + i·lda + k]};
+     * C row-major with row stride {@code ldc}.
+     */
+    public static void gemm(Parallel par, float[] a, int aOff, int lda, int m,
+                            PackedMatrix b, float[] c, int cOff, int ldc, Mode mode) {
+        gemm(par, a, aOff, lda, 1, m, b, c, cOff, ldc, mode);
+    }
+
+    /**
+     * General A strides: {@code A[i][k] = a[aOff + i·aRow + k·aCol]} (use aRow=1, aCol=lda for
+     * a transposed operand).
+     */
+    public static void gemm(Parallel par, float[] a, int aOff, int aRow, int aCol, int m,
+                            PackedMatrix b, float[] c, int cOff, int ldc, Mode mode) {
+        if (m <= 0) return;
+        final int n = b.n;
+        final int panels = (n + NR - 1) / NR;
+        final int threads = par.threads();
+        // Even M blocks of at most MC_MAX rows (multiples of MR); split N too when M alone
+        // cannot give every thread a few tasks.
+        int mBlocks = (m + MC_MAX - 1) / MC_MAX;
+        int want = threads == 1 ? 1 : 4 * threads;
+        int nChunks = Math.max(1, Math.min(panels, (want + mBlocks - 1) / mBlocks));
+        if (threads > 1 && mBlocks * nChunks < want && mBlocks < (m + MR - 1) / MR) {
+            mBlocks = Math.min((m + MR - 1) / MR, (want + nChunks - 1) / nChunks);
+        }
+        final int mc = roundUp((m + mBlocks - 1) / mBlocks, MR);
+        final int mTasks = (m + mc - 1) / mc;
+        final int panelsPerChunk = (panels + nChunks - 1) / nChunks;
+        final int chunks = (panels + panelsPerChunk - 1) / panelsPerChunk;
+        par.forEach(mTasks * chunks, task -> {
+            int ib = task / chunks, jc = task % chunks;
+            int i0 = ib * mc;
+            int p0 = jc * panelsPerChunk;
+            float[][] s = SCRATCH.get();
+            block(a, aOff, aRow, aCol, i0, Math.min(mc, m - i0), b.data, b.k, n, b.bias,
+                    p0, Math.min(panels, p0 + panelsPerChunk), c, cOff, ldc, mode, s[0], s[1]);
+        });
+    }
+
+    private static int roundUp(int x, int m) {
+        return (x + m - 1) / m * m;
+    }
+
+    /**
+     * Single-threaded GEMM on a B packed by {@link #packB}, for kernels that already run one
+     * task per thread (attention heads).
+     */
+    public static void gemmSerial(float[] a, int aOff, int aRow, int aCol, int m,
+                                  float[] bPacked, int k, int n, float[] c, int cOff, int ldc, Mode mode) {
+        float[][] s = SCRATCH.get();
+        int panels = (n + NR - 1) / NR;
+        for (int i0 = 0; i0 < m; i0 += MC_MAX) {
+            block(a, aOff, aRow, aCol, i0, Math.min(MC_MAX, m - i0), bPacked, k, n, null, 0, panels,
+                    c, cOff, ldc, mode, s[0], s[1]);
+        }
+    }
+
+    /** Floats needed to pack a B of k × n. */
+    public static int packedSize(int k, int n) {
+        return Math.multiplyExact(Math.multiplyExact((n + NR - 1) / NR, k), NR);
+    }
+
+    /**
+     * Packs {@code B[k][n] = src[off + k·rowStride + n·colStride]} into NR-column panels
+     * ({@link PackedMatrix} layout), zero-filling the padding columns.
+     */
+    public static void packB(float[] src, int off, int rowStride, int colStride, int k, int n, float[] dst) {
+        int panels = (n + NR - 1) / NR;
+        for (int p = 0; p < panels; p++) {
+            int j0 = p * NR;
+            int nc = Math.min(NR, n - j0);
+            int base = p * k * NR;
+            for (int kk = 0; kk < k; kk++) {
+                int srcRow = off + kk * rowStride;
+                int d = base + kk * NR;
+                if (colStride == 1) {
+                    System.arraycopy(src, srcRow + j0, dst, d, nc);
+                } else {
+                    for (int j = 0; j < nc; j++) dst[d + j] = src[srcRow + (j0 + j) * colStride];
+                }
+                for (int j = nc; j < NR; j++) dst[d + j] = 0f;
+            }
+        }
+    }
+
+    private static void block(float[] a, int aOff, int aRow, int aCol, int i0, int mc,
+                              float[] bData, int k, int n, float[] bBias, int p0, int p1,
+                              float[] c, int cOff, int ldc, Mode mode, float[] abuf, float[] tile) {
+        final int kBlocks = (k + KC_MAX - 1) / KC_MAX;
+        final int kcMax = (k + kBlocks - 1) / kBlocks;
+        for (int pc = 0; pc < k; pc += kcMax) {
+            int kc = Math.min(kcMax, k - pc);
+            float[] as;
+            int aBase, lda;
+            if (aCol == 1) {
+                as = a;
+                aBase = aOff + i0 * aRow + pc;
+                lda = aRow;
+            } else {
+                copyBlock(a, aOff, aRow, aCol, i0, mc, pc, kc, abuf);
+                as = abuf;
+                aBase = 0;
+                lda = kc;
+            }
+            boolean first = pc == 0;
+            boolean last = pc + kc == k;
+            boolean loadC = !first || mode == Mode.ADD;
+            float[] bias = first ? bBias : null;
+            boolean gelu = last && mode == Mode.SET_GELU;
+            for (int p = p0; p < p1; p++) {
+                int j0 = p * NR;
+                int nc = Math.min(NR, n - j0);
+                int bo = p * k * NR + pc * NR;
+                for (int ir = 0; ir < mc; ir += MR) {
+                    int mr = Math.min(MR, mc - ir);
+                    int co = cOff + (i0 + ir) * ldc + j0;
+                    int ao = aBase + ir * lda;
+                    if (mr == MR && nc == NR) {
+                        kernel(as, ao, lda, MR, bData, bo, kc, c, co, ldc, loadC, bias, j0, gelu);
+                    } else {
+                        java.util.Arrays.fill(tile, 0f);
+                        if (loadC) for (int r = 0; r < mr; r++) System.arraycopy(c, co + r * ldc, tile, r * NR, nc);
+                        kernel(as, ao, lda, mr, bData, bo, kc, tile, 0, NR, loadC, bias, j0, gelu);
+                        for (int r = 0; r < mr; r++) System.arraycopy(tile, r * NR, c, co + r * ldc, nc);
+                    }
+                }
+            }
+        }
+    }
+
+    /** Copies the strided block A[i0:i0+mc, p0:p0+kc] into a row-major {@code [mc][kc]} buffer. */
+    private static void copyBlock(float[] a, int aOff, int aRow, int aCol, int i0, int mc, int p0, int kc, float[] dst) {
+        for (int kk = 0; kk < kc; kk++) {
+            int src = aOff + (p0 + kk) * aCol + i0 * aRow;
+            for (int r = 0; r < mc; r++) dst[r * kc + kk] = a[src + r * aRow];
+        }
+    }
+
+    /**
+     * One MR × NR tile: {@code C = (loadC ? C : 0) + bias + A_rows · B_sliver}, where A row r
+     * starts at {@code ao + r·lda} (rows past {@code mr} repeat the last valid row; the caller
+     * discards them). Vectors never cross a method boundary here: a non-inlined helper taking a
+     * vector makes C2 box it, which halves the speed (measured).
+     */
+    private static void kernel(float[] a, int ao, int lda, int mr, float[] b, int bo, int kc, float[] c, int co, int ldc,
+                               boolean loadC, float[] bias, int biasOff, boolean gelu) {
+        if (MR == 8) kernel8(a, ao, lda, mr, b, bo, kc, c, co, ldc, loadC, bias, biasOff);
+        else kernel6(a, ao, lda, mr, b, bo, kc, c, co, ldc, loadC, bias, biasOff);
+        if (gelu) for (int r = 0; r < MR; r++) VecMath.geluInPlace(c, co + r * ldc, NR);
+    }
+
+    private static void kernel8(float[] a, int a0, int lda, int mr, float[] b, int bo, int kc, float[] c, int co, int ldc,
+                                boolean loadC, float[] bias, int biasOff) {
+        int a1 = a0 + Math.min(1, mr - 1) * lda, a2 = a0 + Math.min(2, mr - 1) * lda, a3 = a0 + Math.min(3, mr - 1) * lda;
+        int a4 = a0 + Math.min(4, mr - 1) * lda, a5 = a0 + Math.min(5, mr - 1) * lda, a6 = a0 + Math.min(6, mr - 1) * lda;
+        int a7 = a0 + Math.min(7, mr - 1) * lda;
+        float[] src = loadC ? c : ZERO_TILE;
+        int s0 = loadC ? co : 0, sld = loadC ? ldc : NR;
+        float[] bsrc = bias != null ? bias : ZERO_TILE;
+        int bOff = bias != null ? biasOff : 0;
+        FloatVector bias0 = FloatVector.fromArray(F, bsrc, bOff), bias1 = FloatVector.fromArray(F, bsrc, bOff + V);
+        int s1 = s0 + sld, s2 = s1 + sld, s3 = s2 + sld, s4 = s3 + sld, s5 = s4 + sld, s6 = s5 + sld, s7 = s6 + sld;
+        FloatVector c00 = FloatVector.fromArray(F, src, s0).add(bias0), c01 = FloatVector.fromArray(F, src, s0 + V).add(bias1);
+        FloatVector c10 = FloatVector.fromArray(F, src, s1).add(bias0), c11 = FloatVector.fromArray(F, src, s1 + V).add(bias1);
+        FloatVector c20 = FloatVector.fromArray(F, src, s2).add(bias0), c21 = FloatVector.fromArray(F, src, s2 + V).add(bias1);
+        FloatVector c30 = FloatVector.fromArray(F, src, s3).add(bias0), c31 = FloatVector.fromArray(F, src, s3 + V).add(bias1);
+        FloatVector c40 = FloatVector.fromArray(F, src, s4).add(bias0), c41 = FloatVector.fromArray(F, src, s4 + V).add(bias1);
+        FloatVector c50 = FloatVector.fromArray(F, src, s5).add(bias0), c51 = FloatVector.fromArray(F, src, s5 + V).add(bias1);
+        FloatVector c60 = FloatVector.fromArray(F, src, s6).add(bias0), c61 = FloatVector.fromArray(F, src, s6 + V).add(bias1);
+        FloatVector c70 = FloatVector.fromArray(F, src, s7).add(bias0), c71 = FloatVector.fromArray(F, src, s7 + V).add(bias1);
+        for (int kk = 0; kk < kc; kk++) {
+            int bi = bo + kk * (2 * V);
+            FloatVector b0 = FloatVector.fromArray(F, b, bi);
+            FloatVector b1 = FloatVector.fromArray(F, b, bi + V);
+            FloatVector x;
+            x = FloatVector.broadcast(F, a[a0 + kk]); c00 = x.fma(b0, c00); c01 = x.fma(b1, c01);
+            x = FloatVector.broadcast(F, a[a1 + kk]); c10 = x.fma(b0, c10); c11 = x.fma(b1, c11);
+            x = FloatVector.broadcast(F, a[a2 + kk]); c20 = x.fma(b0, c20); c21 = x.fma(b1, c21);
+            x = FloatVector.broadcast(F, a[a3 + kk]); c30 = x.fma(b0, c30); c31 = x.fma(b1, c31);
+            x = FloatVector.broadcast(F, a[a4 + kk]); c40 = x.fma(b0, c40); c41 = x.fma(b1, c41);
+            x = FloatVector.broadcast(F, a[a5 + kk]); c50 = x.fma(b0, c50); c51 = x.fma(b1, c51);
+            x = FloatVector.broadcast(F, a[a6 + kk]); c60 = x.fma(b0, c60); c61 = x.fma(b1, c61);
+            x = FloatVector.broadcast(F, a[a7 + kk]); c70 = x.fma(b0, c70); c71 = x.fma(b1, c71);
+        }
+        int r1 = co + ldc, r2 = r1 + ldc, r3 = r2 + ldc, r4 = r3 + ldc, r5 = r4 + ldc, r6 = r5 + ldc, r7 = r6 + ldc;
+        c00.intoArray(c, co); c01.intoArray(c, co + V);
+        c10.intoArray(c, r1); c11.intoArray(c, r1 + V);
+        c20.intoArray(c, r2); c21.intoArray(c, r2 + V);
+        c30.intoArray(c, r3); c31.intoArray(c, r3 + V);
+        c40.intoArray(c, r4); c41.intoArray(c, r4 + V);
+        c50.intoArray(c, r5); c51.intoArray(c, r5 + V);
+        c60.intoArray(c, r6); c61.intoArray(c, r6 + V);
+        c70.intoArray(c, r7); c71.intoArray(c, r7 + V);
+    }
+
+    private static void kernel6(float[] a, int a0, int lda, int mr, float[] b, int bo, int kc, float[] c, int co, int ldc,
+                                boolean loadC, float[] bias, int biasOff) {
+        int a1 = a0 + Math.min(1, mr - 1) * lda, a2 = a0 + Math.min(2, mr - 1) * lda, a3 = a0 + Math.min(3, mr - 1) * lda;
+        int a4 = a0 + Math.min(4, mr - 1) * lda, a5 = a0 + Math.min(5, mr - 1) * lda;
+        float[] src = loadC ? c : ZERO_TILE;
+        int s0 = loadC ? co : 0, sld = loadC ? ldc : NR;
+        float[] bsrc = bias != null ? bias : ZERO_TILE;
+        int bOff = bias != null ? biasOff : 0;
+        FloatVector bias0 = FloatVector.fromArray(F, bsrc, bOff), bias1 = FloatVector.fromArray(F, bsrc, bOff + V);
+        int s1 = s0 + sld, s2 = s1 + sld, s3 = s2 + sld, s4 = s3 + sld, s5 = s4 + sld;
+        FloatVector c00 = FloatVector.fromArray(F, src, s0).add(bias0), c01 = FloatVector.fromArray(F, src, s0 + V).add(bias1);
+        FloatVector c10 = FloatVector.fromArray(F, src, s1).add(bias0), c11 = FloatVector.fromArray(F, src, s1 + V).add(bias1);
+        FloatVector c20 = FloatVector.fromArray(F, src, s2).add(bias0), c21 = FloatVector.fromArray(F, src, s2 + V).add(bias1);
+        FloatVector c30 = FloatVector.fromArray(F, src, s3).add(bias0), c31 = FloatVector.fromArray(F, src, s3 + V).add(bias1);
+        FloatVector c40 = FloatVector.fromArray(F, src, s4).add(bias0), c41 = FloatVector.fromArray(F, src, s4 + V).add(bias1);
+        FloatVector c50 = FloatVector.fromArray(F, src, s5).add(bias0), c51 = FloatVector.fromArray(F, src, s5 + V).add(bias1);
+        for (int kk = 0; kk < kc; kk++) {
+            int bi = bo + kk * (2 * V);
+            FloatVector b0 = FloatVector.fromArray(F, b, bi);
+            FloatVector b1 = FloatVector.fromArray(F, b, bi + V);
+            FloatVector x;
+            x = FloatVector.broadcast(F, a[a0 + kk]); c00 = x.fma(b0, c00); c01 = x.fma(b1, c01);
+            x = FloatVector.broadcast(F, a[a1 + kk]); c10 = x.fma(b0, c10); c11 = x.fma(b1, c11);
+            x = FloatVector.broadcast(F, a[a2 + kk]); c20 = x.fma(b0, c20); c21 = x.fma(b1, c21);
+            x = FloatVector.broadcast(F, a[a3 + kk]); c30 = x.fma(b0, c30); c31 = x.fma(b1, c31);
+            x = FloatVector.broadcast(F, a[a4 + kk]); c40 = x.fma(b0, c40); c41 = x.fma(b1, c41);
+            x = FloatVector.broadcast(F, a[a5 + kk]); c50 = x.fma(b0, c50); c51 = x.fma(b1, c51);
+        }
+        int r1 = co + ldc, r2 = r1 + ldc, r3 = r2 + ldc, r4 = r3 + ldc, r5 = r4 + ldc;
+        c00.intoArray(c, co); c01.intoArray(c, co + V);
+        c10.intoArray(c, r1); c11.intoArray(c, r1 + V);
+        c20.intoArray(c, r2); c21.intoArray(c, r2 + V);
+        c30.intoArray(c, r3); c31.intoArray(c, r3 + V);
+        c40.intoArray(c, r4); c41.intoArray(c, r4 + V);
+        c50.intoArray(c, r5); c51.intoArray(c, r5 + V);
+    }
+}

@@ -1,0 +1,156 @@
+package io.vitrim.engine;
+
+import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.IntVector;
+import jdk.incubator.vector.VectorMask;
+import jdk.incubator.vector.VectorOperators;
+import jdk.incubator.vector.VectorSpecies;
+
+/**
+ * Vectorised transcendental functions with scalar twins that compute the same formula, so a
+ * result never depends on whether an element went through the vector body or the scalar tail.
+ *
+ * <p>exp: Cody–Waite range reduction and the Cephes {@code expf} polynomial (≈1 ulp).
+ * erf: the rational minimax approximation used by Eigen/XLA for float (≈ a few ulp on [-4, 4],
+ * ±1 outside). GELU is the exact erf form {@code 0.5·x·(1 + erf(x/√2))}.
+ */
+public final class VecMath {
+    private VecMath() {}
+
+    public static final VectorSpecies<Float> F = FloatVector.SPECIES_PREFERRED;
+    public static final int VLEN = F.length();
+
+    private static final float LOG2E = 1.44269504088896341f;
+    private static final float LN2_HI = 0.693359375f;
+    private static final float LN2_LO = -2.12194440e-4f;
+    private static final float EXP_HI = 88.3762626647949f;
+    private static final float EXP_LO = -87.3365478515625f;
+    private static final float MAGIC = 12582912f; // 1.5 * 2^23: adding it rounds to an integer
+    private static final int MAGIC_BITS = Float.floatToRawIntBits(MAGIC);
+    private static final float P0 = 1.9875691500E-4f;
+    private static final float P1 = 1.3981999507E-3f;
+    private static final float P2 = 8.3334519073E-3f;
+    private static final float P3 = 4.1665795894E-2f;
+    private static final float P4 = 1.6666665459E-1f;
+    private static final float P5 = 5.0000001201E-1f;
+
+    private static FloatVector bc(float v) {
+        return FloatVector.broadcast(F, v);
+    }
+
+    /** e^x for a vector; exactly 0 below the float range (so -inf logits vanish). */
+    public static FloatVector exp(FloatVector x) {
+        VectorMask<Float> under = x.lt(EXP_LO);
+        FloatVector xc = x.max(EXP_LO).min(EXP_HI);
+        FloatVector t = xc.fma(LOG2E, MAGIC);
+        FloatVector n = t.sub(MAGIC);
+        FloatVector r = n.fma(bc(-LN2_HI), xc);
+        r = n.fma(bc(-LN2_LO), r);
+        FloatVector r2 = r.mul(r);
+        FloatVector p = r.fma(P0, P1);
+        p = p.fma(r, bc(P2));
+        p = p.fma(r, bc(P3));
+        p = p.fma(r, bc(P4));
+        p = p.fma(r, bc(P5));
+        p = p.fma(r2, r).add(1f);
+        IntVector bits = t.reinterpretAsInts().sub(MAGIC_BITS - 127).lanewise(VectorOperators.LSHL, 23);
+        FloatVector scale = bits.reinterpretAsFloats();
+        return p.mul(scale).blend(0f, under);
+    }
+
+    /** Scalar twin of {@link #exp(FloatVector)}. */
+    public static float exp(float x) {
+        if (x < EXP_LO) return 0f;
+        float xc = Math.min(x, EXP_HI);
+        float t = Math.fma(xc, LOG2E, MAGIC);
+        float n = t - MAGIC;
+        float r = Math.fma(n, -LN2_HI, xc);
+        r = Math.fma(n, -LN2_LO, r);
+        float r2 = r * r;
+        float p = Math.fma(r, P0, P1);
+        p = Math.fma(p, r, P2);
+        p = Math.fma(p, r, P3);
+        p = Math.fma(p, r, P4);
+        p = Math.fma(p, r, P5);
+        p = Math.fma(p, r2, r) + 1f;
+        float scale = Float.intBitsToFloat((Float.floatToRawIntBits(t) - (MAGIC_BITS - 127)) << 23);
+        return p * scale;
+    }
+
+    private static final float A1 = -1.60960333262415e-02f;
+    private static final float A3 = -2.95459980854025e-03f;
+    private static final float A5 = -7.34990630326855e-04f;
+    private static final float A7 = -5.69250639462346e-05f;
+    private static final float A9 = -2.10102402082508e-06f;
+    private static final float A11 = 2.77068142495902e-08f;
+    private static final float A13 = -2.72614225801306e-10f;
+    private static final float B0 = -1.42647390514189e-02f;
+    private static final float B2 = -7.37332916720468e-03f;
+    private static final float B4 = -1.68282697438203e-03f;
+    private static final float B6 = -2.13374055278905e-04f;
+    private static final float B8 = -1.45660718464996e-05f;
+
+    /** erf(x) for a vector. */
+    public static FloatVector erf(FloatVector a) {
+        FloatVector x = a.max(-4f).min(4f);
+        FloatVector x2 = x.mul(x);
+        FloatVector p = x2.fma(A13, A11);
+        p = p.fma(x2, bc(A9));
+        p = p.fma(x2, bc(A7));
+        p = p.fma(x2, bc(A5));
+        p = p.fma(x2, bc(A3));
+        p = p.fma(x2, bc(A1));
+        p = p.mul(x);
+        FloatVector q = x2.fma(B8, B6);
+        q = q.fma(x2, bc(B4));
+        q = q.fma(x2, bc(B2));
+        q = q.fma(x2, bc(B0));
+        return p.div(q);
+    }
+
+    /** Scalar twin of {@link #erf(FloatVector)}. */
+    public static float erf(float a) {
+        float x = Math.min(Math.max(a, -4f), 4f);
+        float x2 = x * x;
+        float p = Math.fma(x2, A13, A11);
+        p = Math.fma(p, x2, A9);
+        p = Math.fma(p, x2, A7);
+        p = Math.fma(p, x2, A5);
+        p = Math.fma(p, x2, A3);
+        p = Math.fma(p, x2, A1);
+        p = p * x;
+        float q = Math.fma(x2, B8, B6);
+        q = Math.fma(q, x2, B4);
+        q = Math.fma(q, x2, B2);
+        q = Math.fma(q, x2, B0);
+        return p / q;
+    }
+
+    private static final float INV_SQRT2 = 0.70710678118654752f;
+
+    /** Exact-erf GELU of a vector. */
+    public static FloatVector gelu(FloatVector x) {
+        return x.mul(0.5f).mul(erf(x.mul(INV_SQRT2)).add(1f));
+    }
+
+    /** Scalar twin of {@link #gelu(FloatVector)}. */
+    public static float gelu(float x) {
+        return (x * 0.5f) * (erf(x * INV_SQRT2) + 1f);
+    }
+
+    /** d GELU / dx = Φ(x) + x·φ(x), with the same erf. */
+    public static float geluGrad(float x) {
+        float cdf = 0.5f * (1f + erf(x * INV_SQRT2));
+        float pdf = (float) (Math.exp(-0.5 * x * x) * 0.3989422804014327);
+        return cdf + x * pdf;
+    }
+
+    /** Applies GELU in place to {@code a[off, off+n)}. */
+    public static void geluInPlace(float[] a, int off, int n) {
+        int i = 0;
+        for (int end = F.loopBound(n); i < end; i += VLEN) {
+            gelu(FloatVector.fromArray(F, a, off + i)).intoArray(a, off + i);
+        }
+        for (; i < n; i++) a[off + i] = gelu(a[off + i]);
+    }
+}

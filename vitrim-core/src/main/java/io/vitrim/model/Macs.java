@@ -1,0 +1,45 @@
+package io.vitrim.model;
+
+import io.vitrim.reduce.Trace;
+
+/**
+ * Multiply-accumulates per image from the token counts each block actually saw
+ * (algorithms.md §0.8): per block {@code 4·n_a·C² + 2·n_a²·C + 2·n_m·C·hidden}, plus the patch
+ * embedding {@code G²·3P²·C} and the head(s) {@code K·C}.
+ */
+public final class Macs {
+    private Macs() {}
+
+    /** MACs of one block with {@code na} tokens in attention and {@code nm} in the MLP. */
+    public static double block(ViTConfig c, double na, double nm) {
+        double d = c.embedDim();
+        return 4 * na * d * d + 2 * na * na * d + 2 * nm * d * c.mlpHidden();
+    }
+
+    /** Patch embedding and head(s). */
+    public static double fixed(ViTConfig c) {
+        double d = c.embedDim();
+        double embed = (double) c.numPatches() * c.inChans() * c.patchSize() * c.patchSize() * d;
+        double head = (double) c.numClasses() * d * (c.distToken() ? 2 : 1);
+        return embed + head;
+    }
+
+    /** MACs of the unreduced model. */
+    public static double dense(ViTConfig c) {
+        return fixed(c) + c.depth() * block(c, c.numTokens(), c.numTokens());
+    }
+
+    /** MACs of image {@code b} in a traced forward pass. */
+    public static double of(ViTConfig c, Trace t, int b) {
+        double m = fixed(c);
+        for (int k = 0; k < t.depth(); k++) m += block(c, t.attnTokens(b, k), t.mlpTokens(b, k));
+        return m;
+    }
+
+    /** Mean MACs per image over the batch of a traced forward pass. */
+    public static double mean(ViTConfig c, Trace t) {
+        double s = 0;
+        for (int b = 0; b < t.batch(); b++) s += of(c, t, b);
+        return s / t.batch();
+    }
+}

@@ -1,0 +1,50 @@
+package io.vitrim.model;
+
+import java.nio.charset.StandardCharsets;
+import java.util.Map;
+import java.util.SplittableRandom;
+
+/**
+ * Seeded random weights in timm's layout and with timm's default initialisation: Linear weights
+ * and {@code pos_embed} ~ N(0, 0.02) (timm's {@code trunc_normal_} cuts at ±2, far outside),
+ * {@code cls_token} ~ N(0, 1e-6), biases 0, LayerNorm γ = 1, β = 0, patch-embedding conv
+ * U(±1/√fan_in) as PyTorch's default. Each tensor draws from its own stream (seed and name), so
+ * values do not depend on the order tensors are created in.
+ */
+public final class RandomInit {
+    private RandomInit() {}
+
+    public static StateDict create(ViTConfig config, long seed) {
+        StateDict sd = new StateDict();
+        for (Map.Entry<String, int[]> e : VitKeys.expected(config).entrySet()) {
+            String name = e.getKey();
+            int[] shape = e.getValue();
+            int n = 1;
+            for (int d : shape) n *= d;
+            float[] v = new float[n];
+            SplittableRandom rnd = new SplittableRandom(seed ^ fnv1a(name));
+            if (name.endsWith("norm1.weight") || name.endsWith("norm2.weight") || name.equals("norm.weight") || name.equals("fc_norm.weight")) {
+                java.util.Arrays.fill(v, 1f);
+            } else if (name.startsWith("patch_embed.proj")) {
+                double bound = 1.0 / Math.sqrt(config.inChans() * config.patchSize() * config.patchSize());
+                for (int i = 0; i < n; i++) v[i] = (float) ((rnd.nextDouble() * 2 - 1) * bound);
+            } else if (name.equals("cls_token")) {
+                for (int i = 0; i < n; i++) v[i] = (float) (rnd.nextGaussian() * 1e-6);
+            } else if (name.endsWith(".weight") && !name.contains("norm") || name.equals("pos_embed") || name.equals("dist_token")) {
+                for (int i = 0; i < n; i++) v[i] = (float) Math.max(-2, Math.min(2, rnd.nextGaussian() * 0.02));
+            }
+            sd.put(name, v, shape);
+        }
+        return sd;
+    }
+
+    /** 64-bit FNV-1a of a UTF-8 string. */
+    public static long fnv1a(String s) {
+        long h = 0xcbf29ce484222325L;
+        for (byte b : s.getBytes(StandardCharsets.UTF_8)) {
+            h ^= b & 0xff;
+            h *= 0x100000001b3L;
+        }
+        return h;
+    }
+}

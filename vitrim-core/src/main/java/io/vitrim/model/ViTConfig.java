@@ -1,0 +1,112 @@
+package io.vitrim.model;
+
+import io.vitrim.VitrimException;
+
+/**
+ * The shape of a timm {@code VisionTransformer} (algorithms.md §0.2–0.5).
+ *
+ * @param architecture timm name it was derived from (e.g. {@code deit_small_patch16_224})
+ * @param imgHeight    input height in pixels
+ * @param imgWidth     input width in pixels
+ * @param patchSize    patch side P (conv kernel = stride)
+ * @param inChans      input channels (3)
+ * @param embedDim     C
+ * @param depth        number of blocks L
+ * @param numHeads     H (C must divide by H)
+ * @param mlpHidden    MLP hidden width (4C for ViT/DeiT)
+ * @param qkvBias      whether {@code attn.qkv} has a bias
+ * @param classToken   prepend a class token
+ * @param distToken    prepend a distillation token after the class token (DeiT distilled)
+ * @param globalPool   {@code token} (class token) or {@code avg} (mean of patch tokens)
+ * @param fcNorm       LayerNorm after pooling ({@code fc_norm}); then {@code norm} is absent
+ * @param numClasses   classifier outputs
+ * @param normEps      LayerNorm epsilon (1e-6 timm, 1e-12 Hugging Face ViT)
+ */
+public record ViTConfig(
+        String architecture,
+        int imgHeight, int imgWidth, int patchSize, int inChans,
+        int embedDim, int depth, int numHeads, int mlpHidden,
+        boolean qkvBias, boolean classToken, boolean distToken,
+        Pool globalPool, boolean fcNorm, int numClasses, float normEps) {
+
+    /** How the final tokens become one feature vector. */
+    public enum Pool {
+        TOKEN, AVG;
+
+        public static Pool parse(String s, Object where) {
+            switch (s) {
+                case "token": return TOKEN;
+                case "avg": return AVG;
+                default: throw VitrimException.of(where, "global_pool \"" + s + "\" is not supported (token, avg)");
+            }
+        }
+
+        public String timmName() {
+            return this == TOKEN ? "token" : "avg";
+        }
+    }
+
+    /** Checks internal consistency; {@code where} names the source in the message. */
+    public ViTConfig validate(Object where) {
+        if (patchSize <= 0 || imgHeight <= 0 || imgWidth <= 0) throw VitrimException.of(where, "image and patch sizes must be positive");
+        if (imgHeight % patchSize != 0 || imgWidth % patchSize != 0) {
+            throw VitrimException.of(where, "image size " + imgHeight + "x" + imgWidth + " is not a multiple of patch size " + patchSize);
+        }
+        if (embedDim <= 0 || depth <= 0 || numHeads <= 0 || mlpHidden <= 0) throw VitrimException.of(where, "embed_dim, depth, num_heads and mlp width must be positive");
+        if (embedDim % numHeads != 0) throw VitrimException.of(where, "embed_dim " + embedDim + " is not divisible by num_heads " + numHeads);
+        if (inChans != 3) throw VitrimException.of(where, "only 3 input channels are supported, got " + inChans);
+        if (distToken && !classToken) throw VitrimException.of(where, "a distillation token needs a class token");
+        if (globalPool == Pool.TOKEN && !classToken) throw VitrimException.of(where, "global_pool=token needs a class token");
+        if (numClasses <= 0) throw VitrimException.of(where, "num_classes must be positive, got " + numClasses);
+        if ((long) gridH() * gridW() + numPrefix() > 1 << 16) throw VitrimException.of(where, "too many tokens: " + numTokens());
+        return this;
+    }
+
+    public int gridH() {
+        return imgHeight / patchSize;
+    }
+
+    public int gridW() {
+        return imgWidth / patchSize;
+    }
+
+    public int numPatches() {
+        return gridH() * gridW();
+    }
+
+    /** Class and distillation tokens in front of the patches. */
+    public int numPrefix() {
+        return (classToken ? 1 : 0) + (distToken ? 1 : 0);
+    }
+
+    public int numTokens() {
+        return numPatches() + numPrefix();
+    }
+
+    public int headDim() {
+        return embedDim / numHeads;
+    }
+
+    public ViTConfig withImageSize(int h, int w) {
+        return new ViTConfig(architecture, h, w, patchSize, inChans, embedDim, depth, numHeads, mlpHidden,
+                qkvBias, classToken, distToken, globalPool, fcNorm, numClasses, normEps);
+    }
+
+    public ViTConfig withNumClasses(int n) {
+        return new ViTConfig(architecture, imgHeight, imgWidth, patchSize, inChans, embedDim, depth, numHeads, mlpHidden,
+                qkvBias, classToken, distToken, globalPool, fcNorm, n, normEps);
+    }
+
+    /** Parameter count of the model this config describes. */
+    public long parameterCount() {
+        long c = embedDim, h = mlpHidden;
+        long p = c * inChans * patchSize * patchSize + c; // patch embed
+        p += (long) numTokens() * c + (long) numPrefix() * c; // pos_embed, cls/dist
+        long block = 2 * c /*norm1*/ + 3 * c * c + (qkvBias ? 3 * c : 0) + c * c + c /*proj*/
+                + 2 * c /*norm2*/ + c * h + h + h * c + c;
+        p += block * depth;
+        p += 2 * c; // norm or fc_norm
+        p += (c * numClasses + numClasses) * (distToken ? 2 : 1);
+        return p;
+    }
+}

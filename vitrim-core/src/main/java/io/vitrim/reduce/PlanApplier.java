@@ -1,0 +1,86 @@
+package io.vitrim.reduce;
+
+import io.vitrim.engine.Parallel;
+import io.vitrim.engine.VecMath;
+import jdk.incubator.vector.FloatVector;
+
+/**
+ * Applies a {@link Plan} to tokens, sizes and sources alike: for every destination, the
+ * size-weighted average {@code Σ s_i x_i / Σ s_i} of the rows sent to it (a single row is copied
+ * bit for bit), sizes summed, source maps re-pointed.
+ */
+public final class PlanApplier {
+    private PlanApplier() {}
+
+    /**
+     * Rewrites {@code s} in place. {@code spare} must hold the new rows ({@code newT · C}); it
+     * becomes {@code s.x()}, and the old row buffer is returned for reuse.
+     */
+    public static float[] apply(Parallel par, TokenState s, Plan p, float[] spare) {
+        final int batch = s.batch(), c = s.dim();
+        int[] newOff = new int[batch + 1];
+        for (int b = 0; b < batch; b++) {
+            int n = p.newCounts[b];
+            if (n < 1 || n > s.count(b)) {
+                throw new IllegalStateException("plan keeps " + n + " of " + s.count(b) + " tokens for image " + b);
+            }
+            newOff[b + 1] = newOff[b] + n;
+        }
+        final int newT = newOff[batch];
+        if (spare.length < newT * c) throw new IllegalArgumentException("spare buffer too small");
+        final float[] x = s.x, size = s.size;
+        final float[] nx = spare;
+        final float[] nsize = (size != null || p.merges()) ? new float[newT] : null;
+        par.forEach(batch, b -> {
+            int o = s.offset(b), n = s.count(b), no = newOff[b], nn = p.newCounts[b];
+            int[] members = new int[nn];
+            int[] first = new int[nn];
+            for (int i = 0; i < n; i++) {
+                int d = p.assign[o + i];
+                if (d < 0) continue;
+                if (d >= nn) throw new IllegalStateException("plan sends a token of image " + b + " to " + d + " of " + nn);
+                if (members[d]++ == 0) first[d] = o + i;
+                if (nsize != null) nsize[no + d] += size == null ? 1f : size[o + i];
+            }
+            for (int d = 0; d < nn; d++) {
+                if (members[d] == 0) throw new IllegalStateException("plan leaves token " + d + " of image " + b + " empty");
+                if (members[d] == 1) System.arraycopy(x, first[d] * c, nx, (no + d) * c, c);
+                else java.util.Arrays.fill(nx, (no + d) * c, (no + d + 1) * c, 0f);
+            }
+            for (int i = 0; i < n; i++) {
+                int d = p.assign[o + i];
+                if (d < 0 || members[d] == 1) continue;
+                axpy(size == null ? 1f : size[o + i], x, (o + i) * c, nx, (no + d) * c, c);
+            }
+            for (int d = 0; d < nn; d++) {
+                if (members[d] > 1) divide(nsize[no + d], nx, (no + d) * c, c);
+            }
+            if (s.source != null) {
+                int[] src = s.source[b];
+                for (int q = 0; q < src.length; q++) src[q] = src[q] < 0 ? -1 : p.assign[o + src[q]];
+            }
+        });
+        float[] old = s.x;
+        s.x = nx;
+        s.offsets = newOff;
+        s.size = nsize;
+        return old;
+    }
+
+    private static void axpy(float a, float[] x, int xo, float[] y, int yo, int n) {
+        FloatVector va = FloatVector.broadcast(VecMath.F, a);
+        int i = 0;
+        for (int bound = VecMath.F.loopBound(n); i < bound; i += VecMath.VLEN) {
+            FloatVector.fromArray(VecMath.F, x, xo + i).fma(va, FloatVector.fromArray(VecMath.F, y, yo + i)).intoArray(y, yo + i);
+        }
+        for (; i < n; i++) y[yo + i] = Math.fma(x[xo + i], a, y[yo + i]);
+    }
+
+    private static void divide(float a, float[] y, int yo, int n) {
+        int i = 0;
+        for (int bound = VecMath.F.loopBound(n); i < bound; i += VecMath.VLEN) {
+            FloatVector.fromArray(VecMath.F, y, yo + i).div(a).intoArray(y, yo + i);
+        }
+        for (; i < n; i++) y[yo + i] /= a;
+    }
+}

@@ -1,0 +1,44 @@
+package io.vitrim.reduce;
+
+import java.util.EnumSet;
+import java.util.Set;
+
+/**
+ * A token-reduction method for one forward pass. Two hook points (architecture.md §3):
+ * {@link #inBlock} between the attention residual and the MLP (ToMe, PPT, LTMP, LGTM) and
+ * {@link #afterBlock} between blocks (Cropr). Returning null leaves the tokens unchanged.
+ *
+ * <p>Implementations are immutable and thread-safe: one instance serves concurrent forwards.
+ */
+public interface TokenReducer {
+    /** The spec string that recreates this reducer, e.g. {@code tome:r=13}. */
+    String spec();
+
+    /** Statistics block {@code block}'s attention must expose for {@link #inBlock}. */
+    default Set<Probe> probes(int block) {
+        return EnumSet.noneOf(Probe.class);
+    }
+
+    /** Add {@code ln(size)} to attention logits once sizes exist (ToMe's proportional attention). */
+    default boolean proportionalAttention() {
+        return false;
+    }
+
+    /** Average-pool heads weight tokens by size (ToMe's MAE patch). */
+    default boolean sizeWeightedPool() {
+        return false;
+    }
+
+    /** Inside block {@code block}, after the attention residual, before the MLP. */
+    default Plan inBlock(int block, TokenState tokens, BlockProbes probes, Trace trace) {
+        return null;
+    }
+
+    /** After block {@code block}. */
+    default Plan afterBlock(int block, TokenState tokens, Trace trace) {
+        return null;
+    }
+
+    /** No reduction. */
+    TokenReducer NONE = () -> "none";
+}

@@ -1,0 +1,104 @@
+package io.vitrim.reduce;
+
+/**
+ * The tokens flowing between blocks for a packed batch: image {@code b} owns rows
+ * {@code [offset(b), offset(b+1))} of {@code x [T, C]}, so images may hold different numbers
+ * of tokens. Per token: {@code size} (original patches it stands for; null = all ones) and, when
+ * tracked, a per-image {@code source} map from original token index to current local index
+ * (−1 once pruned). The first {@link #prefix()} tokens of each image (class, distillation) are
+ * protected.
+ *
+ * <p>Reducers read it; only the model changes it, by applying a {@link Plan}.
+ */
+public final class TokenState {
+    private final int batch;
+    private final int dim;
+    private final int prefix;
+    private final int originalTokens;
+    private final int gridW;
+    float[] x;
+    int[] offsets;
+    float[] size;
+    int[][] source;
+
+    public TokenState(int batch, int dim, int prefix, int originalTokens, int gridW, float[] x, int[] offsets,
+                      boolean trackSource) {
+        this.batch = batch;
+        this.dim = dim;
+        this.prefix = prefix;
+        this.originalTokens = originalTokens;
+        this.gridW = gridW;
+        this.x = x;
+        this.offsets = offsets;
+        if (trackSource) {
+            source = new int[batch][originalTokens];
+            for (int b = 0; b < batch; b++) for (int t = 0; t < originalTokens; t++) source[b][t] = t;
+        }
+    }
+
+    public int batch() {
+        return batch;
+    }
+
+    /** Embedding width C. */
+    public int dim() {
+        return dim;
+    }
+
+    /** Protected tokens at the front of every image (class, distillation). */
+    public int prefix() {
+        return prefix;
+    }
+
+    /** Tokens per image before any reduction (prefix + patches). */
+    public int originalTokens() {
+        return originalTokens;
+    }
+
+    /** Width of the patch grid (original patch {@code p} sits at row {@code p / gridW}). */
+    public int gridW() {
+        return gridW;
+    }
+
+    public int offset(int b) {
+        return offsets[b];
+    }
+
+    public int count(int b) {
+        return offsets[b + 1] - offsets[b];
+    }
+
+    /** Total rows T over the batch. */
+    public int total() {
+        return offsets[batch];
+    }
+
+    /** [T, C] token rows (read only). */
+    public float[] x() {
+        return x;
+    }
+
+    /** [B+1] row offsets (read only). */
+    public int[] offsets() {
+        return offsets;
+    }
+
+    /** [T] sizes, or null while every token still stands for one patch. */
+    public float[] size() {
+        return size;
+    }
+
+    /** Size of row {@code t}. */
+    public float size(int t) {
+        return size == null ? 1f : size[t];
+    }
+
+    /** Per image: original token → current local index (−1 = pruned); null if not tracked. */
+    public int[][] source() {
+        return source;
+    }
+
+    public boolean tracksSource() {
+        return source != null;
+    }
+}

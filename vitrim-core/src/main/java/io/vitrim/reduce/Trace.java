@@ -1,0 +1,81 @@
+package io.vitrim.reduce;
+
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+
+/**
+ * What happened in one forward pass, per image: tokens entering attention and the MLP of every
+ * block, and the decisions reducers recorded (e.g. PPT's prune/pool per block).
+ */
+public final class Trace {
+    private final int batch;
+    private final int depth;
+    final int[][] attnTokens;
+    final int[][] mlpTokens;
+    private final String[][] decisions;
+    private int[][] finalSource;
+
+    public Trace(int batch, int depth) {
+        this.batch = batch;
+        this.depth = depth;
+        this.attnTokens = new int[batch][depth];
+        this.mlpTokens = new int[batch][depth];
+        this.decisions = new String[batch][depth];
+    }
+
+    public int batch() {
+        return batch;
+    }
+
+    public int depth() {
+        return depth;
+    }
+
+    /** Tokens entering block {@code blk}'s attention for image {@code b}. */
+    public int attnTokens(int b, int blk) {
+        return attnTokens[b][blk];
+    }
+
+    /** Tokens entering block {@code blk}'s MLP for image {@code b}. */
+    public int mlpTokens(int b, int blk) {
+        return mlpTokens[b][blk];
+    }
+
+    /** Tokens entering each block (attention side), for image {@code b}. */
+    public int[] tokensEnteringBlocks(int b) {
+        return attnTokens[b].clone();
+    }
+
+    public void recordCounts(int blk, TokenState s, boolean mlp) {
+        for (int b = 0; b < batch; b++) (mlp ? mlpTokens : attnTokens)[b][blk] = s.count(b);
+    }
+
+    /** Records a reducer's decision for image {@code b} at block {@code blk} (e.g. "prune"). */
+    public void decide(int b, int blk, String decision) {
+        decisions[b][blk] = decision;
+    }
+
+    /** The decision recorded for image b at block blk, or null. */
+    public String decision(int b, int blk) {
+        return decisions[b][blk];
+    }
+
+    /** Blocks with a recorded decision for image b, as "block:decision" strings. */
+    public List<String> decisions(int b) {
+        List<String> l = new ArrayList<>();
+        for (int k = 0; k < depth; k++) if (decisions[b][k] != null) l.add(k + ":" + decisions[b][k]);
+        return l;
+    }
+
+    /** Called by the model once the last block ran: keeps the final source map. */
+    public void finish(TokenState s) {
+        int[][] src = s.source();
+        finalSource = src == null ? null : Arrays.stream(src).map(int[]::clone).toArray(int[][]::new);
+    }
+
+    /** Per image, original token → final local token index (−1 = pruned), or null if not tracked. */
+    public int[][] finalSource() {
+        return finalSource;
+    }
+}

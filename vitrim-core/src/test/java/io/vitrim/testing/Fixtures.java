@@ -1,0 +1,53 @@
+package io.vitrim.testing;
+
+import io.vitrim.io.Json;
+import io.vitrim.model.ViTConfig;
+
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.UncheckedIOException;
+import java.nio.charset.StandardCharsets;
+import java.util.List;
+import java.util.Map;
+
+/** Reads the golden fixtures written by {@code scripts/python/make_fixtures.py}. */
+public final class Fixtures {
+    private Fixtures() {}
+
+    public static Json.Obj load(String resource) {
+        try (InputStream in = Fixtures.class.getResourceAsStream("/fixtures/" + resource)) {
+            if (in == null) throw new IllegalStateException("missing fixture " + resource + " (run scripts/python/make_fixtures.py)");
+            return new Json.Obj(Json.parseObject(new String(in.readAllBytes(), StandardCharsets.UTF_8)), resource);
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+    }
+
+    /** The model config of a fixture ({@code vit_ref.Cfg.to_json}). */
+    public static ViTConfig config(Json.Obj c) {
+        List<Object> img = c.list("img_size");
+        int h = ((Number) img.get(0)).intValue(), w = ((Number) img.get(1)).intValue();
+        return new ViTConfig("fixture", h, w, c.intValue("patch_size", 0), 3, c.intValue("embed_dim", 0),
+                c.intValue("depth", 0), c.intValue("num_heads", 0), c.intValue("mlp_hidden", 0),
+                c.bool("qkv_bias", true), c.bool("class_token", true), c.bool("dist_token", false),
+                ViTConfig.Pool.parse(c.str("global_pool", "token"), "fixture"), c.bool("fc_norm", false),
+                c.intValue("num_classes", 0), (float) c.number("norm_eps", 1e-6)).validate("fixture");
+    }
+
+    public static float[] floats(List<Object> l) {
+        float[] f = new float[l.size()];
+        for (int i = 0; i < f.length; i++) f[i] = ((Number) l.get(i)).floatValue();
+        return f;
+    }
+
+    public static int[] ints(List<Object> l) {
+        int[] f = new int[l.size()];
+        for (int i = 0; i < f.length; i++) f[i] = ((Number) l.get(i)).intValue();
+        return f;
+    }
+
+    @SuppressWarnings("unchecked")
+    public static Json.Obj obj(Object o, String where) {
+        return new Json.Obj((Map<String, Object>) o, where);
+    }
+}
