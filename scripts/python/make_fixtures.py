@@ -160,9 +160,45 @@ def loader():
         "logits": expected})
 
 
+# (name, resize size or (h, w), crop (h, w), interpolation, photos) — the torchvision/timm eval
+# pipeline: Resize(S) keeps the aspect ratio; a (h, w) tuple stretches (Hugging Face style).
+IMAGE_CONFIGS = [
+    ("timm224", 248, (224, 224), "bicubic", ["rocket_640x427.jpg", "chelsea_451x300.jpg", "coffee_300x400.jpg", "camera_grey_256x256.jpg"]),
+    ("deit256", 256, (224, 224), "bicubic", ["astronaut_320x320.png"]),
+    ("hf96", (96, 96), (96, 96), "bilinear", None),
+    ("cifar32", 32, (32, 32), "bicubic", None),
+    ("up64", 71, (64, 64), "bicubic", ["coffee_tiny_24x17.png", "chelsea_palette_60x40.png", "astronaut_rgba_97x131.png"]),
+]
+
+
+def images():
+    from PIL import Image
+    import torchvision.transforms as T
+    src = os.path.join(RES, "images", "src")
+    dst = os.path.join(RES, "images", "expected")
+    os.makedirs(dst, exist_ok=True)
+    photos = sorted(f for f in os.listdir(src) if f.endswith((".jpg", ".png")))
+    index = []
+    for name, size, crop, interp, which in IMAGE_CONFIGS:
+        mode = T.InterpolationMode.BICUBIC if interp == "bicubic" else T.InterpolationMode.BILINEAR
+        tf = T.Compose([T.Resize(size, interpolation=mode), T.CenterCrop(crop)])
+        for photo in (which or photos):
+            img = Image.open(os.path.join(src, photo)).convert("RGB")
+            out = tf(img)
+            arr = np.asarray(out)
+            assert arr.shape == (crop[0], crop[1], 3), arr.shape
+            fname = f"{os.path.splitext(photo)[0]}__{name}.png"
+            Image.fromarray(arr).save(os.path.join(dst, fname))
+            index.append({"photo": photo, "config": name, "resize": size if isinstance(size, int) else list(size),
+                          "crop": list(crop), "interpolation": interp, "expected": fname})
+    write_json(os.path.join(RES, "images", "index.json"), {"cases": index})
+
+
 if __name__ == "__main__":
     what = sys.argv[1] if len(sys.argv) > 1 else "all"
     if what in ("core", "all"):
         core()
     if what in ("loader", "all"):
         loader()
+    if what in ("images", "all"):
+        images()

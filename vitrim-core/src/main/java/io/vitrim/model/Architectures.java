@@ -51,13 +51,44 @@ public final class Architectures {
         return Collections.unmodifiableMap(REGISTRY);
     }
 
-    /** The variant named {@code name} (a timm name; a {@code .tag} suffix such as {@code .augreg_in1k} is ignored). */
+    private static final java.util.regex.Pattern PATTERN =
+            java.util.regex.Pattern.compile("(vit|deit)_(tiny|small|base|large|huge)(_distilled)?_patch(\\d+)_(\\d+)");
+
+    /**
+     * The variant named {@code name}: a registered timm name, or any name of the form
+     * {@code (vit|deit)_(tiny|small|base|large|huge)[_distilled]_patchP_S} (e.g.
+     * {@code vit_base_patch32_384}). A {@code .tag} suffix such as {@code .augreg_in1k} is ignored.
+     */
     public static Arch get(String name) {
         String base = name.contains(".") ? name.substring(0, name.indexOf('.')) : name;
         Arch a = REGISTRY.get(base);
-        if (a == null) {
-            throw VitrimException.of("--arch " + name, "unknown architecture; known: " + String.join(", ", REGISTRY.keySet()));
+        if (a != null) return a;
+        java.util.regex.Matcher m = PATTERN.matcher(base);
+        if (m.matches() && !(m.group(1).equals("vit") && m.group(3) != null)) {
+            int[] dims = sizes(m.group(2));
+            int patch = Integer.parseInt(m.group(4)), img = Integer.parseInt(m.group(5));
+            boolean deitModel = m.group(1).equals("deit");
+            if (patch > 0 && img > 0 && img % patch == 0) {
+                ViTConfig c = new ViTConfig(base, img, img, patch, 3, dims[0], dims[1], dims[2], 4 * dims[0], true, true,
+                        m.group(3) != null, Pool.TOKEN, false, 1000, 1e-6f);
+                float[] mean = deitModel ? PreprocessConfig.IMAGENET_MEAN : PreprocessConfig.INCEPTION_MEAN;
+                float[] std = deitModel ? PreprocessConfig.IMAGENET_STD : PreprocessConfig.INCEPTION_STD;
+                double crop = img >= 384 ? 1.0 : 0.9;
+                return new Arch(c, new PreprocessConfig(img, img, crop, Interpolation.BICUBIC, Resize.SHORTER_SIDE, mean, std));
+            }
         }
-        return a;
+        throw VitrimException.of("architecture " + name, "unknown; known: " + String.join(", ", REGISTRY.keySet())
+                + " (and other (vit|deit)_SIZE_patchP_S names)");
+    }
+
+    /** {embed_dim, depth, heads} of the standard ViT sizes. */
+    private static int[] sizes(String size) {
+        switch (size) {
+            case "tiny": return new int[] {192, 12, 3};
+            case "small": return new int[] {384, 12, 6};
+            case "base": return new int[] {768, 12, 12};
+            case "large": return new int[] {1024, 24, 16};
+            default: return new int[] {1280, 32, 16};
+        }
     }
 }

@@ -1,0 +1,107 @@
+package io.vitrim.image;
+
+import io.vitrim.VitrimException;
+
+import javax.imageio.ImageIO;
+import javax.imageio.ImageReader;
+import javax.imageio.stream.ImageInputStream;
+import java.awt.image.BufferedImage;
+import java.awt.image.ColorModel;
+import java.awt.image.IndexColorModel;
+import java.awt.image.Raster;
+import java.io.ByteArrayInputStream;
+import java.io.IOException;
+import java.util.Iterator;
+
+/**
+ * Decodes JPEG and PNG (and any format an installed ImageIO plugin reads, e.g. WebP) into 8-bit
+ * RGB the way PIL's {@code Image.open(f).convert("RGB")} does: raw decoded samples, no colour
+ * management, alpha dropped (not composited), grey replicated, palettes looked up; 16-bit RGB
+ * keeps the high byte and 16-bit grey is clipped at 255, as PIL does. EXIF orientation is not
+ * applied (neither timm nor torchvision apply it).
+ */
+public final class ImageDecoder {
+    private ImageDecoder() {}
+
+    /** Largest accepted image, in pixels (guards memory against decompression bombs). */
+    public static final long MAX_PIXELS = 178_956_970L; // PIL's default MAX_IMAGE_PIXELS × 2
+
+    static {
+        ImageIO.setUseCache(false);
+    }
+
+    /** Decodes {@code bytes}; {@code name} is used in error messages. */
+    public static RgbImage decode(byte[] bytes, String name) {
+        BufferedImage img;
+        try (ImageInputStream in = ImageIO.createImageInputStream(new ByteArrayInputStream(bytes))) {
+            Iterator<ImageReader> readers = ImageIO.getImageReaders(in);
+            if (!readers.hasNext()) throw VitrimException.of(name, "not an image (or a format no installed reader understands)");
+            ImageReader r = readers.next();
+            try {
+                r.setInput(in, true, true);
+                long w = r.getWidth(0), h = r.getHeight(0);
+                if (w <= 0 || h <= 0) throw VitrimException.of(name, "image has no pixels");
+                if (w * h > MAX_PIXELS) throw VitrimException.of(name, "image is " + w + "x" + h + ", larger than " + MAX_PIXELS + " pixels");
+                img = r.read(0);
+            } finally {
+                r.dispose();
+            }
+        } catch (VitrimException e) {
+            throw e;
+        } catch (IOException | RuntimeException e) {
+            String msg = e.getMessage() == null ? e.getClass().getSimpleName() : e.getMessage();
+            throw VitrimException.of(name, "cannot decode image: " + msg.replace('\n', ' '));
+        }
+        if (img == null) throw VitrimException.of(name, "cannot decode image");
+        return toRgb(img, name);
+    }
+
+    /** PIL {@code convert("RGB")} semantics on the raw raster. */
+    static RgbImage toRgb(BufferedImage img, String name) {
+        int w = img.getWidth(), h = img.getHeight();
+        byte[] out = new byte[w * h * 3];
+        Raster ras = img.getRaster();
+        ColorModel cm = img.getColorModel();
+        int bands = ras.getNumBands();
+        int bits = cm.getComponentSize(0);
+        int[] row = new int[w * bands];
+        if (cm instanceof IndexColorModel) {
+            IndexColorModel icm = (IndexColorModel) cm;
+            for (int y = 0; y < h; y++) {
+                ras.getPixels(0, y, w, 1, row);
+                for (int x = 0; x < w; x++) {
+                    int idx = row[x * bands];
+                    int o = (y * w + x) * 3;
+                    out[o] = (byte) icm.getRed(idx);
+                    out[o + 1] = (byte) icm.getGreen(idx);
+                    out[o + 2] = (byte) icm.getBlue(idx);
+                }
+            }
+            return new RgbImage(w, h, out);
+        }
+        int colorBands = cm.getNumColorComponents();
+        if (colorBands != 1 && colorBands != 3) {
+            throw VitrimException.of(name, "unsupported colour model with " + colorBands + " components (e.g. CMYK); convert to RGB first");
+        }
+        for (int y = 0; y < h; y++) {
+            ras.getPixels(0, y, w, 1, row);
+            for (int x = 0; x < w; x++) {
+                int o = (y * w + x) * 3;
+                if (colorBands == 1) {
+                    int v = eight(row[x * bands], bits, true);
+                    out[o] = out[o + 1] = out[o + 2] = (byte) v;
+                } else {
+                    for (int c = 0; c < 3; c++) out[o + c] = (byte) eight(row[x * bands + c], bits, false);
+                }
+            }
+        }
+        return new RgbImage(w, h, out);
+    }
+
+    private static int eight(int v, int bits, boolean grey) {
+        if (bits == 8) return v;
+        if (bits == 16) return grey ? Math.min(v, 255) : v >>> 8;
+        if (bits < 8) return v * 255 / ((1 << bits) - 1);
+        return v >>> (bits - 8);
+    }
+}

@@ -1,0 +1,298 @@
+package io.vitrim.io;
+
+import io.vitrim.VitrimException;
+import io.vitrim.model.Architectures;
+import io.vitrim.model.PreprocessConfig;
+import io.vitrim.model.PreprocessConfig.Interpolation;
+import io.vitrim.model.PreprocessConfig.Resize;
+import io.vitrim.model.StateDict;
+import io.vitrim.model.ViTConfig;
+import io.vitrim.model.VisionTransformer;
+
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+
+/**
+ * Loads a model from what users have on disk:
+ * <ul>
+ *   <li>a timm model folder as published on the Hugging Face hub ({@code config.json} with
+ *       {@code architecture}, {@code num_classes}, {@code global_pool}, optional {@code model_args},
+ *       {@code pretrained_cfg}, {@code label_names}; plus {@code model.safetensors});</li>
+ *   <li>a bare {@code .safetensors} in timm layout, with the architecture named separately;</li>
+ *   <li>a Hugging Face transformers ViT folder ({@code model_type: vit}), mapped onto timm keys.</li>
+ * </ul>
+ */
+public final class ModelLoader {
+    private ModelLoader() {}
+
+    /** A checkpoint read into memory, ready to build a model from. */
+    public record Checkpoint(ViTConfig config, PreprocessConfig preprocess, List<String> labels, StateDict weights, Path source) {
+        public VisionTransformer build(int threads) {
+            return VisionTransformer.create(config, preprocess, labels, weights, threads, source);
+        }
+    }
+
+    /** Model args that change nothing at inference; anything else unknown is refused. */
+    private static final Set<String> IGNORED_ARGS = Set.of("drop_rate", "drop_path_rate", "attn_drop_rate", "pos_drop_rate",
+            "proj_drop_rate", "patch_drop_rate", "weight_init", "pretrained_strict", "fix_init");
+
+    public static VisionTransformer load(Path path, String arch, int threads) {
+        return read(path, arch).build(threads);
+    }
+
+    /**
+     * @param path a model folder or a {@code .safetensors} file
+     * @param arch architecture for a bare safetensors file (ignored for folders with a config)
+     */
+    public static Checkpoint read(Path path, String arch) {
+        if (!Files.exists(path)) throw VitrimException.of(path, "no such file or folder");
+        if (Files.isDirectory(path)) return readFolder(path);
+        String name = path.getFileName().toString();
+        if (name.endsWith(".bin") || name.endsWith(".pth") || name.endsWith(".pt") || name.endsWith(".ckpt")) {
+            throw VitrimException.of(path, "PyTorch pickle checkpoints are not supported; convert to safetensors "
+                    + "(see docs/models.md: safetensors.torch.save_file(torch.load(f), 'model.safetensors'))");
+        }
+        if (name.equals("config.json")) return readFolder(path.toAbsolutePath().getParent());
+        if (arch == null) {
+            Path cfg = path.toAbsolutePath().getParent().resolve("config.json");
+            if (Files.exists(cfg)) return readFolder(path.toAbsolutePath().getParent(), path);
+            throw VitrimException.of(path, "a bare safetensors file needs --arch NAME (e.g. deit_small_patch16_224)");
+        }
+        Architectures.Arch a = Architectures.get(arch);
+        StateDict sd = readTensors(path);
+        ViTConfig c = a.config();
+        // fine-tuned checkpoints often change the class count: take it from the head
+        StateDict.Tensor head = sd.get("head.weight");
+        if (head != null && head.shape().length == 2 && head.shape()[0] != c.numClasses()) c = c.withNumClasses(head.shape()[0]);
+        return new Checkpoint(c, a.preprocess(), null, sd, path);
+    }
+
+    private static Checkpoint readFolder(Path dir) {
+        return readFolder(dir, null);
+    }
+
+    private static Checkpoint readFolder(Path dir, Path weightsFile) {
+        Path cfgPath = dir.resolve("config.json");
+        if (!Files.exists(cfgPath)) {
+            throw VitrimException.of(dir, "no config.json (a model folder needs config.json and model.safetensors)");
+        }
+        Json.Obj cfg = readJson(cfgPath);
+        Path weights = weightsFile != null ? weightsFile : dir.resolve("model.safetensors");
+        if (!Files.exists(weights)) {
+            for (String other : List.of("pytorch_model.bin", "open_clip_pytorch_model.bin", "model.pth")) {
+                if (Files.exists(dir.resolve(other))) {
+                    throw VitrimException.of(dir.resolve(other), "PyTorch pickle checkpoints are not supported; convert to "
+                            + "model.safetensors (see docs/models.md)");
+                }
+            }
+            throw VitrimException.of(dir, "no model.safetensors");
+        }
+        try {
+            if (cfg.has("model_type")) return readHuggingFace(dir, cfgPath, cfg, weights);
+            return readTimm(cfgPath, cfg, weights);
+        } catch (Json.ParseException e) {
+            throw VitrimException.of(cfgPath, e.getMessage());
+        }
+    }
+
+    static Json.Obj readJson(Path p) {
+        try {
+            return new Json.Obj(Json.parseObject(Files.readString(p, StandardCharsets.UTF_8)), p.getFileName().toString());
+        } catch (Json.ParseException e) {
+            throw VitrimException.of(p, "not valid JSON: " + e.getMessage());
+        } catch (java.nio.charset.MalformedInputException e) {
+            throw VitrimException.of(p, "not UTF-8 text");
+        } catch (IOException e) {
+            throw VitrimException.of(p, "cannot read: " + e.getMessage());
+        }
+    }
+
+    // ------------------------------------------------------------------ timm
+
+    private static Checkpoint readTimm(Path cfgPath, Json.Obj cfg, Path weights) {
+        String arch = cfg.str("architecture", null);
+        if (arch == null) throw VitrimException.of(cfgPath, "no \"architecture\" (timm) or \"model_type\" (Hugging Face)");
+        Architectures.Arch a = Architectures.get(arch);
+        ViTConfig c = a.config();
+        Json.Obj args = cfg.obj("model_args");
+        int imgH = c.imgHeight(), imgW = c.imgWidth(), patch = c.patchSize(), dim = c.embedDim(), depth = c.depth(), heads = c.numHeads();
+        double mlpRatio = (double) c.mlpHidden() / c.embedDim();
+        boolean qkvBias = c.qkvBias(), clsTok = c.classToken();
+        String pool = cfg.str("global_pool", c.globalPool().timmName());
+        Boolean fcNorm = null;
+        if (args != null) {
+            for (String k : args.raw().keySet()) {
+                switch (k) {
+                    case "img_size": {
+                        Object v = args.get(k);
+                        if (v instanceof List) {
+                            double[] hw = args.numbers(k);
+                            if (hw.length != 2) throw VitrimException.of(cfgPath, "model_args.img_size must be an int or [h, w]");
+                            imgH = (int) hw[0];
+                            imgW = (int) hw[1];
+                        } else {
+                            imgH = imgW = args.intValue(k, imgH);
+                        }
+                        break;
+                    }
+                    case "patch_size": patch = args.intValue(k, patch); break;
+                    case "embed_dim": dim = args.intValue(k, dim); break;
+                    case "depth": depth = args.intValue(k, depth); break;
+                    case "num_heads": heads = args.intValue(k, heads); break;
+                    case "mlp_ratio": mlpRatio = args.number(k, mlpRatio); break;
+                    case "qkv_bias": qkvBias = args.bool(k, qkvBias); break;
+                    case "class_token": clsTok = args.bool(k, clsTok); break;
+                    case "global_pool": pool = args.str(k, pool); break;
+                    case "fc_norm": if (args.has(k)) fcNorm = args.bool(k, false); break;
+                    case "num_classes": break; // top-level num_classes wins
+                    case "in_chans":
+                        if (args.intValue(k, 3) != 3) throw VitrimException.of(cfgPath, "only in_chans=3 is supported");
+                        break;
+                    default:
+                        if (!IGNORED_ARGS.contains(k)) {
+                            throw VitrimException.of(cfgPath, "model_args." + k + " is not supported by vitrim's ViT");
+                        }
+                }
+            }
+        }
+        ViTConfig.Pool gp = ViTConfig.Pool.parse(pool.isEmpty() ? "token" : pool, cfgPath);
+        boolean useFcNorm = fcNorm != null ? fcNorm : gp == ViTConfig.Pool.AVG;
+        int classes = cfg.intValue("num_classes", c.numClasses());
+        int mlpHidden = (int) Math.round(dim * mlpRatio);
+        ViTConfig config = new ViTConfig(arch, imgH, imgW, patch, 3, dim, depth, heads, mlpHidden, qkvBias, clsTok,
+                c.distToken(), gp, useFcNorm, classes, c.normEps()).validate(cfgPath);
+        PreprocessConfig pre = timmPreprocess(cfgPath, cfg.obj("pretrained_cfg"), a.preprocess(), config);
+        List<String> labels = labels(cfgPath, cfg, classes);
+        return new Checkpoint(config, pre, labels, readTensors(weights), weights);
+    }
+
+    private static PreprocessConfig timmPreprocess(Path where, Json.Obj pc, PreprocessConfig def, ViTConfig c) {
+        int h = c.imgHeight(), w = c.imgWidth();
+        double crop = def.cropPct();
+        Interpolation interp = def.interpolation();
+        float[] mean = def.mean(), std = def.std();
+        if (pc != null) {
+            double[] in = pc.numbers("input_size");
+            if (in != null) {
+                if (in.length != 3) throw VitrimException.of(where, "pretrained_cfg.input_size must be [3, H, W]");
+                h = (int) in[1];
+                w = (int) in[2];
+            }
+            crop = pc.number("crop_pct", crop);
+            if (!(crop > 0 && crop <= 4)) throw VitrimException.of(where, "pretrained_cfg.crop_pct " + crop + " is out of range");
+            String ip = pc.str("interpolation", null);
+            if (ip != null) {
+                interp = Interpolation.parse(ip);
+                if (interp == null) throw VitrimException.of(where, "pretrained_cfg.interpolation \"" + ip + "\" is not supported (bicubic, bilinear)");
+            }
+            String mode = pc.str("crop_mode", "center");
+            if (!mode.equals("center")) throw VitrimException.of(where, "pretrained_cfg.crop_mode \"" + mode + "\" is not supported (center)");
+            mean = triple(where, "mean", pc.numbers("mean"), mean);
+            std = triple(where, "std", pc.numbers("std"), std);
+        }
+        if (h != c.imgHeight() || w != c.imgWidth()) {
+            throw VitrimException.of(where, "pretrained_cfg.input_size " + h + "x" + w + " differs from the model's image size "
+                    + c.imgHeight() + "x" + c.imgWidth());
+        }
+        return new PreprocessConfig(h, w, crop, interp, Resize.SHORTER_SIDE, mean, std);
+    }
+
+    private static float[] triple(Path where, String key, double[] v, float[] def) {
+        if (v == null) return def;
+        if (v.length != 3) throw VitrimException.of(where, key + " must have 3 values");
+        for (double d : v) if (key.equals("std") && !(d > 0)) throw VitrimException.of(where, "std must be positive");
+        return new float[] {(float) v[0], (float) v[1], (float) v[2]};
+    }
+
+    private static List<String> labels(Path where, Json.Obj cfg, int classes) {
+        List<Object> l = cfg.list("label_names");
+        if (l == null) return null;
+        List<String> out = new ArrayList<>();
+        for (Object o : l) out.add(String.valueOf(o));
+        if (out.size() != classes) throw VitrimException.of(where, out.size() + " label_names for num_classes " + classes);
+        return out;
+    }
+
+    // ------------------------------------------------------------------ Hugging Face transformers
+
+    private static Checkpoint readHuggingFace(Path dir, Path cfgPath, Json.Obj cfg, Path weights) {
+        String type = cfg.str("model_type", "");
+        if (!type.equals("vit")) throw VitrimException.of(cfgPath, "model_type \"" + type + "\" is not supported (vit)");
+        String act = cfg.str("hidden_act", "gelu");
+        if (!act.equals("gelu")) throw VitrimException.of(cfgPath, "hidden_act \"" + act + "\" is not supported (gelu)");
+        int dim = cfg.intValue("hidden_size", 768), depth = cfg.intValue("num_hidden_layers", 12);
+        int heads = cfg.intValue("num_attention_heads", 12), hidden = cfg.intValue("intermediate_size", 3072);
+        int img = cfg.intValue("image_size", 224), patch = cfg.intValue("patch_size", 16);
+        if (cfg.intValue("num_channels", 3) != 3) throw VitrimException.of(cfgPath, "only num_channels=3 is supported");
+        float eps = (float) cfg.number("layer_norm_eps", 1e-12);
+        List<String> labels = null;
+        Json.Obj id2label = cfg.obj("id2label");
+        if (id2label != null) {
+            labels = new ArrayList<>();
+            for (int i = 0; i < id2label.raw().size(); i++) {
+                String l = id2label.str(String.valueOf(i), null);
+                if (l == null) throw VitrimException.of(cfgPath, "id2label is missing id " + i);
+                labels.add(l);
+            }
+        }
+        StateDict hf = readTensors(weights);
+        StateDict.Tensor cls = hf.get("classifier.weight");
+        if (cls == null) throw VitrimException.of(weights, "no classifier.weight: only ViTForImageClassification checkpoints can classify");
+        int classes = cls.shape()[0];
+        if (labels != null && labels.size() != classes) labels = null; // HF configs often carry stale id2label
+        ViTConfig config = new ViTConfig("hf-vit", img, img, patch, 3, dim, depth, heads, hidden,
+                cfg.bool("qkv_bias", true), true, false, ViTConfig.Pool.TOKEN, false, classes, eps).validate(cfgPath);
+        StateDict sd = HfVitKeys.toTimm(hf, config, weights);
+        PreprocessConfig pre = hfPreprocess(dir.resolve("preprocessor_config.json"), config);
+        return new Checkpoint(config, pre, labels, sd, weights);
+    }
+
+    private static PreprocessConfig hfPreprocess(Path p, ViTConfig c) {
+        PreprocessConfig def = new PreprocessConfig(c.imgHeight(), c.imgWidth(), 1.0, Interpolation.BILINEAR, Resize.EXACT,
+                PreprocessConfig.INCEPTION_MEAN, PreprocessConfig.INCEPTION_STD);
+        if (!Files.exists(p)) return def;
+        Json.Obj o = readJson(p);
+        try {
+            int h = c.imgHeight(), w = c.imgWidth();
+            Json.Obj size = o.obj("size");
+            if (size != null) {
+                h = size.intValue("height", h);
+                w = size.intValue("width", w);
+            }
+            if (h != c.imgHeight() || w != c.imgWidth()) {
+                throw VitrimException.of(p, "size " + h + "x" + w + " differs from the model's image size " + c.imgHeight());
+            }
+            int resample = o.intValue("resample", 2);
+            Interpolation ip = resample == 3 ? Interpolation.BICUBIC : resample == 2 ? Interpolation.BILINEAR : null;
+            if (ip == null) throw VitrimException.of(p, "resample " + resample + " is not supported (2 bilinear, 3 bicubic)");
+            boolean norm = o.bool("do_normalize", true);
+            float[] mean = norm ? triple(p, "image_mean", o.numbers("image_mean"), def.mean()) : new float[] {0, 0, 0};
+            float[] std = norm ? triple(p, "image_std", o.numbers("image_std"), def.std()) : new float[] {1, 1, 1};
+            return new PreprocessConfig(h, w, 1.0, ip, Resize.EXACT, mean, std);
+        } catch (Json.ParseException e) {
+            throw VitrimException.of(p, e.getMessage());
+        }
+    }
+
+    // ------------------------------------------------------------------ tensors
+
+    /** Every tensor of a safetensors file as float, in timm's key space as stored. */
+    public static StateDict readTensors(Path file) {
+        try (SafeTensors st = SafeTensors.open(file)) {
+            StateDict sd = new StateDict();
+            for (Map.Entry<String, SafeTensors.Entry> e : st.entries().entrySet()) {
+                long[] shape = e.getValue().shape();
+                int[] s = new int[shape.length];
+                for (int i = 0; i < s.length; i++) s[i] = (int) shape[i];
+                sd.put(e.getKey(), st.floats(e.getKey()), s);
+            }
+            return sd;
+        }
+    }
+}
