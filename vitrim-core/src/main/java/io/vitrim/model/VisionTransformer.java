@@ -284,6 +284,30 @@ public final class VisionTransformer implements AutoCloseable {
         return logits;
     }
 
+    /** Classifies one decoded image (preprocessed with this model's config). */
+    public Prediction classify(io.vitrim.image.RgbImage image, TokenReducer reducer) {
+        return classify(List.of(image), reducer).get(0);
+    }
+
+    /** Classifies decoded images as one batch. */
+    public List<Prediction> classify(List<io.vitrim.image.RgbImage> images, TokenReducer reducer) {
+        if (preprocess == null) throw new IllegalStateException("this model has no preprocessing config");
+        io.vitrim.image.Preprocessor pre = new io.vitrim.image.Preprocessor(preprocess);
+        int per = 3 * config.imgHeight() * config.imgWidth();
+        float[] px = new float[images.size() * per];
+        for (int i = 0; i < images.size(); i++) pre.toTensor(images.get(i), px, i * per);
+        return predictions(forward(px, images.size(), reducer, false));
+    }
+
+    /** Per-image predictions of a forward result. */
+    public List<Prediction> predictions(Result r) {
+        List<Prediction> out = new java.util.ArrayList<>();
+        for (int b = 0; b < r.batch(); b++) {
+            out.add(new Prediction(r.logits(b), labels, r.trace().tokensEnteringBlocks(b), r.trace().decisions(b)));
+        }
+        return out;
+    }
+
     /** Reusable activation buffers of one forward pass. */
     private static final class Workspace {
         float[] x1 = new float[0], x2 = new float[0], ln = new float[0], qkv = new float[0], attn = new float[0],

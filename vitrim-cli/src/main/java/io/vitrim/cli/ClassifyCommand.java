@@ -1,0 +1,173 @@
+package io.vitrim.cli;
+
+import io.vitrim.VitrimException;
+import io.vitrim.image.ImageDecoder;
+import io.vitrim.image.Preprocessor;
+import io.vitrim.io.Json;
+import io.vitrim.io.SafeTensors;
+import io.vitrim.model.Prediction;
+import io.vitrim.model.ViTConfig;
+import io.vitrim.model.VisionTransformer;
+import io.vitrim.reduce.Reductions;
+import io.vitrim.reduce.TokenReducer;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Parameters;
+
+import java.io.PrintWriter;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.concurrent.Callable;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+
+@Command(name = "classify", sortOptions = false,
+        description = "Classify images (files, folders, zips) or a pixel tensor, optionally with token reduction.",
+        footer = {"", "Examples:",
+            "  vitrim classify --model models/deit-s photo.jpg photos/ more.zip",
+            "  vitrim classify --model models/deit-s --reduce tome:r=13 --json photos/",
+            "  vitrim classify --model model.safetensors --arch deit_small_patch16_224 cat.png",
+            "  vitrim classify --model models/deit-s --pixels batch.safetensors --json --logits",
+            "", "Exit codes: 0 ok, 1 internal error, 2 bad input (one line on stderr naming the file)."})
+final class ClassifyCommand implements Callable<Integer> {
+    @Mixin
+    ModelOptions model;
+
+    @Mixin
+    ThreadOption threads;
+
+    @Option(names = {"-r", "--reduce"}, paramLabel = "SPEC", defaultValue = "none",
+            description = "Token reduction, e.g. tome:r=13 (default: ${DEFAULT-VALUE}). See 'vitrim info --methods'.")
+    String reduce;
+
+    @Option(names = {"-b", "--batch"}, paramLabel = "N", defaultValue = "16", description = "Images per forward pass (default: ${DEFAULT-VALUE}).")
+    int batch;
+
+    @Option(names = {"-k", "--topk"}, paramLabel = "K", defaultValue = "5", description = "Classes to report per input (default: ${DEFAULT-VALUE}).")
+    int topk;
+
+    @Option(names = "--json", description = "One JSON object per input: input, top, tokens (and logits with --logits).")
+    boolean json;
+
+    @Option(names = "--logits", description = "Include the raw logits in --json output.")
+    boolean logits;
+
+    @Option(names = "--pixels", paramLabel = "FILE",
+            description = "A .safetensors file with pixel_values [B,3,H,W], already normalised (the exact-parity path).")
+    Path pixels;
+
+    @Parameters(paramLabel = "INPUT", arity = "0..*", description = "Image files, folders or zips of images.")
+    List<Path> inputs = new ArrayList<>();
+
+    @picocli.CommandLine.Spec
+    picocli.CommandLine.Model.CommandSpec spec;
+
+    @Override
+    public Integer call() {
+        if (batch < 1) throw new VitrimException("--batch " + batch + ": must be at least 1");
+        if (topk < 1) throw new VitrimException("--topk " + topk + ": must be at least 1");
+        if (inputs.isEmpty() && pixels == null) throw new VitrimException("nothing to classify: give image files, folders or zips, or --pixels FILE");
+        PrintWriter out = spec.commandLine().getOut();
+        int nThreads = threads.get();
+        // validate inputs before the (slower) model load
+        float[] pixelData = null;
+        int pixelBatch = 0;
+        try (Inputs in = inputs.isEmpty() ? null : Inputs.collect(inputs);
+             VisionTransformer m = model.load(nThreads, null)) {
+            TokenReducer reducer = Reductions.parse(reduce, m.config());
+            if (pixels != null) {
+                pixelData = readPixels(pixels, m.config());
+                pixelBatch = pixelData.length / (3 * m.config().imgHeight() * m.config().imgWidth());
+                for (int s = 0; s < pixelBatch; s += batch) {
+                    int n = Math.min(batch, pixelBatch - s);
+                    float[] chunk = java.util.Arrays.copyOfRange(pixelData, s * 3 * m.config().imgHeight() * m.config().imgWidth(),
+                            (s + n) * 3 * m.config().imgHeight() * m.config().imgWidth());
+                    List<Prediction> preds = m.predictions(m.forward(chunk, n, reducer, false));
+                    for (int i = 0; i < n; i++) print(out, pixels + "[" + (s + i) + "]", preds.get(i));
+                }
+            }
+            if (in != null) classifyImages(in.items, m, reducer, nThreads, out);
+        }
+        out.flush();
+        return 0;
+    }
+
+    private void classifyImages(List<Inputs.Item> items, VisionTransformer m, TokenReducer reducer, int nThreads, PrintWriter out) {
+        if (m.preprocess() == null) throw new VitrimException("this model has no preprocessing config; use --pixels");
+        Preprocessor pre = new Preprocessor(m.preprocess());
+        int per = 3 * m.config().imgHeight() * m.config().imgWidth();
+        ExecutorService decoders = Executors.newFixedThreadPool(nThreads, r -> {
+            Thread t = new Thread(r, "vitrim-decode");
+            t.setDaemon(true);
+            return t;
+        });
+        try {
+            for (int s = 0; s < items.size(); s += batch) {
+                int n = Math.min(batch, items.size() - s);
+                float[] px = new float[n * per];
+                List<Future<?>> jobs = new ArrayList<>();
+                for (int i = 0; i < n; i++) {
+                    Inputs.Item it = items.get(s + i);
+                    int slot = i;
+                    jobs.add(decoders.submit(() -> pre.toTensor(ImageDecoder.decode(it.bytes(), it.name()), px, slot * per)));
+                }
+                for (Future<?> f : jobs) Futures.await(f);
+                List<Prediction> preds = m.predictions(m.forward(px, n, reducer, false));
+                for (int i = 0; i < n; i++) print(out, items.get(s + i).name(), preds.get(i));
+                out.flush();
+            }
+        } finally {
+            decoders.shutdownNow();
+        }
+    }
+
+    private void print(PrintWriter out, String name, Prediction p) {
+        List<Prediction.Top> top = p.top(topk);
+        if (json) {
+            Map<String, Object> o = new LinkedHashMap<>();
+            o.put("input", name);
+            List<Object> t = new ArrayList<>();
+            for (Prediction.Top x : top) {
+                Map<String, Object> e = new LinkedHashMap<>();
+                e.put("index", x.index());
+                e.put("label", x.label());
+                e.put("probability", x.probability());
+                t.add(e);
+            }
+            o.put("top", t);
+            o.put("tokens", p.tokens());
+            if (!p.decisions().isEmpty()) o.put("decisions", p.decisions());
+            if (logits) o.put("logits", p.logits());
+            out.println(Json.write(o));
+        } else {
+            StringBuilder b = new StringBuilder(name).append(": ");
+            for (int i = 0; i < top.size(); i++) {
+                if (i > 0) b.append(" | ");
+                b.append(top.get(i).label()).append(String.format(Locale.ROOT, " %.1f%%", 100 * top.get(i).probability()));
+            }
+            out.println(b);
+        }
+    }
+
+    /** Reads {@code pixel_values [B, 3, H, W]} and checks it against the model. */
+    static float[] readPixels(Path file, ViTConfig c) {
+        try (SafeTensors st = SafeTensors.open(file)) {
+            SafeTensors.Entry e = st.entry("pixel_values");
+            if (e == null) throw VitrimException.of(file, "no tensor named pixel_values (found: " + String.join(", ", st.entries().keySet()) + ")");
+            long[] s = e.shape();
+            if (s.length != 4 || s[0] < 1 || s[1] != 3 || s[2] != c.imgHeight() || s[3] != c.imgWidth()) {
+                throw VitrimException.of(file, "pixel_values has shape " + e.shapeString() + ", the model needs [B, 3, "
+                        + c.imgHeight() + ", " + c.imgWidth() + "]");
+            }
+            float[] v = st.floats("pixel_values");
+            for (float f : v) if (!Float.isFinite(f)) throw VitrimException.of(file, "pixel_values contains NaN or infinity");
+            return v;
+        }
+    }
+}

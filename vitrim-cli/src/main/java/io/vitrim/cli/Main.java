@@ -1,0 +1,84 @@
+package io.vitrim.cli;
+
+import io.vitrim.VitrimException;
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+
+import java.io.PrintWriter;
+
+/** Entry point of the {@code vitrim} command line. Exit codes: 0 ok, 1 internal error, 2 bad input. */
+@Command(name = "vitrim",
+        mixinStandardHelpOptions = true,
+        versionProvider = Main.Version.class,
+        description = {
+            "Token reduction for Vision Transformers on the JVM: classify, measure and compare",
+            "ToMe, PPT, local-global merging and friends on timm / Hugging Face checkpoints.",
+            ""},
+        subcommands = {ClassifyCommand.class, BenchCommand.class, InfoCommand.class, CommandLine.HelpCommand.class},
+        footer = {"", "Examples:",
+            "  vitrim bench                                  # DeiT-S, seeded random weights",
+            "  vitrim classify --model models/x photo.jpg",
+            "  vitrim info --arch vit_base_patch16_224",
+            "", "Run 'vitrim COMMAND --help' for a command's options and examples."})
+public final class Main implements Runnable {
+    public static final int EXIT_BAD_INPUT = 2;
+
+    @CommandLine.Spec
+    CommandLine.Model.CommandSpec spec;
+
+    @Override
+    public void run() {
+        spec.commandLine().usage(spec.commandLine().getOut());
+    }
+
+    public static void main(String[] args) {
+        System.exit(execute(args, new PrintWriter(System.out, true), new PrintWriter(System.err, true)));
+    }
+
+    /** Runs the CLI with the given streams; returns the exit code (used by tests). */
+    public static int execute(String[] args, PrintWriter out, PrintWriter err) {
+        CommandLine cl = new CommandLine(new Main());
+        cl.setOut(out);
+        cl.setErr(err);
+        cl.setCaseInsensitiveEnumValuesAllowed(true);
+        cl.setParameterExceptionHandler((ex, a) -> {
+            CommandLine c = ex.getCommandLine();
+            c.getErr().println("vitrim: " + ex.getMessage().replace('\n', ' '));
+            c.getErr().println("Try '" + c.getCommandSpec().qualifiedName() + " --help' for usage.");
+            c.getErr().flush();
+            return EXIT_BAD_INPUT;
+        });
+        cl.setExecutionExceptionHandler((ex, c, parsed) -> {
+            Throwable root = ex;
+            if (root instanceof VitrimException) {
+                c.getErr().println("vitrim: " + oneLine(root.getMessage()));
+                c.getErr().flush();
+                return EXIT_BAD_INPUT;
+            }
+            if (root instanceof OutOfMemoryError) {
+                c.getErr().println("vitrim: out of memory (" + root.getMessage() + "); try a smaller --batch or a larger -Xmx via JAVA_OPTS");
+                c.getErr().flush();
+                return 1;
+            }
+            c.getErr().println("vitrim: internal error: " + root);
+            if (Boolean.getBoolean("vitrim.debug") || System.getenv("VITRIM_DEBUG") != null) root.printStackTrace(c.getErr());
+            else c.getErr().println("(set VITRIM_DEBUG=1 for the stack trace)");
+            c.getErr().flush();
+            return 1;
+        });
+        return cl.execute(args);
+    }
+
+    static String oneLine(String s) {
+        return s == null ? "" : s.replace('\n', ' ').replace('\r', ' ');
+    }
+
+    /** Version string with the runtime it runs on. */
+    static final class Version implements CommandLine.IVersionProvider {
+        @Override
+        public String[] getVersion() {
+            String v = Main.class.getPackage().getImplementationVersion();
+            return new String[] {"vitrim " + (v == null ? "dev" : v), "JDK " + Runtime.version() + ", " + io.vitrim.measure.SystemInfo.vector()};
+        }
+    }
+}

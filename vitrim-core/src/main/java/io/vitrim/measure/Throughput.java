@@ -1,0 +1,76 @@
+package io.vitrim.measure;
+
+import io.vitrim.model.Macs;
+import io.vitrim.model.VisionTransformer;
+import io.vitrim.reduce.TokenReducer;
+
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.function.Consumer;
+
+/**
+ * Forward-pass throughput of several reducers on one model, measured the way
+ * architecture.md §6 asks: JIT warm-up first, then rounds in which every reducer runs once
+ * (so slow drifts of a shared machine hit all of them alike), median per reducer, and each
+ * speed-up as a ratio to the first reducer (normally {@code none}) in the same process.
+ */
+public final class Throughput {
+    private Throughput() {}
+
+    /** Measurement settings. */
+    public record Settings(int batch, double warmupSeconds, int minWarmupRuns, int rounds, long seed) {}
+
+    /** One reducer's result. */
+    public record Result(String spec, double[] runMillis, double medianMillis, double imagesPerSecond,
+                         double gmacs, double macRatio, double speedup) {}
+
+    /**
+     * @param progress receives short status lines (may be null)
+     */
+    public static List<Result> measure(VisionTransformer model, List<TokenReducer> reducers, Settings s, Consumer<String> progress) {
+        var cfg = model.config();
+        int per = 3 * cfg.imgHeight() * cfg.imgWidth();
+        float[] px = new float[s.batch() * per];
+        java.util.SplittableRandom rnd = new java.util.SplittableRandom(s.seed());
+        for (int i = 0; i < px.length; i++) px[i] = (float) rnd.nextGaussian();
+        double[] gmacs = new double[reducers.size()];
+        long start = System.nanoTime();
+        int warmRuns = 0;
+        while (true) {
+            for (int i = 0; i < reducers.size(); i++) {
+                VisionTransformer.Result r = model.forward(px, s.batch(), reducers.get(i), false);
+                gmacs[i] = Macs.mean(cfg, r.trace()) / 1e9;
+            }
+            warmRuns++;
+            double elapsed = (System.nanoTime() - start) / 1e9;
+            if (progress != null) progress.accept(String.format("warm-up %.1f s (%d rounds)", elapsed, warmRuns));
+            if (elapsed >= s.warmupSeconds() && warmRuns >= s.minWarmupRuns()) break;
+        }
+        double[][] ms = new double[reducers.size()][s.rounds()];
+        for (int round = 0; round < s.rounds(); round++) {
+            for (int i = 0; i < reducers.size(); i++) {
+                long t0 = System.nanoTime();
+                model.forward(px, s.batch(), reducers.get(i), false);
+                ms[i][round] = (System.nanoTime() - t0) / 1e6;
+            }
+            if (progress != null) progress.accept(String.format("measuring: round %d/%d", round + 1, s.rounds()));
+        }
+        double base = median(ms[0]);
+        double baseMacs = gmacs[0];
+        List<Result> out = new ArrayList<>();
+        for (int i = 0; i < reducers.size(); i++) {
+            double med = median(ms[i]);
+            out.add(new Result(reducers.get(i).spec(), ms[i], med, s.batch() / (med / 1000), gmacs[i],
+                    baseMacs / gmacs[i], base / med));
+        }
+        return out;
+    }
+
+    public static double median(double[] v) {
+        double[] c = v.clone();
+        Arrays.sort(c);
+        int n = c.length;
+        return n % 2 == 1 ? c[n / 2] : (c[n / 2 - 1] + c[n / 2]) / 2;
+    }
+}
