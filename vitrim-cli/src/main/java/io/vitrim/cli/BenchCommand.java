@@ -19,7 +19,7 @@ import java.util.Locale;
 import java.util.Map;
 import java.util.concurrent.Callable;
 
-@Command(name = "bench", sortOptions = false,
+@Command(name = "bench", sortOptions = false, mixinStandardHelpOptions = true,
         description = {"Images/s of the forward pass, per reduction method, as a ratio to 'none' measured in the same process.",
             "JIT warm-up first, then rounds in which every method runs once; medians are reported."},
         footer = {"", "Examples:",

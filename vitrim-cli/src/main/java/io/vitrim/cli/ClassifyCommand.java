@@ -27,7 +27,7 @@ import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
 
-@Command(name = "classify", sortOptions = false,
+@Command(name = "classify", sortOptions = false, mixinStandardHelpOptions = true,
         description = "Classify images (files, folders, zips) or a pixel tensor, optionally with token reduction.",
         footer = {"", "Examples:",
             "  vitrim classify --model models/deit-s photo.jpg photos/ more.zip",

@@ -19,7 +19,7 @@ import java.util.Locale;
 import java.util.Map;
 import java.util.concurrent.Callable;
 
-@Command(name = "info", sortOptions = false,
+@Command(name = "info", sortOptions = false, mixinStandardHelpOptions = true,
         description = "Model configuration, parameter count and MACs per image (with a reduction: per block with --explain).",
         footer = {"", "Examples:",
             "  vitrim info --arch deit_small_patch16_224",

@@ -10,6 +10,7 @@ import java.io.PrintWriter;
 @Command(name = "vitrim",
         mixinStandardHelpOptions = true,
         versionProvider = Main.Version.class,
+        scope = CommandLine.ScopeType.INHERIT,
         description = {
             "Token reduction for Vision Transformers on the JVM: classify, measure and compare",
             "ToMe, PPT, local-global merging and friends on timm / Hugging Face checkpoints.",
@@ -55,18 +56,19 @@ public final class Main implements Runnable {
                 c.getErr().flush();
                 return EXIT_BAD_INPUT;
             }
-            if (root instanceof OutOfMemoryError) {
-                c.getErr().println("vitrim: out of memory (" + root.getMessage() + "); try a smaller --batch or a larger -Xmx via JAVA_OPTS");
-                c.getErr().flush();
-                return 1;
-            }
             c.getErr().println("vitrim: internal error: " + root);
             if (Boolean.getBoolean("vitrim.debug") || System.getenv("VITRIM_DEBUG") != null) root.printStackTrace(c.getErr());
             else c.getErr().println("(set VITRIM_DEBUG=1 for the stack trace)");
             c.getErr().flush();
             return 1;
         });
-        return cl.execute(args);
+        try {
+            return cl.execute(args);
+        } catch (OutOfMemoryError e) {
+            err.println("vitrim: out of memory (" + e.getMessage() + "); try a smaller --batch or more heap, e.g. JAVA_OPTS=-Xmx4g");
+            err.flush();
+            return 1;
+        }
     }
 
     static String oneLine(String s) {

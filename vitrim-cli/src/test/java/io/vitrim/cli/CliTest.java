@@ -1,0 +1,141 @@
+package io.vitrim.cli;
+
+import io.vitrim.io.Json;
+import io.vitrim.io.SafeTensors;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.io.IOException;
+import java.io.PrintWriter;
+import java.io.StringWriter;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.Map;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+class CliTest {
+    static final Path FIX = Path.of("../vitrim-core/src/test/resources/fixtures");
+    static final Path MODEL = FIX.resolve("loader/timm_model");
+    static final Path PHOTOS = FIX.resolve("images/src");
+
+    @TempDir
+    Path tmp;
+
+    record Run(int code, String out, String err) {
+        List<String> lines() {
+            return out.lines().toList();
+        }
+    }
+
+    static Run run(String... args) {
+        StringWriter out = new StringWriter(), err = new StringWriter();
+        int code = Main.execute(args, new PrintWriter(out, true), new PrintWriter(err, true));
+        return new Run(code, out.toString(), err.toString());
+    }
+
+    static void assertBadInput(Run r, String... fragments) {
+        assertThat(r.code()).as(r.err()).isEqualTo(2);
+        List<String> lines = r.err().lines().filter(l -> !l.startsWith("Try '")).toList();
+        assertThat(lines).as("one line on stderr: " + r.err()).hasSize(1);
+        assertThat(lines.get(0)).startsWith("vitrim: ").doesNotContain("Exception").doesNotContain("\tat ");
+        for (String f : fragments) assertThat(lines.get(0)).contains(f);
+    }
+
+    @Test
+    void classifiesFoldersAndFilesAsTextAndJson() {
+        Run text = run("classify", "--model", MODEL.toString(), "--topk", "2", PHOTOS.resolve("rocket_640x427.jpg").toString());
+        assertThat(text.code()).as(text.err()).isZero();
+        assertThat(text.out()).matches("(?s).*rocket_640x427\\.jpg: (ant|bee|cat|dog|eel) \\d+\\.\\d% \\| .*");
+
+        Run json = run("classify", "--model", MODEL.toString(), "--json", "--logits", "--batch", "3", PHOTOS.toString());
+        assertThat(json.code()).as(json.err()).isZero();
+        assertThat(json.lines()).hasSize(8);
+        for (String line : json.lines()) {
+            Map<String, Object> o = Json.parseObject(line);
+            assertThat(o).containsKeys("input", "top", "tokens", "logits");
+            assertThat((List<?>) o.get("top")).hasSize(5);
+            assertThat((List<?>) o.get("logits")).hasSize(5);
+            assertThat(o.get("tokens")).isEqualTo(List.of(17L, 17L));
+        }
+    }
+
+    @Test
+    void pixelTensorPathReproducesTheGoldenLogits() throws IOException {
+        Json.Obj exp = new Json.Obj(Json.parseObject(Files.readString(FIX.resolve("loader/expected.json"))), "expected");
+        float[] px = io.vitrim.testing.HashInit.pixels(io.vitrim.testing.Fixtures.config(exp.obj("config")), 2, exp.integer("pixel_seed", 0));
+        Path f = tmp.resolve("px.safetensors");
+        SafeTensors.write(f, Map.of("pixel_values", new SafeTensors.Tensor(px, 2, 3, 32, 32)), null);
+        Run r = run("classify", "--model", MODEL.toString(), "--pixels", f.toString(), "--json", "--logits");
+        assertThat(r.code()).as(r.err()).isZero();
+        List<Object> want = exp.obj("logits").list("F32");
+        List<String> lines = r.lines();
+        assertThat(lines).hasSize(2);
+        for (int b = 0; b < 2; b++) {
+            List<?> got = (List<?>) Json.parseObject(lines.get(b)).get("logits");
+            for (int i = 0; i < 5; i++) {
+                assertThat(((Number) got.get(i)).doubleValue()).isCloseTo(((Number) want.get(b * 5 + i)).doubleValue(),
+                        org.assertj.core.data.Offset.offset(1e-4));
+            }
+        }
+    }
+
+    @Test
+    void badInputIsOneLineAndExitCodeTwo() throws IOException {
+        assertBadInput(run("classify", "--model", MODEL.toString(), "missing.jpg"), "missing.jpg", "no such file");
+        assertBadInput(run("classify", "--model", MODEL.toString(), "pom.xml"), "pom.xml", "not an image");
+        Path empty = Files.createDirectories(tmp.resolve("empty"));
+        assertBadInput(run("classify", "--model", MODEL.toString(), empty.toString()), "empty", "no images found");
+        Path corrupt = tmp.resolve("broken.jpg");
+        Files.write(corrupt, new byte[] {(byte) 0xff, (byte) 0xd8, (byte) 0xff, (byte) 0xe0, 0, 16, 'J', 'F', 'I', 'F', 0, 1, 2, 3});
+        assertBadInput(run("classify", "--model", MODEL.toString(), corrupt.toString()), "broken.jpg");
+        assertBadInput(run("bench", "--arch", "vit_gigantic_patch3_999"), "vit_gigantic_patch3_999", "unknown");
+        assertBadInput(run("classify", "--model", tmp.resolve("nomodel").toString(), PHOTOS.toString()), "nomodel", "no such file");
+        Path badCfg = Files.createDirectories(tmp.resolve("badcfg"));
+        Files.copy(MODEL.resolve("model.safetensors"), badCfg.resolve("model.safetensors"));
+        Files.writeString(badCfg.resolve("config.json"), Files.readString(MODEL.resolve("config.json")).replace("\"embed_dim\": 32", "\"embed_dim\": 48"));
+        assertBadInput(run("info", "--model", badCfg.toString()), "model.safetensors", "does not match");
+        Path trunc = tmp.resolve("t.safetensors");
+        byte[] all = Files.readAllBytes(MODEL.resolve("model.safetensors"));
+        Files.write(trunc, java.util.Arrays.copyOf(all, all.length / 2));
+        assertBadInput(run("info", "--model", trunc.toString(), "--arch", "deit_tiny_patch16_224"), "t.safetensors", "past the data section");
+        assertBadInput(run("classify", "--model", MODEL.toString(), "--reduce", "nosuch:r=1", PHOTOS.toString()), "unknown method", "none");
+        assertBadInput(run("classify", "--model", MODEL.toString(), "--batch", "0", PHOTOS.toString()), "--batch");
+        assertBadInput(run("classify", "--model", MODEL.toString()), "nothing to classify");
+        assertBadInput(run("bench", "--threads", "0"), "--threads");
+        assertBadInput(run("bench", "--frobnicate"), "Unknown option");
+        Path px = tmp.resolve("wrong.safetensors");
+        SafeTensors.write(px, Map.of("pixel_values", new SafeTensors.Tensor(new float[3 * 8 * 8], 1, 3, 8, 8)), null);
+        assertBadInput(run("classify", "--model", MODEL.toString(), "--pixels", px.toString()), "wrong.safetensors", "[B, 3, 32, 32]");
+    }
+
+    @Test
+    void benchAndInfoJson() {
+        Run b = run("bench", "--model", MODEL.toString(), "--batch", "2", "--warmup", "0", "--rounds", "2", "--threads", "1", "--json");
+        assertThat(b.code()).as(b.err()).isZero();
+        Map<String, Object> o = Json.parseObject(b.out().trim());
+        assertThat(o).containsKeys("model", "batch", "threads", "jdk", "cpu", "results");
+        List<?> res = (List<?>) o.get("results");
+        assertThat(res).hasSize(1);
+        Map<?, ?> none = (Map<?, ?>) res.get(0);
+        assertThat(none.get("spec")).isEqualTo("none");
+        assertThat(((Number) none.get("speedup")).doubleValue()).isEqualTo(1.0);
+        assertThat(((Number) none.get("images_per_s")).doubleValue()).isPositive();
+
+        Run i = run("info", "--arch", "deit_small_patch16_224", "--json");
+        assertThat(i.code()).as(i.err()).isZero();
+        Map<String, Object> info = Json.parseObject(i.out().trim());
+        assertThat(((Number) info.get("gmacs")).doubleValue()).isCloseTo(4.599, org.assertj.core.data.Offset.offset(0.0005));
+        assertThat(((Number) info.get("parameters")).longValue()).isEqualTo(22_050_664L);
+    }
+
+    @Test
+    void everyCommandHasHelpWithExamples() {
+        for (String cmd : new String[] {"classify", "bench", "info"}) {
+            Run r = run(cmd, "--help");
+            assertThat(r.code()).isZero();
+            assertThat(r.out()).contains("Examples:").contains("vitrim " + cmd);
+        }
+    }
+}

@@ -1,0 +1,104 @@
+package io.vitrim.engine;
+
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.CsvSource;
+import org.junit.jupiter.api.Test;
+
+import java.util.Arrays;
+import java.util.SplittableRandom;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+class GemmTest {
+
+    static float[] rand(int n, long seed) {
+        SplittableRandom r = new SplittableRandom(seed);
+        float[] v = new float[n];
+        for (int i = 0; i < n; i++) v[i] = (float) (r.nextDouble() * 2 - 1);
+        return v;
+    }
+
+    static void assertClose(float[] got, int off, int ld, double[] want, int m, int n, double tol) {
+        for (int i = 0; i < m; i++) {
+            for (int j = 0; j < n; j++) {
+                double w = want[i * n + j];
+                assertThat((double) got[off + i * ld + j]).as("C[%d][%d]", i, j).isCloseTo(w, org.assertj.core.data.Offset.offset(tol * (1 + Math.abs(w))));
+            }
+        }
+    }
+
+    /** Odd sizes that are not multiples of MR=8, NR=32, KC=256 or MC=128, plus exact multiples. */
+    @ParameterizedTest
+    @CsvSource({"1,1,1", "7,5,3", "9,33,31", "13,257,65", "129,300,97", "200,384,1152", "64,64,64", "3,513,40", "257,17,33"})
+    void matchesNaiveForAllModes(int m, int k, int n) {
+        float[] a = rand(m * k, 1), w = rand(n * k, 2), bias = rand(n, 3);
+        PackedMatrix pb = PackedMatrix.ofLinearWeight(w, n, k, bias);
+        // B[k][n] = W[n][k]
+        float[] bRow = new float[k * n];
+        for (int q = 0; q < k; q++) for (int j = 0; j < n; j++) bRow[q * n + j] = w[j * k + q];
+        double[] ref = Naive.matmul(a, 0, k, 1, m, bRow, k, n, bias);
+        double tol = 1e-5 * Math.sqrt(k);
+        for (int threads : new int[] {1, 2, 3}) {
+            try (Parallel par = Parallel.create(threads)) {
+                float[] c = new float[m * n];
+                Gemm.gemm(par, a, 0, k, m, pb, c, 0, n, Gemm.Mode.SET);
+                assertClose(c, 0, n, ref, m, n, tol);
+
+                // ADD onto existing values, with a row stride wider than n
+                int ldc = n + 5;
+                float[] c2 = rand(m * ldc, 4), before = c2.clone();
+                Gemm.gemm(par, a, 0, k, m, pb, c2, 0, ldc, Gemm.Mode.ADD);
+                double[] refAdd = new double[m * n];
+                for (int i = 0; i < m; i++) for (int j = 0; j < n; j++) refAdd[i * n + j] = ref[i * n + j] + before[i * ldc + j];
+                assertClose(c2, 0, ldc, refAdd, m, n, tol);
+                for (int i = 0; i < m; i++) for (int j = n; j < ldc; j++) assertThat(c2[i * ldc + j]).isEqualTo(before[i * ldc + j]);
+
+                float[] c3 = new float[m * n];
+                Gemm.gemm(par, a, 0, k, m, pb, c3, 0, n, Gemm.Mode.SET_GELU);
+                double[] refG = Arrays.stream(ref).map(Naive::gelu).toArray();
+                assertClose(c3, 0, n, refG, m, n, tol);
+            }
+        }
+    }
+
+    @Test
+    void transposedAndOffsetOperands() {
+        int m = 37, k = 45, n = 29;
+        float[] at = rand(k * m + 7, 5); // A stored transposed: A[i][q] = at[7 + q*m + i]
+        float[] bRow = rand(k * n, 6);
+        PackedMatrix pb = PackedMatrix.ofRowMajor(bRow, k, n);
+        double[] ref = Naive.matmul(at, 7, 1, m, m, bRow, k, n, null);
+        float[] c = new float[3 + m * n];
+        try (Parallel par = Parallel.create(2)) {
+            Gemm.gemm(par, at, 7, 1, m, m, pb, c, 3, n, Gemm.Mode.SET);
+        }
+        assertClose(c, 3, n, ref, m, n, 1e-4);
+    }
+
+    @Test
+    void bitIdenticalAcrossThreadCounts() {
+        int m = 211, k = 300, n = 130;
+        float[] a = rand(m * k, 7), w = rand(n * k, 8), bias = rand(n, 9);
+        PackedMatrix pb = PackedMatrix.ofLinearWeight(w, n, k, bias);
+        float[] ref = null;
+        for (int threads = 1; threads <= 4; threads++) {
+            float[] c = new float[m * n];
+            try (Parallel par = Parallel.create(threads)) {
+                Gemm.gemm(par, a, 0, k, m, pb, c, 0, n, Gemm.Mode.SET_GELU);
+            }
+            if (ref == null) ref = c;
+            else assertThat(c).as("threads=%d", threads).containsExactly(ref);
+        }
+    }
+
+    @Test
+    void serialGemmOnPackedBuffer() {
+        int m = 70, k = 19, n = 50;
+        float[] a = rand(m * k, 10), bRow = rand(k * n, 11);
+        float[] packed = new float[Gemm.packedSize(k, n)];
+        Gemm.packB(bRow, 0, n, 1, k, n, packed);
+        float[] c = new float[m * n];
+        Gemm.gemmSerial(a, 0, k, 1, m, packed, k, n, c, 0, n, Gemm.Mode.SET);
+        assertClose(c, 0, n, Naive.matmul(a, 0, k, 1, m, bRow, k, n, null), m, n, 1e-5);
+    }
+}

@@ -1,0 +1,50 @@
+package io.vitrim.engine;
+
+import jdk.incubator.vector.FloatVector;
+import org.junit.jupiter.api.Test;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+class VecMathTest {
+
+    @Test
+    void expIsAccurateAndVectorMatchesScalar() {
+        float[] xs = new float[VecMath.VLEN];
+        double maxRel = 0;
+        for (float x = -90f; x <= 88f; x += 0.0137f) {
+            for (int i = 0; i < xs.length; i++) xs[i] = x + i * 1e-3f;
+            float[] v = new float[xs.length];
+            VecMath.exp(FloatVector.fromArray(VecMath.F, xs, 0)).intoArray(v, 0);
+            for (int i = 0; i < xs.length; i++) {
+                float s = VecMath.exp(xs[i]);
+                assertThat(v[i]).as("vector vs scalar at %s", xs[i]).isEqualTo(s);
+                double want = Math.exp(xs[i]);
+                if (want > 1e-37) maxRel = Math.max(maxRel, Math.abs(s - want) / want);
+                else assertThat((double) s).isLessThan(2e-37);
+            }
+        }
+        assertThat(maxRel).isLessThan(3e-7);
+        assertThat(VecMath.exp(Float.NEGATIVE_INFINITY)).isZero();
+    }
+
+    @Test
+    void erfAndGeluAreAccurate() {
+        double maxErf = 0, maxGelu = 0;
+        float[] xs = new float[VecMath.VLEN];
+        for (float x = -8f; x <= 8f; x += 0.0031f) {
+            for (int i = 0; i < xs.length; i++) xs[i] = x + i * 1e-4f;
+            float[] e = new float[xs.length], g = new float[xs.length];
+            FloatVector vx = FloatVector.fromArray(VecMath.F, xs, 0);
+            VecMath.erf(vx).intoArray(e, 0);
+            VecMath.gelu(vx).intoArray(g, 0);
+            for (int i = 0; i < xs.length; i++) {
+                assertThat(e[i]).isEqualTo(VecMath.erf(xs[i]));
+                assertThat(g[i]).isEqualTo(VecMath.gelu(xs[i]));
+                maxErf = Math.max(maxErf, Math.abs(e[i] - Naive.erf(xs[i])));
+                maxGelu = Math.max(maxGelu, Math.abs(g[i] - Naive.gelu(xs[i])) / Math.max(1, Math.abs(xs[i])));
+            }
+        }
+        assertThat(maxErf).isLessThan(5e-7);
+        assertThat(maxGelu).isLessThan(5e-7);
+    }
+}
