@@ -1,0 +1,15 @@
+#!/usr/bin/env bash
+# vitrim vs ONNX Runtime on the same DeiT-S weights, batch 32 and batch 1, in one process each.
+# Needs Debian's PyTorch for the export (apt-get install -y python3-torch python3-onnx libopenblas0-pthread).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+OUT="${OUT:-bench-out}"
+THREADS="${THREADS:-2}"
+if [[ ! -f "$OUT/model.onnx" ]]; then
+  OMP_WAIT_POLICY=PASSIVE /usr/bin/python3 scripts/python/export_onnx.py --arch deit_small_patch16_224 --out "$OUT"
+fi
+mvn -q -B -Pbench -DskipTests -pl vitrim-bench -am package
+for b in 32 1; do
+  java --add-modules jdk.incubator.vector -jar vitrim-bench/target/vitrim-bench.jar "$OUT" "$b" "$THREADS" "${WARMUP:-20}" "${ROUNDS:-15}" 2>&1 \
+    | grep -v '^WARNING: Using incubator modules'
+done
