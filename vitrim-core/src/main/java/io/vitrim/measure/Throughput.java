@@ -23,7 +23,7 @@ public final class Throughput {
 
     /** One reducer's result. */
     public record Result(String spec, double[] runMillis, double medianMillis, double imagesPerSecond,
-                         double gmacs, double macRatio, double speedup) {}
+                         double gmacs, double macRatio, double speedup, double overheadFraction) {}
 
     /**
      * @param progress receives short status lines (may be null)
@@ -48,11 +48,13 @@ public final class Throughput {
             if (elapsed >= s.warmupSeconds() && warmRuns >= s.minWarmupRuns()) break;
         }
         double[][] ms = new double[reducers.size()][s.rounds()];
+        double[][] overhead = new double[reducers.size()][s.rounds()];
         for (int round = 0; round < s.rounds(); round++) {
             for (int i = 0; i < reducers.size(); i++) {
                 long t0 = System.nanoTime();
-                model.forward(px, s.batch(), reducers.get(i), false);
+                VisionTransformer.Result r = model.forward(px, s.batch(), reducers.get(i), false);
                 ms[i][round] = (System.nanoTime() - t0) / 1e6;
+                overhead[i][round] = (double) r.trace().reductionNanos() / r.trace().forwardNanos();
             }
             if (progress != null) progress.accept(String.format("measuring: round %d/%d", round + 1, s.rounds()));
         }
@@ -62,7 +64,7 @@ public final class Throughput {
         for (int i = 0; i < reducers.size(); i++) {
             double med = median(ms[i]);
             out.add(new Result(reducers.get(i).spec(), ms[i], med, s.batch() / (med / 1000), gmacs[i],
-                    baseMacs / gmacs[i], base / med));
+                    baseMacs / gmacs[i], base / med, median(overhead[i])));
         }
         return out;
     }

@@ -150,14 +150,16 @@ public final class VisionTransformer implements AutoCloseable {
         int[] offsets = new int[batch + 1];
         for (int b = 0; b <= batch; b++) offsets[b] = b * n0;
         embed(pixels, batch, ws);
-        TokenState s = new TokenState(batch, c, config.numPrefix(), n0, config.gridW(), ws.x1, offsets, trackSource);
+        TokenState s = new TokenState(batch, c, config.numPrefix(), n0, config.gridW(), ws.x1, offsets, trackSource, par);
         float[] spare = ws.x2;
         Trace trace = new Trace(batch, config.depth());
+        long start = System.nanoTime();
         for (int i = 0; i < blocks.length; i++) {
             spare = block(i, s, ws, spare, reducer, trace);
         }
         float[] logits = head(s, reducer.sizeWeightedPool());
         trace.finish(s);
+        trace.setForwardNanos(System.nanoTime() - start);
         ws.x1 = s.x();
         ws.x2 = spare;
         return new Result(logits, batch, config.numClasses(), trace);
@@ -225,9 +227,11 @@ public final class VisionTransformer implements AutoCloseable {
         }
         Attention.forward(par, ws.qkv, s.offsets(), s.batch(), c, heads, keyBias, ws.attn, ap);
         Gemm.gemm(par, ws.attn, 0, c, t, w.proj(), x, 0, c, Gemm.Mode.ADD);
-        // reduction inside the block
+        // reduction inside the block (timed: the method's own overhead)
+        long r0 = System.nanoTime();
         Plan plan = reducer.inBlock(i, s, wanted.isEmpty() ? null : ProbeCollector.collect(par, wanted, s, ws.qkv, ap, heads), trace);
         if (plan != null) spare = PlanApplier.apply(par, s, plan, spare);
+        trace.addReductionNanos(System.nanoTime() - r0);
         trace.recordCounts(i, s, true);
         t = s.total();
         x = s.x();
@@ -235,8 +239,10 @@ public final class VisionTransformer implements AutoCloseable {
         LayerNorm.forward(par, x, 0, c, t, c, w.norm2W(), w.norm2B(), eps, ws.ln, 0, c, null, null);
         Gemm.gemm(par, ws.ln, 0, c, t, w.fc1(), ws.hidden, 0, hidden, Gemm.Mode.SET_GELU);
         Gemm.gemm(par, ws.hidden, 0, hidden, t, w.fc2(), x, 0, c, Gemm.Mode.ADD);
+        long a0 = System.nanoTime();
         Plan after = reducer.afterBlock(i, s, trace);
         if (after != null) spare = PlanApplier.apply(par, s, after, spare);
+        trace.addReductionNanos(System.nanoTime() - a0);
         return spare;
     }
 

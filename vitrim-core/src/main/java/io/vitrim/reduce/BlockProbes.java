@@ -1,18 +1,50 @@
 package io.vitrim.reduce;
 
+import io.vitrim.engine.VecMath;
+import jdk.incubator.vector.FloatVector;
+
 /**
  * What the attention layer of one block exposed, row-aligned with the {@link TokenState} the
  * attention saw. Only the requested fields are filled; the others are null.
  */
 public final class BlockProbes {
-    /** [T, headDim] mean key over heads. */
-    public float[] meanKey;
-    /** Width of {@link #meanKey} rows. */
+    /** Width of the mean-key rows (the head dimension). */
     public int headDim;
+    /** [T, 3C] the block's q/k/v rows, the source of {@link #meanKeys}; null unless MEAN_KEY was asked for. */
+    float[] qkv;
+    int heads;
     /** [T] Σ_h P[h, 0, j]. */
     public float[] clsAttention;
     /** [T] mean attention received. */
     public float[] attentionReceived;
     /** [T] ‖v_j‖₂. */
     public float[] valueNorm;
+
+    /**
+     * ToMe's metric for rows {@code [from, to)}: keys averaged over heads (summed in head order,
+     * then divided, as torch's {@code mean}), {@code [(to − from), headDim]}. Computed on demand so
+     * a reducer working per image reads each row once, in parallel.
+     */
+    public float[] meanKeys(int from, int to) {
+        if (qkv == null) throw new IllegalStateException("MEAN_KEY was not requested");
+        int c = heads * headDim, ld = 3 * c;
+        float[] out = new float[(to - from) * headDim];
+        for (int r = from; r < to; r++) meanOverHeads(qkv, r * ld + c, heads, headDim, out, (r - from) * headDim);
+        return out;
+    }
+
+    private static void meanOverHeads(float[] src, int off, int heads, int hd, float[] dst, int dOff) {
+        float inv = heads;
+        int e = 0;
+        for (int bound = VecMath.F.loopBound(hd); e < bound; e += VecMath.VLEN) {
+            FloatVector acc = FloatVector.fromArray(VecMath.F, src, off + e);
+            for (int h = 1; h < heads; h++) acc = acc.add(FloatVector.fromArray(VecMath.F, src, off + h * hd + e));
+            acc.div(inv).intoArray(dst, dOff + e);
+        }
+        for (; e < hd; e++) {
+            float acc = src[off + e];
+            for (int h = 1; h < heads; h++) acc += src[off + h * hd + e];
+            dst[dOff + e] = acc / inv;
+        }
+    }
 }

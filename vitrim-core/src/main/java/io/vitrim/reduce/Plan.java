@@ -12,6 +12,7 @@ public final class Plan {
     final int[] assign;
     final int[] newCounts;
     private boolean merges;
+    private float[] weights;
 
     private Plan(int[] assign, int[] newCounts) {
         this.assign = assign;
@@ -42,6 +43,18 @@ public final class Plan {
 
     public boolean merges() {
         return merges;
+    }
+
+    /**
+     * Optional averaging weights per row ([T]): merged rows are averaged with
+     * {@code weight · size} instead of {@code size} (sizes are still summed).
+     */
+    public void weights(float[] w) {
+        this.weights = w;
+    }
+
+    public float[] weights() {
+        return weights;
     }
 
     public int assign(int t) {

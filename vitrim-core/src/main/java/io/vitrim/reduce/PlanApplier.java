@@ -31,6 +31,8 @@ public final class PlanApplier {
         final float[] x = s.x, size = s.size;
         final float[] nx = spare;
         final float[] nsize = (size != null || p.merges()) ? new float[newT] : null;
+        final float[] weights = p.weights();
+        final float[] wsum = weights == null ? nsize : new float[newT];
         par.forEach(batch, b -> {
             int o = s.offset(b), n = s.count(b), no = newOff[b], nn = p.newCounts[b];
             int[] members = new int[nn];
@@ -40,7 +42,9 @@ public final class PlanApplier {
                 if (d < 0) continue;
                 if (d >= nn) throw new IllegalStateException("plan sends a token of image " + b + " to " + d + " of " + nn);
                 if (members[d]++ == 0) first[d] = o + i;
-                if (nsize != null) nsize[no + d] += size == null ? 1f : size[o + i];
+                float sz = size == null ? 1f : size[o + i];
+                if (nsize != null) nsize[no + d] += sz;
+                if (weights != null) wsum[no + d] += weights[o + i] * sz;
             }
             for (int d = 0; d < nn; d++) {
                 if (members[d] == 0) throw new IllegalStateException("plan leaves token " + d + " of image " + b + " empty");
@@ -50,10 +54,11 @@ public final class PlanApplier {
             for (int i = 0; i < n; i++) {
                 int d = p.assign[o + i];
                 if (d < 0 || members[d] == 1) continue;
-                axpy(size == null ? 1f : size[o + i], x, (o + i) * c, nx, (no + d) * c, c);
+                float sz = size == null ? 1f : size[o + i];
+                axpy(weights == null ? sz : weights[o + i] * sz, x, (o + i) * c, nx, (no + d) * c, c);
             }
             for (int d = 0; d < nn; d++) {
-                if (members[d] > 1) divide(nsize[no + d], nx, (no + d) * c, c);
+                if (members[d] > 1) divide(wsum[no + d], nx, (no + d) * c, c);
             }
             if (s.source != null) {
                 int[] src = s.source[b];

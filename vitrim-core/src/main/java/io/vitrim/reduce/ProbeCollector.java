@@ -19,18 +19,8 @@ public final class ProbeCollector {
         BlockProbes p = new BlockProbes();
         p.headDim = hd;
         if (wanted.contains(Probe.MEAN_KEY)) {
-            float[] mk = new float[t * hd];
-            // k̄ = mean over heads of the per-head keys (sum in head order, then divide, as torch's mean)
-            par.forRange(t, 64, (r0, r1) -> {
-                for (int r = r0; r < r1; r++) {
-                    for (int e = 0; e < hd; e++) {
-                        float acc = 0f;
-                        for (int h = 0; h < heads; h++) acc += qkv[r * ld + c + h * hd + e];
-                        mk[r * hd + e] = acc / heads;
-                    }
-                }
-            });
-            p.meanKey = mk;
+            p.qkv = qkv;
+            p.heads = heads;
         }
         if (wanted.contains(Probe.VALUE_NORM)) {
             float[] vn = new float[t];

@@ -23,6 +23,9 @@ public final class Reductions {
 
     static {
         register(new NoneMethod());
+        register(new ToMe.Def());
+        register(new RandomPrune.Def());
+        register(new TopK.Def());
     }
 
     public static Map<String, Method> methods() {

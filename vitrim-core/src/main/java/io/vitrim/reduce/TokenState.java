@@ -16,13 +16,15 @@ public final class TokenState {
     private final int prefix;
     private final int originalTokens;
     private final int gridW;
+    private final io.vitrim.engine.Parallel parallel;
     float[] x;
     int[] offsets;
     float[] size;
     int[][] source;
 
     public TokenState(int batch, int dim, int prefix, int originalTokens, int gridW, float[] x, int[] offsets,
-                      boolean trackSource) {
+                      boolean trackSource, io.vitrim.engine.Parallel parallel) {
+        this.parallel = parallel;
         this.batch = batch;
         this.dim = dim;
         this.prefix = prefix;
@@ -34,6 +36,11 @@ public final class TokenState {
             source = new int[batch][originalTokens];
             for (int b = 0; b < batch; b++) for (int t = 0; t < originalTokens; t++) source[b][t] = t;
         }
+    }
+
+    /** The model's thread pool, for reducers that work per image in parallel. */
+    public io.vitrim.engine.Parallel parallel() {
+        return parallel;
     }
 
     public int batch() {

@@ -15,6 +15,8 @@ public final class Trace {
     final int[][] mlpTokens;
     private final String[][] decisions;
     private int[][] finalSource;
+    private long reductionNanos;
+    private long forwardNanos;
 
     public Trace(int batch, int depth) {
         this.batch = batch;
@@ -66,6 +68,24 @@ public final class Trace {
         List<String> l = new ArrayList<>();
         for (int k = 0; k < depth; k++) if (decisions[b][k] != null) l.add(k + ":" + decisions[b][k]);
         return l;
+    }
+
+    /** Time spent deciding and applying reductions (probes, matching, merging), in this forward pass. */
+    public long reductionNanos() {
+        return reductionNanos;
+    }
+
+    public void addReductionNanos(long n) {
+        reductionNanos += n;
+    }
+
+    /** Wall time of the whole forward pass. */
+    public long forwardNanos() {
+        return forwardNanos;
+    }
+
+    public void setForwardNanos(long n) {
+        forwardNanos = n;
     }
 
     /** Called by the model once the last block ran: keeps the final source map. */

@@ -1,0 +1,234 @@
+package io.vitrim.reduce;
+
+import io.vitrim.engine.Gemm;
+import io.vitrim.model.ViTConfig;
+
+import java.util.ArrayList;
+import java.util.EnumSet;
+import java.util.List;
+import java.util.Set;
+
+/**
+ * ToMe — token merging by bipartite soft matching (Bolya et al. 2023; algorithms.md §1), as the
+ * reference {@code tome/merge.py} + timm patch do it: inside every block, after the attention
+ * residual, merge {@code r} tokens of the alternating A/B split into their most similar partner
+ * (cosine of head-averaged keys), size-weighted, with proportional attention afterwards.
+ *
+ * <p>Deterministic tie rule (the reference's {@code argsort} is unstable): edges are ranked by
+ * similarity descending, equal similarities by lower A index first; a token's best partner is
+ * the lowest B index among equal maxima (PyTorch's {@code max}).
+ */
+public final class ToMe implements TokenReducer {
+    private final String spec;
+    private final RSchedule schedule;
+    private final boolean propAttn;
+    private final boolean sizeWeightedPool;
+    private final boolean classToken;
+    private final boolean distToken;
+
+    ToMe(String spec, RSchedule schedule, boolean propAttn, boolean sizeWeightedPool, ViTConfig model) {
+        this.spec = spec;
+        this.schedule = schedule;
+        this.propAttn = propAttn;
+        this.sizeWeightedPool = sizeWeightedPool;
+        this.classToken = model.classToken();
+        this.distToken = model.distToken();
+    }
+
+    /** The registry entry. */
+    static final class Def implements Method {
+        @Override
+        public String name() {
+            return "tome";
+        }
+
+        @Override
+        public String summary() {
+            return "ToMe token merging (bipartite soft matching, size-weighted, proportional attention)";
+        }
+
+        @Override
+        public List<Knob> knobs() {
+            List<Knob> k = new ArrayList<>(RSchedule.KNOBS);
+            k.add(new Knob("prop_attn", "true", "add ln(size) to attention logits (proportional attention)"));
+            k.add(new Knob("pool", "mean", "avg-pool heads: mean (timm) or wavg (size-weighted, ToMe's MAE patch)"));
+            return k;
+        }
+
+        @Override
+        public TokenReducer create(Spec s, ViTConfig model) {
+            RSchedule sched = RSchedule.parse(s, model.depth());
+            boolean prop = s.bool("prop_attn", true);
+            String pool = s.string("pool", "mean");
+            if (!pool.equals("mean") && !pool.equals("wavg")) throw s.error("pool must be mean or wavg, got \"" + pool + "\"");
+            return new ToMe(s.text(), sched, prop, pool.equals("wavg"), model);
+        }
+    }
+
+    /** Convenience for the Java API: constant r, proportional attention on. */
+    public static TokenReducer of(int r, ViTConfig model) {
+        return Reductions.parse("tome:r=" + r, model);
+    }
+
+    @Override
+    public String spec() {
+        return spec;
+    }
+
+    public int[] schedule() {
+        return schedule.values();
+    }
+
+    @Override
+    public Set<Probe> probes(int block) {
+        return schedule.at(block) > 0 ? EnumSet.of(Probe.MEAN_KEY) : EnumSet.noneOf(Probe.class);
+    }
+
+    @Override
+    public boolean proportionalAttention() {
+        return propAttn;
+    }
+
+    @Override
+    public boolean sizeWeightedPool() {
+        return sizeWeightedPool;
+    }
+
+    @Override
+    public Plan inBlock(int block, TokenState s, BlockProbes probes, Trace trace) {
+        int r = schedule.at(block);
+        if (r <= 0) return null;
+        Plan plan = Plan.forState(s);
+        s.parallel().forEach(s.batch(), b -> {
+            int o = s.offset(b), n = s.count(b);
+            int[] assign = match(probes.meanKeys(o, o + n), 0, n, probes.headDim, r, classToken, distToken);
+            if (assign == null) {
+                plan.keepAll(s, b);
+                return;
+            }
+            for (int i = 0; i < n; i++) plan.send(o + i, assign[i]);
+            plan.count(b, assign[n]);
+        });
+        plan.markMerges();
+        return plan;
+    }
+
+    /** Per-thread buffers of {@link #match}, grown on demand. */
+    private static final class Scratch {
+        float[] a = new float[0], b = new float[0], packed = new float[0], scores = new float[0], nodeMax = new float[0];
+        int[] nodeIdx = new int[0];
+        long[] keys = new long[0];
+
+        Scratch ensure(int na, int nb, int hd) {
+            if (a.length < na * hd) a = new float[na * hd];
+            if (b.length < nb * hd) b = new float[nb * hd];
+            int ps = Gemm.packedSize(hd, nb);
+            if (packed.length < ps) packed = new float[ps];
+            if (scores.length < na * nb) scores = new float[na * nb];
+            if (nodeMax.length < na) {
+                nodeMax = new float[na];
+                nodeIdx = new int[na];
+                keys = new long[na];
+            }
+            return this;
+        }
+    }
+
+    private static final ThreadLocal<Scratch> SCRATCH = ThreadLocal.withInitial(Scratch::new);
+
+    private static float dot(float[] x, int xo, float[] y, int yo, int n) {
+        float acc = 0f;
+        for (int e = 0; e < n; e++) acc += x[xo + e] * y[yo + e];
+        return acc;
+    }
+
+    /**
+     * Indices {@code 0..n-1} ordered by {@code v} descending, equal values by index ascending.
+     * Sorts primitive keys: the value's order-preserving bits above the index.
+     */
+    static int[] descendingStable(float[] v, int n, long[] keys) {
+        for (int i = 0; i < n; i++) {
+            int bits = Float.floatToIntBits(v[i]);
+            // map floats to ints ordered like the floats, then negate for descending order
+            int ordered = bits >= 0 ? bits : bits ^ 0x7fffffff;
+            long desc = -(long) ordered;
+            keys[i] = (desc << 32) | i;
+        }
+        java.util.Arrays.sort(keys, 0, n);
+        int[] out = new int[n];
+        for (int i = 0; i < n; i++) out[i] = (int) keys[i];
+        return out;
+    }
+
+    /**
+     * Bipartite soft matching of one image (algorithms.md §1.3).
+     *
+     * @param metric  mean keys {@code [n, hd]} starting at {@code off}
+     * @param r       requested merges; capped at {@code ⌊(n − protected)/2⌋}
+     * @return {@code int[n + 1]}: the new index of every token (sources share their
+     *         destination's), and the new token count at {@code [n]}; null when nothing merges
+     */
+    public static int[] match(float[] metric, int off, int n, int hd, int r, boolean classToken, boolean distToken) {
+        int protectedTokens = (classToken ? 1 : 0) + (distToken ? 1 : 0);
+        r = Math.min(r, (n - protectedTokens) / 2);
+        if (r <= 0) return null;
+        int na = (n + 1) / 2, nb = n / 2;
+        Scratch sc = SCRATCH.get().ensure(na, nb, hd);
+        // k̂ = k̄ / ‖k̄‖, split by position parity: A = even, B = odd
+        float[] a = sc.a, bt = sc.b;
+        for (int i = 0; i < n; i++) {
+            int src = off + i * hd;
+            float norm = (float) Math.sqrt(dot(metric, src, metric, src, hd));
+            float[] dst = (i & 1) == 0 ? a : bt;
+            int d = (i >> 1) * hd;
+            for (int e = 0; e < hd; e++) dst[d + e] = metric[src + e] / norm;
+        }
+        // scores S = Â·B̂ᵀ [na, nb]
+        float[] packed = sc.packed;
+        Gemm.packB(bt, 0, 1, hd, hd, nb, packed);
+        float[] scores = sc.scores;
+        Gemm.gemmSerial(a, 0, hd, 1, na, packed, hd, nb, scores, 0, nb, Gemm.Mode.SET);
+        float[] nodeMax = sc.nodeMax;
+        int[] nodeIdx = sc.nodeIdx;
+        for (int i = 0; i < na; i++) {
+            float best = Float.NEGATIVE_INFINITY;
+            int arg = 0;
+            if (!(classToken && i == 0)) {
+                for (int j = distToken ? 1 : 0; j < nb; j++) {
+                    float v = scores[i * nb + j];
+                    if (v > best) {
+                        best = v;
+                        arg = j;
+                    }
+                }
+            }
+            nodeMax[i] = best;
+            nodeIdx[i] = arg;
+        }
+        // edges by similarity, descending; stable (lower A index first on ties)
+        int[] order = descendingStable(nodeMax, na, sc.keys);
+        int nu = na - r;
+        int[] unm = new int[nu];
+        System.arraycopy(order, r, unm, 0, nu);
+        if (classToken) java.util.Arrays.sort(unm);
+        // output order: [unm A..., all B...]; with a distillation token [unm0, B0, unm1.., B1..]
+        int[] bIndex = new int[nb];
+        int[] assign = new int[n + 1];
+        if (distToken) {
+            assign[2 * unm[0]] = 0;
+            bIndex[0] = 1;
+            for (int i = 1; i < nu; i++) assign[2 * unm[i]] = i + 1;
+            for (int j = 1; j < nb; j++) bIndex[j] = nu + j;
+        } else {
+            for (int i = 0; i < nu; i++) assign[2 * unm[i]] = i;
+            for (int j = 0; j < nb; j++) bIndex[j] = nu + j;
+        }
+        for (int j = 0; j < nb; j++) assign[2 * j + 1] = bIndex[j];
+        for (int k = 0; k < r; k++) {
+            int src = order[k];
+            assign[2 * src] = bIndex[nodeIdx[src]];
+        }
+        assign[n] = n - r;
+        return assign;
+    }
+}
