@@ -160,6 +160,51 @@ def loader():
         "logits": expected})
 
 
+# ToMe cases: (name, core case, spec for Java, r for parse_r, prop_attn, pool_wavg)
+TOME_CASES = [
+    ("token_r4", "tiny_token", "tome:r=4", 4, True, False),
+    ("token_decreasing", "tiny_token", "tome:r=6,schedule=decreasing", (6, -1.0), True, False),
+    ("token_list_noprop", "tiny_token", "tome:schedule=10/0/7/3,prop_attn=false", [10, 0, 7, 3], False, False),
+    ("distilled_r5", "tiny_distilled", "tome:r=5", 5, True, False),
+    ("avg_wavg", "tiny_avg", "tome:r=5,pool=wavg", 5, True, True),
+    ("avg_mean", "tiny_avg", "tome:r=5", 5, True, False),
+    ("nocls_r6", "tiny_avg_nocls", "tome:r=6", 6, True, False),
+    ("odd_capped", "odd_nonsquare", "tome:r=20", 20, True, False),
+    ("deit_s_r13", "deit_s_sized", "tome:r=13", 13, True, False),
+]
+
+
+def tome():
+    import tome_ref
+    out = []
+    for name, base, spec, r, prop, wavg in TOME_CASES:
+        case = CORE_CASES[base]
+        cfg, batch = case["cfg"], case["batch"]
+        # pick the first seed whose merge decisions are clear of near-ties (float32 reorderings
+        # between engines cannot flip them)
+        for attempt in range(50):
+            seed = 5000 + attempt * 17 + sum(map(ord, name))
+            sd = hash_state_dict(cfg, seed, case["qk_gain"])
+            px = hash_pixels(cfg, batch, seed + 1)
+            red = tome_ref.ToMe(cfg, r, prop, wavg)
+            with torch.no_grad():
+                logits, trace = vit_ref.forward(px, sd, cfg, red)
+            margin = min(red.margins) if red.margins else float("inf")
+            if margin > 2e-4:
+                break
+        else:
+            raise RuntimeError("no seed without near-ties for " + name)
+        src = trace["state"]["source"]
+        n0 = cfg.tokens
+        sources = [[int(src[b, :, p].argmax()) for p in range(n0)] for b in range(batch)]
+        out.append({"name": name, "base": base, "spec": spec, "config": cfg.to_json(), "seed": seed,
+                    "qk_gain": case["qk_gain"], "batch": batch, "pixel_seed": seed + 1,
+                    "logits": f32list(logits), "logit_scale": float(logits.abs().max()),
+                    "tokens": trace["tokens"][0], "final_tokens": int(src.shape[1]),
+                    "sources": sources, "min_margin": margin})
+    write_json(os.path.join(RES, "tome", "cases.json"), {"cases": out})
+
+
 # (name, resize size or (h, w), crop (h, w), interpolation, photos) — the torchvision/timm eval
 # pipeline: Resize(S) keeps the aspect ratio; a (h, w) tuple stretches (Hugging Face style).
 IMAGE_CONFIGS = [
@@ -202,3 +247,5 @@ if __name__ == "__main__":
         loader()
     if what in ("images", "all"):
         images()
+    if what in ("tome", "all"):
+        tome()

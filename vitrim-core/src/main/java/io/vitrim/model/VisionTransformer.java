@@ -295,6 +295,11 @@ public final class VisionTransformer implements AutoCloseable {
         return classify(List.of(image), reducer).get(0);
     }
 
+    /** Classifies one decoded image with a reduction given by spec, e.g. {@code Reduction.tome(13)}. */
+    public Prediction classify(io.vitrim.image.RgbImage image, io.vitrim.reduce.Reduction reduction) {
+        return classify(image, reduction.bind(config));
+    }
+
     /** Classifies decoded images as one batch. */
     public List<Prediction> classify(List<io.vitrim.image.RgbImage> images, TokenReducer reducer) {
         if (preprocess == null) throw new IllegalStateException("this model has no preprocessing config");

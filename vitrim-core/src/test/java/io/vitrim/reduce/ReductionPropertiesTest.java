@@ -1,0 +1,171 @@
+package io.vitrim.reduce;
+
+import io.vitrim.engine.Parallel;
+import io.vitrim.model.StateDict;
+import io.vitrim.model.ViTConfig;
+import io.vitrim.model.VisionTransformer;
+import io.vitrim.testing.HashInit;
+import org.junit.jupiter.api.Test;
+
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Set;
+import java.util.SplittableRandom;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+/** Invariants of every reducer over random models, schedules and batches. */
+class ReductionPropertiesTest {
+
+    /** Wraps a reducer and checks the token state after every block. */
+    static final class Checked implements TokenReducer {
+        final TokenReducer inner;
+        final List<String> failures = new ArrayList<>();
+        final List<int[]> counts = new ArrayList<>();
+
+        Checked(TokenReducer inner) {
+            this.inner = inner;
+        }
+
+        @Override
+        public String spec() {
+            return inner.spec();
+        }
+
+        @Override
+        public Set<Probe> probes(int block) {
+            return inner.probes(block);
+        }
+
+        @Override
+        public boolean proportionalAttention() {
+            return inner.proportionalAttention();
+        }
+
+        @Override
+        public Plan inBlock(int block, TokenState t, BlockProbes p, Trace trace) {
+            return inner.inBlock(block, t, p, trace);
+        }
+
+        @Override
+        public Plan afterBlock(int block, TokenState s, Trace trace) {
+            int[] c = new int[s.batch()];
+            for (int b = 0; b < s.batch(); b++) {
+                c[b] = s.count(b);
+                double sum = 0;
+                for (int i = 0; i < s.count(b); i++) sum += s.size(s.offset(b) + i);
+                // pruning discards sizes, merging conserves them
+                if (inner instanceof ToMe && Math.abs(sum - s.originalTokens()) > 1e-3) failures.add("block " + block + " image " + b + ": sizes sum to " + sum);
+                if (s.tracksSource()) {
+                    int[] src = s.source()[b];
+                    boolean[] hit = new boolean[s.count(b)];
+                    for (int q = 0; q < src.length; q++) {
+                        if (src[q] >= s.count(b)) failures.add("source out of range");
+                        if (src[q] >= 0) hit[src[q]] = true;
+                        else if (inner instanceof ToMe) failures.add("ToMe dropped original token " + q);
+                    }
+                    for (int i = 0; i < hit.length; i++) if (!hit[i] && !(inner instanceof TopK)) failures.add("token " + i + " has no source");
+                    for (int q = 0; q < s.prefix(); q++) if (src[q] != q) failures.add("prefix token " + q + " moved to " + src[q]);
+                }
+            }
+            counts.add(c);
+            return inner.afterBlock(block, s, trace);
+        }
+    }
+
+    static ViTConfig randomConfig(SplittableRandom r) {
+        int patch = 4, grid = 3 + r.nextInt(5), gridW = 3 + r.nextInt(5);
+        int heads = 1 + r.nextInt(3), hd = 4 + r.nextInt(9);
+        boolean cls = r.nextInt(5) > 0, dist = cls && r.nextInt(3) == 0;
+        ViTConfig.Pool pool = !cls || r.nextBoolean() ? ViTConfig.Pool.AVG : ViTConfig.Pool.TOKEN;
+        return new ViTConfig("rand", grid * patch, gridW * patch, patch, 3, heads * hd, 1 + r.nextInt(5), heads,
+                8 + r.nextInt(40), r.nextBoolean(), cls, dist, pool, pool == ViTConfig.Pool.AVG, 3 + r.nextInt(5), 1e-6f);
+    }
+
+    @Test
+    void invariantsHoldForRandomModelsAndSchedules() {
+        SplittableRandom r = new SplittableRandom(2024);
+        for (int iter = 0; iter < 60; iter++) {
+            ViTConfig cfg = randomConfig(r);
+            StateDict sd = HashInit.stateDict(cfg, iter, 2.0);
+            int batch = 1 + r.nextInt(3);
+            float[] px = HashInit.pixels(cfg, batch, 1000 + iter);
+            StringBuilder sched = new StringBuilder();
+            for (int k = 0; k < cfg.depth(); k++) sched.append(k > 0 ? "/" : "").append(r.nextInt(12));
+            List<String> specs = new ArrayList<>(List.of("tome:schedule=" + sched, "tome:r=" + r.nextInt(9) + ",schedule=decreasing",
+                    "random:schedule=" + sched + ",seed=" + iter));
+            if (cfg.classToken()) specs.add("topk:r=" + r.nextInt(6) + ",fuse=" + r.nextBoolean());
+            try (VisionTransformer m = VisionTransformer.create(cfg, null, null, sd, 1 + r.nextInt(2), "rand")) {
+                for (String spec : specs) {
+                    TokenReducer base = Reductions.parse(spec, cfg);
+                    Checked chk = new Checked(base);
+                    VisionTransformer.Result res = m.forward(px, batch, chk, true);
+                    assertThat(chk.failures).as(cfg + " " + spec).isEmpty();
+                    for (float v : res.logits()) assertThat(Float.isFinite(v)).isTrue();
+                    if (base instanceof ToMe) {
+                        int[] rs = ((ToMe) base).schedule();
+                        int prot = cfg.numPrefix();
+                        for (int b = 0; b < batch; b++) {
+                            int n = cfg.numTokens();
+                            for (int k = 0; k < cfg.depth(); k++) {
+                                assertThat(res.trace().attnTokens(b, k)).isEqualTo(n);
+                                n -= Math.max(0, Math.min(rs[k], (n - prot) / 2));
+                                assertThat(chk.counts.get(k)[b]).as("%s block %d", spec, k).isEqualTo(n);
+                            }
+                        }
+                    }
+                }
+                // r = 0 is exactly `none`
+                float[] none = m.forward(px, batch, TokenReducer.NONE, false).logits();
+                assertThat(m.forward(px, batch, Reductions.parse("tome:r=0", cfg), false).logits()).containsExactly(none);
+            }
+        }
+    }
+
+    @Test
+    void prefixRowsAreCopiedBitForBit() {
+        int c = 20, n = 31;
+        float[] x = new float[2 * n * c];
+        SplittableRandom r = new SplittableRandom(3);
+        for (int i = 0; i < x.length; i++) x[i] = (float) r.nextGaussian();
+        float[] metric = new float[2 * n * 8];
+        for (int i = 0; i < metric.length; i++) metric[i] = (float) r.nextGaussian();
+        TokenState s = new TokenState(2, c, 2, n, 5, x.clone(), new int[] {0, n, 2 * n}, true, Parallel.serial());
+        Plan p = Plan.forState(s);
+        for (int b = 0; b < 2; b++) {
+            int[] a = ToMe.match(metric, b * n * 8, n, 8, 7, true, true);
+            for (int i = 0; i < n; i++) p.send(b * n + i, a[i]);
+            p.count(b, a[n]);
+        }
+        p.markMerges();
+        PlanApplier.apply(Parallel.serial(), s, p, new float[2 * n * c]);
+        for (int b = 0; b < 2; b++) {
+            for (int q = 0; q < 2; q++) {
+                for (int j = 0; j < c; j++) assertThat(s.x()[(s.offset(b) + q) * c + j]).isEqualTo(x[(b * n + q) * c + j]);
+                assertThat(s.size(s.offset(b) + q)).isEqualTo(1f);
+            }
+            assertThat(s.count(b)).isEqualTo(n - 7);
+        }
+    }
+
+    @Test
+    void badSpecsAreOneLineErrorsListingWhatIsValid() {
+        ViTConfig cfg = new ViTConfig("t", 16, 16, 4, 3, 16, 3, 2, 32, true, true, false, ViTConfig.Pool.TOKEN, false, 3, 1e-6f);
+        String[][] cases = {
+                {"tome:r=-1", "r must be >= 0"},
+                {"tome:q=3", "unknown knob \"q\" for tome; valid: r, schedule, inflect, prop_attn, pool"},
+                {"tome:schedule=1/2/3/4", "schedule has 4 entries but the model has 3 blocks"},
+                {"tome:r=3,schedule=sideways", "schedule must be constant, decreasing, increasing"},
+                {"tome:r=x", "r must be an integer"},
+                {"tome:prop_attn=maybe", "prop_attn must be true or false"},
+                {"nope:r=1", "unknown method \"nope\"; valid: none, tome, random, topk"},
+                {"tome:r", "expected knob=value"},
+        };
+        for (String[] c : cases) {
+            org.assertj.core.api.Assertions.assertThatThrownBy(() -> Reductions.parse(c[0], cfg))
+                    .isInstanceOf(io.vitrim.VitrimException.class)
+                    .hasMessageStartingWith("--reduce " + c[0])
+                    .hasMessageContaining(c[1]);
+        }
+    }
+}
