@@ -21,7 +21,7 @@ public final class LayerNorm {
     public static void forward(Parallel par, float[] x, int xOff, int ldx, int rows, int c,
                                float[] gamma, float[] beta, float eps, float[] y, int yOff, int ldy,
                                float[] meanOut, float[] rstdOut) {
-        par.forRange(rows, 16, (r0, r1) -> {
+        par.forRange(rows, 64, (r0, r1) -> {
             for (int r = r0; r < r1; r++) {
                 float[] ms = row(x, xOff + r * ldx, c, gamma, beta, eps, y, yOff + r * ldy);
                 if (meanOut != null) meanOut[r] = ms[0];
