@@ -8,6 +8,7 @@ fixtures hold only configurations and expected outputs. The loader fixtures are 
 safetensors files (small) in timm and Hugging Face layouts.
 """
 import json
+import math
 import os
 import sys
 
@@ -205,6 +206,73 @@ def tome():
     write_json(os.path.join(RES, "tome", "cases.json"), {"cases": out})
 
 
+# PPT / LGTM cases: (name, core case, batch, kind, params). PPT thresholds are chosen per case so
+# that images of one batch take different decisions in the same block.
+ADAPTIVE_CASES = [
+    ("ppt_tiny_mixed", "tiny_token", 4, "ppt", dict(r=10, layers=(1, 3, 4), prop_attn=True)),
+    ("ppt_tiny_noprop", "tiny_token", 4, "ppt", dict(r=8, layers=(0, 2, 5), prop_attn=False)),
+    ("ppt_distilled", "tiny_distilled", 3, "ppt", dict(r=9, layers=(1, 3), prop_attn=True)),
+    ("ppt_deit_s_default", "deit_s_sized", 3, "ppt", dict(r=50, layers=(3, 6, 9), prop_attn=True)),
+    ("lgtm_tiny", "tiny_token", 2, "lgtm", dict(r=6, dense=1, switch=4, windows=(2, 2))),
+    ("lgtm_tiny_4x2", "tiny_token", 2, "lgtm", dict(r=9, dense=2, switch=5, windows=(4, 2))),
+    ("lgtm_odd_dfe_only", "odd_nonsquare", 2, "lgtm", dict(r=5, dense=1, switch=1, windows=(5, 7))),
+    ("lgtm_deit_s", "deit_s_sized", 2, "lgtm", dict(r=13, dense=2, switch=7, windows=(2, 2))),
+]
+
+
+def java_spec(kind, p, threshold=None):
+    if kind == "ppt":
+        return "ppt:r=%d,layers=%s,threshold=%r,prop_attn=%s" % (p["r"], "/".join(map(str, p["layers"])), threshold,
+                                                             str(p["prop_attn"]).lower())
+    return "lgtm:r=%d,dense=%d,switch=%d,windows=%dx%d" % (p["r"], p["dense"], p["switch"], p["windows"][0], p["windows"][1])
+
+
+def adaptive():
+    import adaptive_ref
+    out = []
+    for name, base, batch, kind, p in ADAPTIVE_CASES:
+        case = CORE_CASES[base]
+        cfg = case["cfg"]
+        for attempt in range(80):
+            seed = 9000 + attempt * 31 + sum(map(ord, name))
+            sd = hash_state_dict(cfg, seed, case["qk_gain"])
+            px = hash_pixels(cfg, batch, seed + 1)
+            threshold = None
+            if kind == "ppt":
+                # dry run: variances at the first PP layer decide a threshold that splits the batch
+                probe = adaptive_ref.PPT(cfg, threshold=0.0, **p)
+                with torch.no_grad():
+                    vit_ref.forward(px, sd, cfg, probe)
+                v = sorted(probe.variances[min(p["layers"])])
+                threshold = float("%.6g" % math.sqrt(v[len(v) // 2 - 1] * v[len(v) // 2]))
+                red = adaptive_ref.PPT(cfg, threshold=threshold, **p)
+            else:
+                red = adaptive_ref.Lgtm(cfg, **p)
+            with torch.no_grad():
+                logits, trace = vit_ref.forward(px, sd, cfg, red)
+            margin = min(red.margins) if red.margins else math.inf
+            ok = margin > (5e-5 if kind == "lgtm" else 1e-8)
+            if kind == "ppt":
+                mixed = any(len(set(d)) > 1 for d in red.decisions.values())
+                ok = ok and mixed and min(red.decision_margins) > 1e-3
+            if ok:
+                break
+        else:
+            raise RuntimeError("no clean seed for " + name)
+        src = trace["state"]["source"]
+        sources = [[int(src[b, :, q].argmax()) if float(src[b, :, q].max()) > 0 else -1 for q in range(cfg.tokens)]
+                   for b in range(batch)]
+        rec = {"name": name, "base": base, "spec": java_spec(kind, p, threshold), "config": cfg.to_json(), "seed": seed,
+               "qk_gain": case["qk_gain"], "batch": batch, "pixel_seed": seed + 1, "logits": f32list(logits),
+               "logit_scale": float(logits.abs().max()), "tokens": trace["tokens"][0], "final_tokens": int(src.shape[1]),
+               "sources": sources, "min_margin": margin}
+        if kind == "ppt":
+            rec["decisions"] = [[f"{blk}:{red.decisions[blk][b]}" for blk in sorted(red.decisions)] for b in range(batch)]
+        out.append(rec)
+        print(name, rec["spec"], rec["tokens"], rec.get("decisions", ""))
+    write_json(os.path.join(RES, "adaptive", "cases.json"), {"cases": out})
+
+
 # (name, resize size or (h, w), crop (h, w), interpolation, photos) — the torchvision/timm eval
 # pipeline: Resize(S) keeps the aspect ratio; a (h, w) tuple stretches (Hugging Face style).
 IMAGE_CONFIGS = [
@@ -249,3 +317,5 @@ if __name__ == "__main__":
         images()
     if what in ("tome", "all"):
         tome()
+    if what in ("adaptive", "all"):
+        adaptive()

@@ -45,13 +45,15 @@ def bipartite_soft_matching(metric, r, class_token, distill_token, margins):
         finite = torch.isfinite(sm)
         gaps = (sm[..., :-1] - sm[..., 1:])
         gaps = torch.where(finite[..., 1:], gaps, torch.full_like(gaps, math.inf))
-        margins.append(float(gaps[..., r - 1].min()))
+        if r < gaps.shape[-1] + 1 and gaps.shape[-1] >= r:
+            margins.append(float(gaps[..., r - 1].min()))
         if not class_token:
             margins.append(float(gaps[..., r:].min()) if gaps.shape[-1] > r else math.inf)
-        top2 = scores.topk(2, dim=-1)[0]
-        src_rows = src_idx[..., 0]
-        m2 = (top2[..., 0] - top2[..., 1]).gather(-1, src_rows)
-        margins.append(float(m2.min()))
+        if scores.shape[-1] >= 2:
+            top2 = scores.topk(2, dim=-1)[0]
+            src_rows = src_idx[..., 0]
+            m2 = (top2[..., 0] - top2[..., 1]).gather(-1, src_rows)
+            margins.append(float(m2.min()))
 
     def merge(x, mode="mean"):
         src, dst = x[..., ::2, :], x[..., 1::2, :]

@@ -150,7 +150,8 @@ public final class VisionTransformer implements AutoCloseable {
         int[] offsets = new int[batch + 1];
         for (int b = 0; b <= batch; b++) offsets[b] = b * n0;
         embed(pixels, batch, ws);
-        TokenState s = new TokenState(batch, c, config.numPrefix(), n0, config.gridW(), ws.x1, offsets, trackSource, par);
+        TokenState s = new TokenState(batch, c, config.numPrefix(), n0, config.gridW(), ws.x1, offsets,
+                trackSource || reducer.needsSource(), par);
         float[] spare = ws.x2;
         Trace trace = new Trace(batch, config.depth());
         long start = System.nanoTime();

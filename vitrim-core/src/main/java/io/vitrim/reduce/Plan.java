@@ -13,6 +13,7 @@ public final class Plan {
     final int[] newCounts;
     private boolean merges;
     private float[] weights;
+    private boolean resetSizes;
 
     private Plan(int[] assign, int[] newCounts) {
         this.assign = assign;
@@ -55,6 +56,15 @@ public final class Plan {
 
     public float[] weights() {
         return weights;
+    }
+
+    /** Treat every incoming token as size 1 (sizes restart at ones, as PPT without prop_attn). */
+    public void resetSizes() {
+        resetSizes = true;
+    }
+
+    public boolean resetsSizes() {
+        return resetSizes;
     }
 
     public int assign(int t) {

@@ -28,7 +28,7 @@ public final class PlanApplier {
         }
         final int newT = newOff[batch];
         if (spare.length < newT * c) throw new IllegalArgumentException("spare buffer too small");
-        final float[] x = s.x, size = s.size;
+        final float[] x = s.x, size = p.resetsSizes() ? null : s.size;
         final float[] nx = spare;
         final float[] nsize = (size != null || p.merges()) ? new float[newT] : null;
         final float[] weights = p.weights();

@@ -21,7 +21,7 @@ public final class RSchedule {
 
     /** Knobs shared by the methods that remove r tokens per block. */
     static final List<Method.Knob> KNOBS = List.of(
-            new Method.Knob("r", "0", "tokens removed per block (before the per-block cap)"),
+            new Method.Knob("r", "(required)", "tokens removed per block (before the per-block cap)"),
             new Method.Knob("schedule", "constant", "constant | decreasing (2r→0) | increasing (0→2r) | an explicit list r0/r1/..."),
             new Method.Knob("inflect", "0", "ToMe's (r, inflect) schedule, inflect in [-1, 1]; decreasing = -1"));
 
@@ -29,6 +29,9 @@ public final class RSchedule {
     static RSchedule parse(Spec s, int depth) {
         String sched = s.string("schedule", "constant");
         boolean hasR = s.has("r");
+        if (!hasR && !sched.contains("/") && !sched.matches("\\d+")) {
+            throw s.error(s.method() + " needs r=N (tokens per block) or an explicit schedule=r0/r1/...");
+        }
         int r = s.integer("r", 0);
         double inflect = s.number("inflect", 0);
         if (r < 0) throw s.error("r must be >= 0, got " + r);

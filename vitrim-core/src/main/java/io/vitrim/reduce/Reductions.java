@@ -26,6 +26,8 @@ public final class Reductions {
         register(new ToMe.Def());
         register(new RandomPrune.Def());
         register(new TopK.Def());
+        register(new PPT.Def());
+        register(new Lgtm.Def());
     }
 
     public static Map<String, Method> methods() {
@@ -39,8 +41,14 @@ public final class Reductions {
         if (m == null) {
             throw s.error("unknown method \"" + s.method() + "\"; valid: " + String.join(", ", REGISTRY.keySet()));
         }
+        List<String> valid = Method.names(m.knobs());
+        for (String k : s.knobs().keySet()) {
+            if (!valid.contains(k)) {
+                throw s.error("unknown knob \"" + k + "\" for " + m.name() + "; valid: " + (valid.isEmpty() ? "(none)" : String.join(", ", valid)));
+            }
+        }
         TokenReducer r = m.create(s, model);
-        s.checkAllUsed(Method.names(m.knobs()));
+        s.checkAllUsed(valid);
         return r;
     }
 

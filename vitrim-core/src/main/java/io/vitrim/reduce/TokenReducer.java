@@ -24,6 +24,11 @@ public interface TokenReducer {
         return false;
     }
 
+    /** The reducer reads {@link TokenState#source()} (the model then tracks it). */
+    default boolean needsSource() {
+        return false;
+    }
+
     /** Average-pool heads weight tokens by size (ToMe's MAE patch). */
     default boolean sizeWeightedPool() {
         return false;

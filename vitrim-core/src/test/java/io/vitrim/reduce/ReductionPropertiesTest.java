@@ -55,17 +55,21 @@ class ReductionPropertiesTest {
                 double sum = 0;
                 for (int i = 0; i < s.count(b); i++) sum += s.size(s.offset(b) + i);
                 // pruning discards sizes, merging conserves them
-                if (inner instanceof ToMe && Math.abs(sum - s.originalTokens()) > 1e-3) failures.add("block " + block + " image " + b + ": sizes sum to " + sum);
+                if ((inner instanceof ToMe || inner instanceof Lgtm) && Math.abs(sum - s.originalTokens()) > 1e-3) failures.add("block " + block + " image " + b + ": sizes sum to " + sum);
                 if (s.tracksSource()) {
                     int[] src = s.source()[b];
                     boolean[] hit = new boolean[s.count(b)];
                     for (int q = 0; q < src.length; q++) {
                         if (src[q] >= s.count(b)) failures.add("source out of range");
                         if (src[q] >= 0) hit[src[q]] = true;
-                        else if (inner instanceof ToMe) failures.add("ToMe dropped original token " + q);
+                        else if (inner instanceof ToMe || inner instanceof Lgtm) failures.add("merging dropped original token " + q);
                     }
                     for (int i = 0; i < hit.length; i++) if (!hit[i] && !(inner instanceof TopK)) failures.add("token " + i + " has no source");
-                    for (int q = 0; q < s.prefix(); q++) if (src[q] != q) failures.add("prefix token " + q + " moved to " + src[q]);
+                    if (!(inner instanceof PPT)) {
+                        for (int q = 0; q < s.prefix(); q++) if (src[q] != q) failures.add("prefix token " + q + " moved to " + src[q]);
+                    } else if (src[0] != 0) {
+                        failures.add("PPT moved the class token");
+                    }
                 }
             }
             counts.add(c);
@@ -94,7 +98,14 @@ class ReductionPropertiesTest {
             for (int k = 0; k < cfg.depth(); k++) sched.append(k > 0 ? "/" : "").append(r.nextInt(12));
             List<String> specs = new ArrayList<>(List.of("tome:schedule=" + sched, "tome:r=" + r.nextInt(9) + ",schedule=decreasing",
                     "random:schedule=" + sched + ",seed=" + iter));
-            if (cfg.classToken()) specs.add("topk:r=" + r.nextInt(6) + ",fuse=" + r.nextBoolean());
+            if (cfg.classToken()) {
+                specs.add("topk:r=" + r.nextInt(6) + ",fuse=" + r.nextBoolean());
+                specs.add("ppt:r=" + (1 + r.nextInt(5)) + ",layers=0,threshold=" + (r.nextBoolean() ? "0" : "1"));
+            }
+            if (cfg.gridH() % 2 == 0 && cfg.gridW() % 2 == 0) {
+                int dense = r.nextInt(cfg.depth());
+                specs.add("lgtm:r=" + r.nextInt(8) + ",dense=" + dense + ",switch=" + (dense + r.nextInt(cfg.depth() - dense + 1)));
+            }
             try (VisionTransformer m = VisionTransformer.create(cfg, null, null, sd, 1 + r.nextInt(2), "rand")) {
                 for (String spec : specs) {
                     TokenReducer base = Reductions.parse(spec, cfg);
@@ -157,9 +168,18 @@ class ReductionPropertiesTest {
                 {"tome:schedule=1/2/3/4", "schedule has 4 entries but the model has 3 blocks"},
                 {"tome:r=3,schedule=sideways", "schedule must be constant, decreasing, increasing"},
                 {"tome:r=x", "r must be an integer"},
-                {"tome:prop_attn=maybe", "prop_attn must be true or false"},
+                {"tome:r=2,prop_attn=maybe", "prop_attn must be true or false"},
                 {"nope:r=1", "unknown method \"nope\"; valid: none, tome, random, topk"},
                 {"tome:r", "expected knob=value"},
+                {"tome", "tome needs r=N"},
+                {"ppt:layers=1/5", "layer 5 is outside the model's blocks 0..2"},
+                {"ppt:layers=1/1", "layer 1 is listed twice"},
+                {"ppt:r=17,layers=0", "r=17 is more than the 16 non-class tokens left at layer 0"},
+                {"ppt:threshold=-1", "threshold must be >= 0"},
+                {"lgtm:r=2,windows=3x3", "windows 3x3 do not fit the 4x4 patch grid"},
+                {"lgtm:r=2,windows=big", "windows must look like 2x2"},
+                {"lgtm:r=2,dense=2,switch=1", "switch must be in 2..3"},
+                {"lgtm:dense=1", "lgtm needs r=N"},
         };
         for (String[] c : cases) {
             org.assertj.core.api.Assertions.assertThatThrownBy(() -> Reductions.parse(c[0], cfg))

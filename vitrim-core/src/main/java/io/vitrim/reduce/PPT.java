@@ -1,0 +1,154 @@
+package io.vitrim.reduce;
+
+import io.vitrim.model.ViTConfig;
+
+import java.util.Arrays;
+import java.util.EnumSet;
+import java.util.List;
+import java.util.Set;
+
+/**
+ * PPT — adaptive token pruning and pooling (Wu et al.; algorithms.md §5). At a few blocks, each
+ * image independently either prunes its {@code r} least important tokens (importance = class
+ * attention summed over heads × value norm, normalised over the patch tokens; class token fixed
+ * at 2) or pools {@code r} tokens with ToMe's matching, depending on whether the unbiased variance
+ * of the normalised importance is at least the threshold. Images in one batch may decide
+ * differently in the same block; both ways remove exactly {@code r}, so the batch stays aligned.
+ *
+ * <p>As the reference: the cap is {@code ⌊(N−1)/2⌋}; pruned images keep their tokens in
+ * descending-importance order (stable: equal scores keep position order); a distillation token
+ * is protected when pooling but scored like any token when pruning.
+ */
+public final class PPT implements TokenReducer {
+    private final String spec;
+    private final int r;
+    private final boolean[] ppLayer;
+    private final double threshold;
+    private final boolean propAttn;
+    private final boolean distToken;
+
+    private PPT(String spec, int r, boolean[] ppLayer, double threshold, boolean propAttn, boolean distToken) {
+        this.spec = spec;
+        this.r = r;
+        this.ppLayer = ppLayer;
+        this.threshold = threshold;
+        this.propAttn = propAttn;
+        this.distToken = distToken;
+    }
+
+    static final class Def implements Method {
+        @Override
+        public String name() {
+            return "ppt";
+        }
+
+        @Override
+        public String summary() {
+            return "PPT: per image and layer, prune inattentive tokens or pool duplicates (variance test)";
+        }
+
+        @Override
+        public List<Knob> knobs() {
+            return List.of(new Knob("r", "50", "tokens removed at each PP layer (cap ⌊(N-1)/2⌋)"),
+                    new Knob("layers", "3/6/9", "0-based blocks that prune or pool"),
+                    new Knob("threshold", "7e-5", "variance of normalised importance below which an image pools"),
+                    new Knob("prop_attn", "true", "proportional attention and sizes accumulated across PP layers"));
+        }
+
+        @Override
+        public TokenReducer create(Spec s, ViTConfig model) {
+            if (!model.classToken()) throw s.error("PPT scores tokens by class-token attention, but this model has no class token");
+            int r = s.integer("r", 50);
+            if (r < 0) throw s.error("r must be >= 0, got " + r);
+            int[] layers = s.intList("layers");
+            if (layers == null) layers = new int[] {3, 6, 9};
+            double threshold = s.number("threshold", 7e-5);
+            if (threshold < 0) throw s.error("threshold must be >= 0, got " + threshold);
+            boolean prop = s.bool("prop_attn", true);
+            boolean[] pp = new boolean[model.depth()];
+            int tokens = model.numTokens();
+            int[] sorted = layers.clone();
+            Arrays.sort(sorted);
+            for (int i = 0; i < sorted.length; i++) {
+                int l = sorted[i];
+                if (l < 0 || l >= model.depth()) {
+                    throw s.error("layer " + l + " is outside the model's blocks 0.." + (model.depth() - 1));
+                }
+                if (pp[l]) throw s.error("layer " + l + " is listed twice");
+                pp[l] = true;
+                if (r > tokens - 1) {
+                    throw s.error("r=" + r + " is more than the " + (tokens - 1) + " non-class tokens left at layer " + l);
+                }
+                tokens -= Math.min(r, (tokens - 1) / 2);
+            }
+            return new PPT(s.text(), r, pp, threshold, prop, model.distToken());
+        }
+    }
+
+    @Override
+    public String spec() {
+        return spec;
+    }
+
+    @Override
+    public Set<Probe> probes(int block) {
+        return ppLayer[block] ? EnumSet.of(Probe.CLS_ATTENTION, Probe.VALUE_NORM, Probe.MEAN_KEY) : EnumSet.noneOf(Probe.class);
+    }
+
+    @Override
+    public boolean proportionalAttention() {
+        return propAttn;
+    }
+
+    /** Normalised importance {@code [2, σ̃_1, ..., σ̃_{n−1}]} of one image (rows {@code [o, o+n)}). */
+    static float[] importance(BlockProbes p, int o, int n) {
+        float[] sc = new float[n];
+        float sum = 0f;
+        for (int j = 1; j < n; j++) {
+            sc[j] = p.clsAttention[o + j] * p.valueNorm[o + j];
+            sum += sc[j];
+        }
+        for (int j = 1; j < n; j++) sc[j] /= sum;
+        sc[0] = 2f;
+        return sc;
+    }
+
+    /** Unbiased variance of {@code v[1..n)} (torch.var's default). */
+    static double variance(float[] v, int n) {
+        double mean = 0;
+        for (int j = 1; j < n; j++) mean += v[j];
+        mean /= (n - 1);
+        double ss = 0;
+        for (int j = 1; j < n; j++) ss += (v[j] - mean) * (v[j] - mean);
+        return ss / (n - 2);
+    }
+
+    @Override
+    public Plan inBlock(int block, TokenState s, BlockProbes probes, Trace trace) {
+        if (!ppLayer[block]) return null;
+        Plan plan = Plan.forState(s);
+        s.parallel().forEach(s.batch(), b -> {
+            int o = s.offset(b), n = s.count(b);
+            int rr = Math.min(r, (n - 1) / 2);
+            if (rr <= 0) {
+                plan.keepAll(s, b);
+                return;
+            }
+            float[] score = importance(probes, o, n);
+            boolean pool = variance(score, n) < threshold;
+            trace.decide(b, block, pool ? "pool" : "prune");
+            if (pool) {
+                int[] assign = ToMe.match(probes.meanKeys(o, o + n), 0, n, probes.headDim, rr, true, distToken);
+                for (int i = 0; i < n; i++) plan.send(o + i, assign[i]);
+                plan.count(b, assign[n]);
+            } else {
+                int[] order = ToMe.descendingStable(score, n, new long[n]);
+                for (int k = 0; k < n - rr; k++) plan.send(o + order[k], k);
+                plan.count(b, n - rr);
+            }
+        });
+        plan.markMerges();
+        if (!propAttn) plan.resetSizes();
+        return plan;
+    }
+}
