@@ -69,13 +69,14 @@ public final class PPT implements TokenReducer {
             int tokens = model.numTokens();
             int[] sorted = layers.clone();
             Arrays.sort(sorted);
-            for (int i = 0; i < sorted.length; i++) {
-                int l = sorted[i];
+            for (int l : sorted) {
                 if (l < 0 || l >= model.depth()) {
                     throw s.error("layer " + l + " is outside the model's blocks 0.." + (model.depth() - 1));
                 }
                 if (pp[l]) throw s.error("layer " + l + " is listed twice");
                 pp[l] = true;
+            }
+            for (int l : sorted) {
                 if (r > tokens - 1) {
                     throw s.error("r=" + r + " is more than the " + (tokens - 1) + " non-class tokens left at layer " + l);
                 }
