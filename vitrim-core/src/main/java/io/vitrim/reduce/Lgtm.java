@@ -65,7 +65,7 @@ public final class Lgtm implements TokenReducer {
             if (!s.has("r")) throw s.error("lgtm needs r=N (tokens merged per block)");
             int r = s.integer("r", 0);
             int dense = s.integer("dense", 2);
-            int sw = s.integer("switch", Math.max(dense, 7));
+            int sw = s.integer("switch", Math.max(dense, Math.min(7, model.depth())));
             String win = s.string("windows", "2x2");
             boolean prop = s.bool("prop_attn", true);
             if (r < 0) throw s.error("r must be >= 0, got " + r);
