@@ -32,6 +32,7 @@ import java.util.concurrent.Future;
         footer = {"", "Examples:",
             "  vitrim classify --model models/deit-s photo.jpg photos/ more.zip",
             "  vitrim classify --model models/deit-s --reduce tome:r=13 --json photos/",
+            "  vitrim classify --model models/deit-s --reduce ppt:r=50,layers=3/6/9 --explain photos/",
             "  vitrim classify --model model.safetensors --arch deit_small_patch16_224 cat.png",
             "  vitrim classify --model models/deit-s --pixels batch.safetensors --json --logits",
             "", "Exit codes: 0 ok, 1 internal error, 2 bad input (one line on stderr naming the file)."})
@@ -58,6 +59,9 @@ final class ClassifyCommand implements Callable<Integer> {
     @Option(names = "--logits", description = "Include the raw logits in --json output.")
     boolean logits;
 
+    @Option(names = "--explain", description = "After the results, print per block the mean token counts, MACs and reducer decisions (e.g. PPT's prune/pool counts); on stderr with --json.")
+    boolean explain;
+
     @Option(names = "--pixels", paramLabel = "FILE",
             description = "A .safetensors file with pixel_values [B,3,H,W], already normalised (the exact-parity path).")
     Path pixels;
@@ -81,6 +85,7 @@ final class ClassifyCommand implements Callable<Integer> {
         try (Inputs in = inputs.isEmpty() ? null : Inputs.collect(inputs);
              VisionTransformer m = model.load(nThreads, null)) {
             TokenReducer reducer = Reductions.parse(reduce, m.config());
+            explainer = explain ? new Explain(m.config()) : null;
             if (pixels != null) {
                 pixelData = readPixels(pixels, m.config());
                 pixelBatch = pixelData.length / (3 * m.config().imgHeight() * m.config().imgWidth());
@@ -88,14 +93,23 @@ final class ClassifyCommand implements Callable<Integer> {
                     int n = Math.min(batch, pixelBatch - s);
                     float[] chunk = java.util.Arrays.copyOfRange(pixelData, s * 3 * m.config().imgHeight() * m.config().imgWidth(),
                             (s + n) * 3 * m.config().imgHeight() * m.config().imgWidth());
-                    List<Prediction> preds = m.predictions(m.forward(chunk, n, reducer, false));
+                    List<Prediction> preds = predict(m, chunk, n, reducer);
                     for (int i = 0; i < n; i++) print(out, pixels + "[" + (s + i) + "]", preds.get(i));
                 }
             }
             if (in != null) classifyImages(in.items, m, reducer, nThreads, out);
+            if (explainer != null) explainer.print(json ? spec.commandLine().getErr() : out);
         }
         out.flush();
         return 0;
+    }
+
+    private Explain explainer;
+
+    private List<Prediction> predict(VisionTransformer m, float[] px, int n, TokenReducer reducer) {
+        VisionTransformer.Result r = m.forward(px, n, reducer, false);
+        if (explainer != null) explainer.add(r.trace());
+        return m.predictions(r);
     }
 
     private void classifyImages(List<Inputs.Item> items, VisionTransformer m, TokenReducer reducer, int nThreads, PrintWriter out) {
@@ -118,7 +132,7 @@ final class ClassifyCommand implements Callable<Integer> {
                     jobs.add(decoders.submit(() -> pre.toTensor(ImageDecoder.decode(it.bytes(), it.name()), px, slot * per)));
                 }
                 for (Future<?> f : jobs) Futures.await(f);
-                List<Prediction> preds = m.predictions(m.forward(px, n, reducer, false));
+                List<Prediction> preds = predict(m, px, n, reducer);
                 for (int i = 0; i < n; i++) print(out, items.get(s + i).name(), preds.get(i));
                 out.flush();
             }

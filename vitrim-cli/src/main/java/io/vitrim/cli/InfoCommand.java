@@ -103,12 +103,10 @@ final class InfoCommand implements Callable<Integer> {
                 }
                 out.printf(Locale.ROOT, "%-14s %.2fx%n", "mac_ratio", dense / reduced);
                 if (explain) {
-                    out.printf(Locale.ROOT, "%n%5s %12s %10s %8s  %s%n", "block", "attn tokens", "mlp tokens", "GMACs", "");
-                    for (int k = 0; k < c.depth(); k++) {
-                        out.printf(Locale.ROOT, "%5d %12d %10d %8.3f  %s%n", k, t.attnTokens(0, k), t.mlpTokens(0, k),
-                                Macs.block(c, t.attnTokens(0, k), t.mlpTokens(0, k)) / 1e9, t.decision(0, k) == null ? "" : t.decision(0, k));
-                    }
-                    out.printf(Locale.ROOT, "%5s %34.3f  (patch embed + head)%n", "", Macs.fixed(c) / 1e9);
+                    Explain e = new Explain(c);
+                    e.add(t);
+                    e.print(out);
+                    out.println("(token counts from one forward pass on a noise image)");
                 }
             }
         }

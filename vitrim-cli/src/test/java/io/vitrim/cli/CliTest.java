@@ -62,6 +62,23 @@ class CliTest {
     }
 
     @Test
+    void reductionsInClassifyAndBench() {
+        Run tome = run("classify", "--model", MODEL.toString(), "--reduce", "tome:r=4", "--json", PHOTOS.resolve("rocket_640x427.jpg").toString());
+        assertThat(tome.code()).as(tome.err()).isZero();
+        assertThat(Json.parseObject(tome.out().trim()).get("tokens")).isEqualTo(List.of(17L, 13L));
+        Run ppt = run("classify", "--model", MODEL.toString(), "--reduce", "ppt:r=3,layers=0/1,threshold=0", "--json", "--explain", PHOTOS.toString());
+        assertThat(ppt.code()).as(ppt.err()).isZero();
+        for (String line : ppt.lines()) assertThat(Json.parseObject(line).get("decisions")).isEqualTo(List.of("0:prune", "1:prune"));
+        assertThat(ppt.err()).contains("8 prune");
+        Run b = run("bench", "--model", MODEL.toString(), "--reduce", "tome:r=4", "--reduce", "lgtm:r=4,dense=0,switch=1,windows=2x2",
+                "--batch", "2", "--warmup", "0", "--rounds", "1", "--json");
+        assertThat(b.code()).as(b.err()).isZero();
+        List<?> res = (List<?>) Json.parseObject(b.out().trim()).get("results");
+        assertThat(res.stream().map(o -> ((Map<?, ?>) o).get("spec")).toList()).isEqualTo(List.of("none", "tome:r=4", "lgtm:r=4,dense=0,switch=1,windows=2x2"));
+        assertThat(((Number) ((Map<?, ?>) res.get(1)).get("mac_ratio")).doubleValue()).isGreaterThan(1.0);
+    }
+
+    @Test
     void pixelTensorPathReproducesTheGoldenLogits() throws IOException {
         Json.Obj exp = new Json.Obj(Json.parseObject(Files.readString(FIX.resolve("loader/expected.json"))), "expected");
         float[] px = io.vitrim.testing.HashInit.pixels(io.vitrim.testing.Fixtures.config(exp.obj("config")), 2, exp.integer("pixel_seed", 0));
