@@ -273,6 +273,59 @@ def adaptive():
     write_json(os.path.join(RES, "adaptive", "cases.json"), {"cases": out})
 
 
+def train():
+    """One training step of a tiny model (loss, every gradient), then two AdamW steps with
+    gradient clipping, as torch computes them."""
+    cfg = vit_ref.Cfg(img=16, patch=4, dim=32, depth=2, heads=2, classes=5)
+    seed, batch, eps_ls = 321, 3, 0.1
+    sd = hash_state_dict(cfg, seed, 2.0)
+    params = {k: v.clone().requires_grad_(True) for k, v in sd.items()}
+    px1 = hash_pixels(cfg, batch, seed + 1)
+    px2 = hash_pixels(cfg, batch, seed + 2)
+    labels1, labels2 = [1, 4, 0], [3, 3, 2]
+
+    def loss_of(px, labels):
+        logits, _ = vit_ref.forward(px, params, cfg)
+        return torch.nn.functional.cross_entropy(logits, torch.tensor(labels), label_smoothing=eps_ls)
+
+    loss1 = loss_of(px1, labels1)
+    loss1.backward()
+    grads = {k: v.grad.detach().clone() for k, v in params.items()}
+    decay = [v for k, v in params.items() if v.ndim > 1 and k not in ("pos_embed", "cls_token", "dist_token")]
+    no_decay = [v for k, v in params.items() if not (v.ndim > 1 and k not in ("pos_embed", "cls_token", "dist_token"))]
+    opt = torch.optim.AdamW([{"params": decay, "weight_decay": 0.05}, {"params": no_decay, "weight_decay": 0.0}],
+                            lr=2e-3, betas=(0.9, 0.999), eps=1e-8)
+    norm1 = float(torch.nn.utils.clip_grad_norm_(list(params.values()), 0.5))
+    opt.step()
+    opt.zero_grad()
+    loss2 = loss_of(px2, labels2)
+    loss2.backward()
+    norm2 = float(torch.nn.utils.clip_grad_norm_(list(params.values()), 0.5))
+    for g in opt.param_groups:
+        g["lr"] = 1e-3
+    opt.step()
+    out = os.path.join(RES, "train")
+    os.makedirs(out, exist_ok=True)
+    # AdamW alone, on given gradients: a weight (decayed) and a bias (not), two steps
+    w = torch.from_numpy(hashinit.uniform(7, "w", (7, 5), 0.5)).requires_grad_(True)
+    b = torch.from_numpy(hashinit.uniform(7, "b", (5,), 0.5)).requires_grad_(True)
+    adam = torch.optim.AdamW([{"params": [w], "weight_decay": 0.05}, {"params": [b], "weight_decay": 0.0}],
+                             lr=2e-3, betas=(0.9, 0.999), eps=1e-8)
+    for step, lr in enumerate((2e-3, 1e-3)):
+        for g in adam.param_groups:
+            g["lr"] = lr
+        w.grad = torch.from_numpy(hashinit.uniform(8 + step, "gw", (7, 5), 1e-3))
+        b.grad = torch.from_numpy(hashinit.uniform(8 + step, "gb", (5,), 1.0))
+        adam.step()
+    safetensors_io.save(os.path.join(out, "adamw.safetensors"), {"w": w.detach(), "b": b.detach()})
+    safetensors_io.save(os.path.join(out, "grads.safetensors"), grads)
+    safetensors_io.save(os.path.join(out, "after_two_steps.safetensors"), {k: v.detach() for k, v in params.items()})
+    write_json(os.path.join(out, "step.json"), {
+        "config": cfg.to_json(), "seed": seed, "qk_gain": 2.0, "batch": batch, "label_smoothing": eps_ls,
+        "pixel_seeds": [seed + 1, seed + 2], "labels": [labels1, labels2], "loss": [float(loss1), float(loss2)],
+        "grad_norm": [norm1, norm2], "clip": 0.5, "lr": [2e-3, 1e-3], "weight_decay": 0.05})
+
+
 # (name, resize size or (h, w), crop (h, w), interpolation, photos) — the torchvision/timm eval
 # pipeline: Resize(S) keeps the aspect ratio; a (h, w) tuple stretches (Hugging Face style).
 IMAGE_CONFIGS = [
@@ -319,3 +372,5 @@ if __name__ == "__main__":
         tome()
     if what in ("adaptive", "all"):
         adaptive()
+    if what in ("train", "all"):
+        train()

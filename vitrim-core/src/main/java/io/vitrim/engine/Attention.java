@@ -98,6 +98,56 @@ public final class Attention {
         Gemm.gemmSerial(p, 0, n, 1, n, s.vPacked, n, hd, out, o * c + h * hd, c, Gemm.Mode.SET);
     }
 
+    private static final class BackScratch {
+        float[] pa = new float[0], dp = new float[0];
+    }
+
+    private static final ThreadLocal<BackScratch> BACK = ThreadLocal.withInitial(BackScratch::new);
+
+    private static float[] grow(float[] a, int n) {
+        return a.length >= n ? a : new float[n];
+    }
+
+    /**
+     * Backward of {@link #forward} given the probabilities it kept ({@code probs[b·H + h]},
+     * {@code [n, n]}) and {@code dOut [T, C]}: writes {@code dqkv [T, 3C]} (overwrites).
+     * Per (image, head): {@code dV = Pᵀ·dO}, {@code dP = dO·Vᵀ},
+     * {@code dS = P ⊙ (dP − rowsum(dP ⊙ P))·scale}, {@code dQ = dS·K}, {@code dK = dSᵀ·Q}.
+     * A key bias (proportional attention, masks) is a constant and needs no gradient here.
+     */
+    public static void backward(Parallel par, float[] qkv, int[] offsets, int batch, int c, int heads,
+                                float[][] probs, float[] dOut, float[] dqkv) {
+        final int hd = c / heads, ld = 3 * c;
+        final float scale = (float) (1.0 / Math.sqrt(hd));
+        par.forEach(batch * heads, task -> {
+            int b = task / heads, h = task % heads;
+            int o = offsets[b], n = offsets[b + 1] - o;
+            float[] p = probs[task];
+            BackScratch s = BACK.get();
+            s.pa = grow(s.pa, Gemm.packedSize(n, Math.max(hd, n)));
+            s.dp = grow(s.dp, n * n);
+            // dV = Pᵀ dO : A = Pᵀ [n, n], B = dO_h [n, hd]
+            Gemm.packB(dOut, o * c + h * hd, c, 1, n, hd, s.pa);
+            Gemm.gemmSerial(p, 0, 1, n, n, s.pa, n, hd, dqkv, o * ld + 2 * c + h * hd, ld, Gemm.Mode.SET);
+            // dP = dO Vᵀ : A = dO_h [n, hd], B = Vᵀ [hd, n]
+            Gemm.packB(qkv, o * ld + 2 * c + h * hd, 1, ld, hd, n, s.pa);
+            float[] dp = s.dp;
+            Gemm.gemmSerial(dOut, o * c + h * hd, c, 1, n, s.pa, hd, n, dp, 0, n, Gemm.Mode.SET);
+            // dS = P ⊙ (dP − Σ_j dP·P) · scale, in place in dp
+            for (int i = 0; i < n; i++) {
+                float dot = 0f;
+                for (int j = 0; j < n; j++) dot += dp[i * n + j] * p[i * n + j];
+                for (int j = 0; j < n; j++) dp[i * n + j] = p[i * n + j] * (dp[i * n + j] - dot) * scale;
+            }
+            // dQ = dS K : B = K [n, hd]
+            Gemm.packB(qkv, o * ld + c + h * hd, ld, 1, n, hd, s.pa);
+            Gemm.gemmSerial(dp, 0, n, 1, n, s.pa, n, hd, dqkv, o * ld + h * hd, ld, Gemm.Mode.SET);
+            // dK = dSᵀ Q : A = dSᵀ, B = Q [n, hd]
+            Gemm.packB(qkv, o * ld + h * hd, ld, 1, n, hd, s.pa);
+            Gemm.gemmSerial(dp, 0, 1, n, n, s.pa, n, hd, dqkv, o * ld + c + h * hd, ld, Gemm.Mode.SET);
+        });
+    }
+
     /** In place: row ← softmax(row·scale + bias[bo + j]). */
     static void softmaxRow(float[] a, int off, int n, float scale, float[] bias, int bo) {
         FloatVector vs = FloatVector.broadcast(VecMath.F, scale);

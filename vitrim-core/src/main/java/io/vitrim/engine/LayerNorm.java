@@ -59,6 +59,53 @@ public final class LayerNorm {
         return new float[] {mean, rstd};
     }
 
+    /** Rows per chunk of the parameter-gradient reductions: fixed, so sums do not depend on the thread count. */
+    static final int GRAD_CHUNK = 128;
+
+    /**
+     * Backward of {@link #forward} (saved {@code mean}/{@code rstd} per row):
+     * {@code dx (+)= rstd·(dx̂ − mean(dx̂) − x̂·mean(dx̂·x̂))} with {@code dx̂ = dy·γ};
+     * {@code dγ += Σ dy·x̂}, {@code dβ += Σ dy} (summed in fixed row chunks, then in chunk order).
+     *
+     * @param accumulate add into {@code dx} (a residual branch) instead of overwriting it
+     */
+    public static void backward(Parallel par, float[] x, int ldx, int rows, int c, float[] gamma,
+                                float[] mean, float[] rstd, float[] dy, int ldy, float[] dx, int lddx, boolean accumulate,
+                                float[] dgamma, float[] dbeta) {
+        int chunks = (rows + GRAD_CHUNK - 1) / GRAD_CHUNK;
+        float[] pg = new float[chunks * c], pb = new float[chunks * c];
+        par.forEach(chunks, ch -> {
+            int r0 = ch * GRAD_CHUNK, r1 = Math.min(rows, r0 + GRAD_CHUNK);
+            float[] dxh = new float[c];
+            for (int r = r0; r < r1; r++) {
+                float mu = mean[r], rs = rstd[r];
+                double s1 = 0, s2 = 0;
+                for (int i = 0; i < c; i++) {
+                    float xh = (x[r * ldx + i] - mu) * rs;
+                    float g = dy[r * ldy + i];
+                    pg[ch * c + i] += g * xh;
+                    pb[ch * c + i] += g;
+                    dxh[i] = g * gamma[i];
+                    s1 += dxh[i];
+                    s2 += dxh[i] * xh;
+                }
+                float m1 = (float) (s1 / c), m2 = (float) (s2 / c);
+                for (int i = 0; i < c; i++) {
+                    float xh = (x[r * ldx + i] - mu) * rs;
+                    float v = rs * (dxh[i] - m1 - xh * m2);
+                    if (accumulate) dx[r * lddx + i] += v;
+                    else dx[r * lddx + i] = v;
+                }
+            }
+        });
+        for (int ch = 0; ch < chunks; ch++) {
+            for (int i = 0; i < c; i++) {
+                dgamma[i] += pg[ch * c + i];
+                dbeta[i] += pb[ch * c + i];
+            }
+        }
+    }
+
     /** Vectorised sum of {@code a[off, off+n)}. */
     public static float sum(float[] a, int off, int n) {
         FloatVector acc = FloatVector.zero(VecMath.F);

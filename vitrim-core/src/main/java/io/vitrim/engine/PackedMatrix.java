@@ -60,6 +60,22 @@ public final class PackedMatrix {
         return pack(w, 0, 1, in, in, out, bias);
     }
 
+    /**
+     * Packs a row-major {@code B [k, n]} into {@code reuse} when it is large enough (training
+     * packs activations every step), else into a new array.
+     */
+    public static PackedMatrix ofRowMajor(float[] b, int k, int n, float[] reuse) {
+        int size = Gemm.packedSize(k, n);
+        float[] data = reuse != null && reuse.length >= size ? reuse : new float[size];
+        Gemm.packB(b, 0, n, 1, k, n, data);
+        return new PackedMatrix(k, n, data, null);
+    }
+
+    /** The packed array (for reuse as scratch). */
+    public float[] data() {
+        return data;
+    }
+
     /** Packs a row-major {@code B [k, n]}. */
     public static PackedMatrix ofRowMajor(float[] b, int k, int n) {
         return pack(b, 0, n, 1, k, n, null);

@@ -138,11 +138,26 @@ public final class VecMath {
         return (x * 0.5f) * (erf(x * INV_SQRT2) + 1f);
     }
 
-    /** d GELU / dx = Φ(x) + x·φ(x), with the same erf. */
+    private static final float INV_SQRT_2PI = 0.3989422804014327f;
+
+    /** d GELU / dx = Φ(x) + x·φ(x), with the same erf and exp. */
     public static float geluGrad(float x) {
         float cdf = 0.5f * (1f + erf(x * INV_SQRT2));
-        float pdf = (float) (Math.exp(-0.5 * x * x) * 0.3989422804014327);
+        float pdf = exp(-0.5f * x * x) * INV_SQRT_2PI;
         return cdf + x * pdf;
+    }
+
+    /** {@code dy[i] *= GELU'(x[i])} over {@code [off, off+n)} (the GELU backward). */
+    public static void geluBackwardInPlace(float[] dy, float[] x, int off, int n) {
+        int i = 0;
+        for (int end = F.loopBound(n); i < end; i += VLEN) {
+            FloatVector v = FloatVector.fromArray(F, x, off + i);
+            FloatVector cdf = erf(v.mul(INV_SQRT2)).add(1f).mul(0.5f);
+            FloatVector pdf = exp(v.mul(v).mul(-0.5f)).mul(INV_SQRT_2PI);
+            FloatVector g = v.fma(pdf, cdf);
+            FloatVector.fromArray(F, dy, off + i).mul(g).intoArray(dy, off + i);
+        }
+        for (; i < n; i++) dy[off + i] *= geluGrad(x[off + i]);
     }
 
     /** Applies GELU in place to {@code a[off, off+n)}. */
