@@ -41,6 +41,20 @@ public final class Gemm {
 
     private static final float[] ZERO_TILE = new float[MR * NR];
 
+    private static final ThreadLocal<float[]> TRANSPOSED = ThreadLocal.withInitial(() -> new float[0]);
+
+    /** Rows [r0, r1) of a strided A into row-major {@code dst [m][k]}, in cache-friendly strips. */
+    private static void copyRows(float[] a, int aOff, int aRow, int aCol, int r0, int r1, int k, float[] dst) {
+        for (int k0 = 0; k0 < k; k0 += 16) {
+            int k1 = Math.min(k, k0 + 16);
+            for (int r = r0; r < r1; r++) {
+                int src = aOff + r * aRow;
+                int d = r * k;
+                for (int kk = k0; kk < k1; kk++) dst[d + kk] = a[src + kk * aCol];
+            }
+        }
+    }
+
     private static final ThreadLocal<float[][]> SCRATCH = ThreadLocal.withInitial(
             () -> new float[][] {new float[MC_MAX * KC_MAX], new float[MR * NR]});
 
@@ -60,6 +74,24 @@ public final class Gemm {
     public static void gemm(Parallel par, float[] a, int aOff, int aRow, int aCol, int m,
                             PackedMatrix b, float[] c, int cOff, int ldc, Mode mode) {
         if (m <= 0) return;
+        if (aCol != 1) {
+            // a strided (e.g. transposed) A: make it row-major once, not once per task
+            int k = b.k;
+            float[] t = TRANSPOSED.get();
+            if (t.length < m * k) {
+                t = new float[m * k];
+                TRANSPOSED.set(t);
+            }
+            final float[] dst = t, src = a;
+            final int so = aOff, sr = aRow, sc = aCol;
+            par.forRange(m, 32, (r0, r1) -> copyRows(src, so, sr, sc, r0, r1, k, dst));
+            a = dst;
+            aOff = 0;
+            aRow = k;
+            aCol = 1;
+        }
+        final float[] aa = a;
+        final int ao = aOff, ar = aRow, ac = aCol;
         final int n = b.n;
         final int panels = (n + NR - 1) / NR;
         final int threads = par.threads();
@@ -80,7 +112,7 @@ public final class Gemm {
             // panels split as evenly as possible between chunks
             int p0 = (int) ((long) jc * panels / chunks), p1 = (int) ((long) (jc + 1) * panels / chunks);
             float[][] s = SCRATCH.get();
-            block(a, aOff, aRow, aCol, i0, Math.min(mc, m - i0), b.data, b.k, n, b.bias,
+            block(aa, ao, ar, ac, i0, Math.min(mc, m - i0), b.data, b.k, n, b.bias,
                     p0, p1, c, cOff, ldc, mode, s[0], s[1]);
         });
     }
@@ -176,11 +208,19 @@ public final class Gemm {
         }
     }
 
-    /** Copies the strided block A[i0:i0+mc, p0:p0+kc] into a row-major {@code [mc][kc]} buffer. */
+    /**
+     * Copies the strided block A[i0:i0+mc, p0:p0+kc] into a row-major {@code [mc][kc]} buffer,
+     * in strips of 16 k so the source lines being gathered stay in cache (a transposed A is read
+     * along its rows).
+     */
     private static void copyBlock(float[] a, int aOff, int aRow, int aCol, int i0, int mc, int p0, int kc, float[] dst) {
-        for (int kk = 0; kk < kc; kk++) {
-            int src = aOff + (p0 + kk) * aCol + i0 * aRow;
-            for (int r = 0; r < mc; r++) dst[r * kc + kk] = a[src + r * aRow];
+        for (int k0 = 0; k0 < kc; k0 += 16) {
+            int k1 = Math.min(kc, k0 + 16);
+            for (int r = 0; r < mc; r++) {
+                int src = aOff + (i0 + r) * aRow + p0 * aCol;
+                int d = r * kc;
+                for (int kk = k0; kk < k1; kk++) dst[d + kk] = a[src + kk * aCol];
+            }
         }
     }
 

@@ -77,24 +77,45 @@ public final class LayerNorm {
         par.forEach(chunks, ch -> {
             int r0 = ch * GRAD_CHUNK, r1 = Math.min(rows, r0 + GRAD_CHUNK);
             float[] dxh = new float[c];
+            int bound = VecMath.F.loopBound(c), go = ch * c;
             for (int r = r0; r < r1; r++) {
+                int xo = r * ldx, yo = r * ldy, dxo = r * lddx;
                 float mu = mean[r], rs = rstd[r];
-                double s1 = 0, s2 = 0;
-                for (int i = 0; i < c; i++) {
-                    float xh = (x[r * ldx + i] - mu) * rs;
-                    float g = dy[r * ldy + i];
-                    pg[ch * c + i] += g * xh;
-                    pb[ch * c + i] += g;
+                FloatVector vmu = FloatVector.broadcast(VecMath.F, mu), vrs = FloatVector.broadcast(VecMath.F, rs);
+                FloatVector a1 = FloatVector.zero(VecMath.F), a2 = FloatVector.zero(VecMath.F);
+                int i = 0;
+                for (; i < bound; i += V) {
+                    FloatVector xh = FloatVector.fromArray(VecMath.F, x, xo + i).sub(vmu).mul(vrs);
+                    FloatVector g = FloatVector.fromArray(VecMath.F, dy, yo + i);
+                    g.fma(xh, FloatVector.fromArray(VecMath.F, pg, go + i)).intoArray(pg, go + i);
+                    g.add(FloatVector.fromArray(VecMath.F, pb, go + i)).intoArray(pb, go + i);
+                    FloatVector d = g.mul(FloatVector.fromArray(VecMath.F, gamma, i));
+                    d.intoArray(dxh, i);
+                    a1 = a1.add(d);
+                    a2 = d.fma(xh, a2);
+                }
+                float s1 = a1.reduceLanes(VectorOperators.ADD), s2 = a2.reduceLanes(VectorOperators.ADD);
+                for (; i < c; i++) {
+                    float xh = (x[xo + i] - mu) * rs, g = dy[yo + i];
+                    pg[go + i] += g * xh;
+                    pb[go + i] += g;
                     dxh[i] = g * gamma[i];
                     s1 += dxh[i];
                     s2 += dxh[i] * xh;
                 }
-                float m1 = (float) (s1 / c), m2 = (float) (s2 / c);
-                for (int i = 0; i < c; i++) {
-                    float xh = (x[r * ldx + i] - mu) * rs;
+                float m1 = s1 / c, m2 = s2 / c;
+                FloatVector vm1 = FloatVector.broadcast(VecMath.F, m1), vm2 = FloatVector.broadcast(VecMath.F, m2);
+                for (i = 0; i < bound; i += V) {
+                    FloatVector xh = FloatVector.fromArray(VecMath.F, x, xo + i).sub(vmu).mul(vrs);
+                    FloatVector v = FloatVector.fromArray(VecMath.F, dxh, i).sub(vm1).sub(xh.mul(vm2)).mul(vrs);
+                    if (accumulate) v = v.add(FloatVector.fromArray(VecMath.F, dx, dxo + i));
+                    v.intoArray(dx, dxo + i);
+                }
+                for (; i < c; i++) {
+                    float xh = (x[xo + i] - mu) * rs;
                     float v = rs * (dxh[i] - m1 - xh * m2);
-                    if (accumulate) dx[r * lddx + i] += v;
-                    else dx[r * lddx + i] = v;
+                    if (accumulate) dx[dxo + i] += v;
+                    else dx[dxo + i] = v;
                 }
             }
         });

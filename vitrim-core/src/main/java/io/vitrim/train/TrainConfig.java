@@ -1,0 +1,57 @@
+package io.vitrim.train;
+
+import io.vitrim.io.Json;
+
+import java.util.LinkedHashMap;
+import java.util.Map;
+
+/**
+ * Everything that determines a training run (stored in the checkpoint, so {@code --resume}
+ * continues exactly the same run).
+ *
+ * @param epochs         passes over the training set
+ * @param batch          images per step
+ * @param lr             peak learning rate (after warm-up)
+ * @param minLr          learning rate at the end of the cosine decay
+ * @param warmupEpochs   linear warm-up from 0, in epochs (fractional allowed)
+ * @param weightDecay    AdamW decoupled weight decay (not on biases, norms, tokens, pos-embed)
+ * @param clipNorm       global gradient-norm clip (≤ 0: off)
+ * @param labelSmoothing cross-entropy label smoothing
+ * @param cropPad        random-crop padding in pixels (0: no crop augmentation)
+ * @param flip           random horizontal flips
+ * @param seed           initialisation, data order and augmentation seed
+ */
+public record TrainConfig(int epochs, int batch, double lr, double minLr, double warmupEpochs, double weightDecay,
+                          double clipNorm, double labelSmoothing, int cropPad, boolean flip, long seed) {
+
+    public Map<String, Object> toJson() {
+        Map<String, Object> m = new LinkedHashMap<>();
+        m.put("epochs", epochs);
+        m.put("batch", batch);
+        m.put("lr", lr);
+        m.put("min_lr", minLr);
+        m.put("warmup_epochs", warmupEpochs);
+        m.put("weight_decay", weightDecay);
+        m.put("clip_norm", clipNorm);
+        m.put("label_smoothing", labelSmoothing);
+        m.put("crop_pad", cropPad);
+        m.put("flip", flip);
+        m.put("seed", seed);
+        return m;
+    }
+
+    public static TrainConfig fromJson(Json.Obj o) {
+        return new TrainConfig(o.intValue("epochs", 0), o.intValue("batch", 0), o.number("lr", 0), o.number("min_lr", 0),
+                o.number("warmup_epochs", 0), o.number("weight_decay", 0), o.number("clip_norm", 0),
+                o.number("label_smoothing", 0), o.intValue("crop_pad", 0), o.bool("flip", true), o.integer("seed", 0));
+    }
+
+    /** Linear warm-up then cosine decay, per step. */
+    public double lrAt(long step, long stepsPerEpoch) {
+        long total = (long) epochs * stepsPerEpoch;
+        double warm = warmupEpochs * stepsPerEpoch;
+        if (step < warm) return lr * (step + 1) / warm;
+        double progress = (step - warm) / Math.max(1.0, total - warm);
+        return minLr + 0.5 * (lr - minLr) * (1 + Math.cos(Math.PI * Math.min(1.0, progress)));
+    }
+}

@@ -1,0 +1,261 @@
+package io.vitrim.train;
+
+import io.vitrim.VitrimException;
+import io.vitrim.data.LabelledImages;
+import io.vitrim.engine.Parallel;
+import io.vitrim.io.AtomicFiles;
+import io.vitrim.io.Json;
+import io.vitrim.io.ModelFolder;
+import io.vitrim.io.SafeTensors;
+import io.vitrim.measure.Accuracy;
+import io.vitrim.model.PreprocessConfig;
+import io.vitrim.model.RandomInit;
+import io.vitrim.model.StateDict;
+import io.vitrim.model.ViTConfig;
+import io.vitrim.model.VisionTransformer;
+import io.vitrim.reduce.TokenReducer;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * The training loop: AdamW, warm-up + cosine schedule, gradient clipping, label smoothing,
+ * augmented batches from a background thread; after every epoch an evaluation, the model folder
+ * ({@code config.json} + {@code model.safetensors}), the metrics log and a checkpoint — each
+ * written atomically. {@link #resume} continues bit for bit from the last completed epoch.
+ */
+public final class Trainer {
+    /** Receives progress; all methods are called on the training thread. */
+    public interface Listener {
+        default void step(int epoch, int step, int stepsPerEpoch, double loss, double acc, double imagesPerSecond, double lr) {}
+
+        default void epoch(Map<String, Object> metrics) {}
+
+        default void message(String s) {}
+    }
+
+    public static final String CHECKPOINT = "checkpoint.safetensors";
+
+    private final ViTConfig model;
+    private final TrainConfig cfg;
+    private final LabelledImages train;
+    private final LabelledImages eval;
+    private final Path out;
+    private final int threads;
+    private final PreprocessConfig pre;
+    private final List<Map<String, Object>> history = new ArrayList<>();
+    private VitTrainModel net;
+    private AdamW opt;
+    private int epochsDone;
+    private long step;
+    private double secondsSoFar;
+
+    /**
+     * @param model model shape (its num_classes must equal the data's classes)
+     * @param pre   preprocessing written into the model folder (mean/std used for training too)
+     */
+    public Trainer(ViTConfig model, PreprocessConfig pre, TrainConfig cfg, LabelledImages train, LabelledImages eval, Path out, int threads) {
+        if (model.numClasses() != train.classes().size()) {
+            throw VitrimException.of(train.source(), train.classes().size() + " classes but the model has " + model.numClasses());
+        }
+        if (train.size() < cfg.batch()) throw VitrimException.of(train.source(), train.size() + " images, fewer than one batch of " + cfg.batch());
+        this.model = model;
+        this.pre = pre;
+        this.cfg = cfg;
+        this.train = train;
+        this.eval = eval;
+        this.out = out;
+        this.threads = threads;
+    }
+
+    /** Per-channel mean and std of a data set's pixels in [0, 1] units: {mean[3], std[3]}. */
+    public static float[][] channelStats(LabelledImages d) {
+        double[] s = new double[3], sq = new double[3];
+        byte[] px = d.pixels();
+        long n = (long) d.size() * d.height() * d.width();
+        for (long i = 0; i < n; i++) {
+            for (int c = 0; c < 3; c++) {
+                double v = (px[(int) (i * 3 + c)] & 0xff) / 255.0;
+                s[c] += v;
+                sq[c] += v * v;
+            }
+        }
+        float[] mean = new float[3], std = new float[3];
+        for (int c = 0; c < 3; c++) {
+            mean[c] = (float) (s[c] / n);
+            std[c] = (float) Math.sqrt(sq[c] / n - (s[c] / n) * (s[c] / n));
+        }
+        return new float[][] {mean, std};
+    }
+
+    /** Loads the checkpoint in the output folder; returns false if there is none. */
+    private boolean resume(Listener l) {
+        Path ck = out.resolve(CHECKPOINT);
+        if (!Files.exists(ck)) return false;
+        try (SafeTensors st = SafeTensors.open(ck)) {
+            Map<String, String> meta = st.metadata();
+            epochsDone = Integer.parseInt(meta.get("epochs_done"));
+            step = Long.parseLong(meta.get("step"));
+            secondsSoFar = Double.parseDouble(meta.getOrDefault("seconds", "0"));
+            for (Object o : (List<?>) Json.parse(meta.get("history"))) {
+                @SuppressWarnings("unchecked") Map<String, Object> m = (Map<String, Object>) o;
+                history.add(m);
+            }
+            StateDict sd = new StateDict();
+            for (Map.Entry<String, SafeTensors.Entry> e : st.entries().entrySet()) {
+                if (e.getKey().startsWith("adamw.")) continue;
+                long[] s = e.getValue().shape();
+                int[] shape = new int[s.length];
+                for (int i = 0; i < s.length; i++) shape[i] = (int) s[i];
+                sd.put(e.getKey(), st.floats(e.getKey()), shape);
+            }
+            build(sd);
+            List<Param> ps = net.params();
+            for (int i = 0; i < ps.size(); i++) {
+                System.arraycopy(st.floats("adamw.m." + ps.get(i).name), 0, opt.m[i], 0, opt.m[i].length);
+                System.arraycopy(st.floats("adamw.v." + ps.get(i).name), 0, opt.v[i], 0, opt.v[i].length);
+            }
+            opt.step = Long.parseLong(meta.get("adamw_steps"));
+        } catch (RuntimeException e) {
+            if (e instanceof VitrimException) throw e;
+            throw VitrimException.of(ck, "not a usable checkpoint (" + e.getMessage() + ")");
+        }
+        l.message("resumed from " + ck + " after epoch " + epochsDone + " (step " + step + ")");
+        return true;
+    }
+
+    private void build(StateDict init) {
+        net = new VitTrainModel(model, init, parallel);
+        opt = new AdamW(net.params(), 0.9f, 0.999f, 1e-8f, (float) cfg.weightDecay());
+    }
+
+    private Parallel parallel;
+
+    /** Runs the remaining epochs. */
+    public void run(Listener l) throws IOException {
+        try (Parallel par = Parallel.create(threads)) {
+            parallel = par;
+            if (!resume(l)) build(RandomInit.create(model, cfg.seed()));
+            int stepsPerEpoch = train.size() / cfg.batch();
+            int k = model.numClasses();
+            for (int epoch = epochsDone; epoch < cfg.epochs(); epoch++) {
+                long t0 = System.nanoTime();
+                double lossSum = 0;
+                int correct = 0, seen = 0;
+                try (BatchStream bs = new BatchStream(train, cfg, epoch, 0, pre.mean(), pre.std())) {
+                    for (int s = 0; s < stepsPerEpoch; s++) {
+                        BatchStream.Batch b = bs.next();
+                        float[] targets = SoftmaxCrossEntropy.smoothed(b.labels(), k, (float) cfg.labelSmoothing());
+                        VitTrainModel.StepResult r = net.step(b.pixels(), targets, cfg.batch());
+                        if (cfg.clipNorm() > 0) AdamW.clipGradNorm(net.params(), cfg.clipNorm());
+                        double lr = cfg.lrAt(step, stepsPerEpoch);
+                        opt.step((float) lr);
+                        step++;
+                        lossSum += r.loss() * cfg.batch();
+                        correct += r.correct();
+                        seen += cfg.batch();
+                        double secs = (System.nanoTime() - t0) / 1e9;
+                        l.step(epoch, s + 1, stepsPerEpoch, lossSum / seen, (double) correct / seen, seen / secs, lr);
+                    }
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                    throw new IllegalStateException("interrupted", e);
+                }
+                double trainSecs = (System.nanoTime() - t0) / 1e9;
+                secondsSoFar += trainSecs;
+                Map<String, Object> m = new LinkedHashMap<>();
+                m.put("epoch", epoch + 1);
+                m.put("step", step);
+                m.put("lr", cfg.lrAt(step - 1, stepsPerEpoch));
+                m.put("train_loss", lossSum / seen);
+                m.put("train_acc", (double) correct / seen);
+                m.put("epoch_seconds", trainSecs);
+                m.put("images_per_s", seen / trainSecs);
+                StateDict sd = net.stateDict();
+                if (eval != null) {
+                    long e0 = System.nanoTime();
+                    try (VisionTransformer vt = VisionTransformer.create(model, pre, train.classes(), sd, threads, "training")) {
+                        Accuracy.Result a = Accuracy.evaluate(vt, eval, TokenReducer.NONE, 250, null, null);
+                        m.put("eval_top1", a.top1Rate());
+                        m.put("eval_top5", a.top5Rate());
+                    }
+                    m.put("eval_seconds", (System.nanoTime() - e0) / 1e9);
+                }
+                m.put("train_seconds_total", secondsSoFar);
+                history.add(m);
+                epochsDone = epoch + 1;
+                save(sd);
+                l.epoch(m);
+            }
+        }
+    }
+
+    private void save(StateDict sd) throws IOException {
+        Map<String, String> meta = new LinkedHashMap<>();
+        meta.put("epochs", String.valueOf(epochsDone));
+        ModelFolder.write(out, model, pre, train.classes(), sd, meta);
+        writeMetrics();
+        // checkpoint: weights, optimiser moments, position in the run
+        Map<String, SafeTensors.Tensor> t = new LinkedHashMap<>();
+        for (Param p : net.params()) t.put(p.name, new SafeTensors.Tensor(p.value, longs(p.shape)));
+        List<Param> ps = net.params();
+        for (int i = 0; i < ps.size(); i++) {
+            t.put("adamw.m." + ps.get(i).name, new SafeTensors.Tensor(opt.m[i], longs(ps.get(i).shape)));
+            t.put("adamw.v." + ps.get(i).name, new SafeTensors.Tensor(opt.v[i], longs(ps.get(i).shape)));
+        }
+        Map<String, String> cm = new LinkedHashMap<>();
+        cm.put("epochs_done", String.valueOf(epochsDone));
+        cm.put("step", String.valueOf(step));
+        cm.put("adamw_steps", String.valueOf(opt.steps()));
+        cm.put("seconds", String.valueOf(secondsSoFar));
+        cm.put("train_config", Json.write(cfg.toJson()));
+        cm.put("history", Json.write(history));
+        cm.put("train_data", String.valueOf(train.source()));
+        if (eval != null) cm.put("eval_data", String.valueOf(eval.source()));
+        SafeTensors.write(out.resolve(CHECKPOINT), t, cm);
+    }
+
+    private static long[] longs(int[] s) {
+        long[] l = new long[s.length];
+        for (int i = 0; i < s.length; i++) l[i] = s[i];
+        return l;
+    }
+
+    private void writeMetrics() throws IOException {
+        StringBuilder jsonl = new StringBuilder();
+        StringBuilder csv = new StringBuilder();
+        List<String> cols = new ArrayList<>();
+        for (Map<String, Object> m : history) for (String key : m.keySet()) if (!cols.contains(key)) cols.add(key);
+        csv.append(String.join(",", cols)).append('\n');
+        for (Map<String, Object> m : history) {
+            jsonl.append(Json.write(m)).append('\n');
+            List<String> row = new ArrayList<>();
+            for (String c : cols) row.add(m.containsKey(c) ? String.valueOf(m.get(c)) : "");
+            csv.append(String.join(",", row)).append('\n');
+        }
+        AtomicFiles.writeString(out.resolve("metrics.jsonl"), jsonl.toString());
+        AtomicFiles.writeString(out.resolve("metrics.csv"), csv.toString());
+    }
+
+    public List<Map<String, Object>> history() {
+        return history;
+    }
+
+    /** The run settings stored in a checkpoint (for --resume without repeating options). */
+    public static Map<String, String> storedMetadata(Path out) {
+        Path ck = out.resolve(CHECKPOINT);
+        try (SafeTensors st = SafeTensors.open(ck)) {
+            if (!st.metadata().containsKey("train_config")) throw VitrimException.of(ck, "checkpoint has no train_config");
+            return st.metadata();
+        }
+    }
+
+    public static TrainConfig configFrom(Map<String, String> meta) {
+        return TrainConfig.fromJson(new Json.Obj(Json.parseObject(meta.get("train_config")), "train_config"));
+    }
+}
