@@ -1,0 +1,137 @@
+package io.vitrim.train;
+
+import io.vitrim.VitrimException;
+import io.vitrim.data.LabelledImages;
+import io.vitrim.engine.Parallel;
+import io.vitrim.io.ModelLoader;
+import io.vitrim.io.SafeTensors;
+import io.vitrim.model.PreprocessConfig;
+import io.vitrim.model.RandomInit;
+import io.vitrim.model.StateDict;
+import io.vitrim.model.ViTConfig;
+import io.vitrim.model.VisionTransformer;
+import io.vitrim.reduce.TokenReducer;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import javax.imageio.ImageIO;
+import java.awt.image.BufferedImage;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Map;
+import java.util.SplittableRandom;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+class TrainerTest {
+    @TempDir
+    Path tmp;
+
+    static final ViTConfig TINY = new ViTConfig("vit_tiny_patch16_224", 16, 16, 4, 3, 32, 2, 2, 64, true, true, false,
+            ViTConfig.Pool.TOKEN, false, 3, 1e-6f);
+    static final PreprocessConfig PRE = new PreprocessConfig(16, 16, 1.0, PreprocessConfig.Interpolation.BICUBIC,
+            PreprocessConfig.Resize.SHORTER_SIDE, new float[] {0.5f, 0.5f, 0.5f}, new float[] {0.25f, 0.25f, 0.25f});
+
+    /** A folder of {@code perClass} noisy 16×16 PNGs for each of 3 classes. */
+    Path dataset(String name, int perClass, long seed) throws IOException {
+        SplittableRandom r = new SplittableRandom(seed);
+        Path root = tmp.resolve(name);
+        String[] classes = {"circle", "square", "stripe"};
+        for (String c : classes) {
+            Files.createDirectories(root.resolve(c));
+            for (int i = 0; i < perClass; i++) {
+                BufferedImage img = new BufferedImage(16, 16, BufferedImage.TYPE_INT_RGB);
+                for (int y = 0; y < 16; y++) {
+                    for (int x = 0; x < 16; x++) img.setRGB(x, y, r.nextInt(1 << 24));
+                }
+                ImageIO.write(img, "png", root.resolve(c).resolve(String.format("%03d.png", i)).toFile());
+            }
+        }
+        return root;
+    }
+
+    @Test
+    void tinyModelOverfitsAFewDozenImages() throws IOException {
+        LabelledImages d = LabelledImages.load(dataset("overfit", 12, 1), PRE, 2, 0, null);
+        assertThat(d.size()).isEqualTo(36);
+        assertThat(d.classes()).containsExactly("circle", "square", "stripe");
+        try (Parallel par = Parallel.create(2)) {
+            VitTrainModel m = new VitTrainModel(TINY, RandomInit.create(TINY, 0), par);
+            AdamW opt = new AdamW(m.params(), 0.9f, 0.999f, 1e-8f, 0f);
+            int per = 3 * 16 * 16;
+            float[] px = new float[36 * per];
+            int[] labels = new int[36];
+            for (int i = 0; i < 36; i++) {
+                d.toTensor(i, PRE.mean(), PRE.std(), px, i * per);
+                labels[i] = d.label(i);
+            }
+            float[] t = SoftmaxCrossEntropy.smoothed(labels, 3, 0f);
+            int correct = 0;
+            for (int s = 0; s < 150 && correct < 36; s++) {
+                correct = m.step(px, t, 36).correct();
+                opt.step(3e-3f);
+            }
+            m.forward(px, 36);
+            int right = 0;
+            for (int i = 0; i < 36; i++) if (VitTrainModel.argmax(m.logits(), i * 3, 3) == labels[i]) right++;
+            assertThat(right).as("train accuracy after overfitting").isEqualTo(36);
+        }
+    }
+
+    TrainConfig config(int epochs) {
+        return new TrainConfig(epochs, 8, 2e-3, 1e-4, 1, 0.05, 1.0, 0.1, 2, true, 7);
+    }
+
+    @Test
+    void resumeContinuesBitForBitAndAnInterruptedEpochLeavesTheLastCheckpoint() throws IOException {
+        Path data = dataset("resume", 10, 2);
+        LabelledImages d = LabelledImages.load(data, PRE, 2, 0, null);
+        // uninterrupted: 3 epochs
+        Path a = tmp.resolve("a");
+        new Trainer(TINY, PRE, config(3), d, d, a, 2).run(new Trainer.Listener() {});
+        // interrupted in the middle of epoch 2 (after epoch 1's checkpoint), then resumed
+        Path b = tmp.resolve("b");
+        RuntimeException kill = new RuntimeException("killed");
+        assertThatThrownBy(() -> new Trainer(TINY, PRE, config(3), d, d, b, 1).run(new Trainer.Listener() {
+            @Override
+            public void step(int epoch, int step, int steps, double loss, double acc, double ips, double lr) {
+                if (epoch == 1 && step == 2) throw kill;
+            }
+        })).isSameAs(kill);
+        Map<String, String> meta = Trainer.storedMetadata(b);
+        assertThat(meta.get("epochs_done")).isEqualTo("1");
+        new Trainer(TINY, PRE, config(3), d, d, b, 2).run(new Trainer.Listener() {});
+        StateDict wa = ModelLoader.readTensors(a.resolve("model.safetensors"));
+        StateDict wb = ModelLoader.readTensors(b.resolve("model.safetensors"));
+        for (String k : wa.tensors().keySet()) assertThat(wb.get(k).data()).as(k).containsExactly(wa.get(k).data());
+        assertThat(Files.readString(b.resolve("metrics.csv")).lines().count()).isEqualTo(4);
+        // the folder loads as a model, with its labels and preprocessing
+        try (VisionTransformer m = ModelLoader.load(b, null, 1)) {
+            assertThat(m.labels()).containsExactly("circle", "square", "stripe");
+            assertThat(m.config().embedDim()).isEqualTo(32);
+            m.forward(new float[3 * 16 * 16], 1, TokenReducer.NONE, false);
+        }
+    }
+
+    @Test
+    void brokenDataIsAOneLineError() throws IOException {
+        Path zip = tmp.resolve("broken.zip");
+        Files.write(zip, new byte[] {'P', 'K', 3, 4, 0, 0, 1});
+        assertThatThrownBy(() -> LabelledImages.load(zip, PRE, 1, 0, null)).isInstanceOf(VitrimException.class)
+                .hasMessageStartingWith(zip.toString()).hasMessageContaining("not a readable zip");
+        assertThatThrownBy(() -> LabelledImages.load(tmp.resolve("nope.zip"), PRE, 1, 0, null)).hasMessageContaining("no such file");
+        Path empty = Files.createDirectories(tmp.resolve("empty"));
+        assertThatThrownBy(() -> LabelledImages.load(empty, PRE, 1, 0, null)).hasMessageContaining("no labelled images");
+        Path bad = dataset("badimg", 1, 3);
+        Files.writeString(bad.resolve("circle").resolve("zzz.png"), "not a png");
+        assertThatThrownBy(() -> LabelledImages.load(bad, PRE, 1, 0, null)).isInstanceOf(VitrimException.class).hasMessageContaining("zzz.png");
+        // a checkpoint that is not one
+        Path out = Files.createDirectories(tmp.resolve("run"));
+        Files.writeString(out.resolve(Trainer.CHECKPOINT), "garbage");
+        assertThatThrownBy(() -> Trainer.storedMetadata(out)).isInstanceOf(VitrimException.class).hasMessageContaining("safetensors");
+        SafeTensors.write(out.resolve(Trainer.CHECKPOINT), Map.of(), Map.of());
+        assertThatThrownBy(() -> Trainer.storedMetadata(out)).hasMessageContaining("no train_config");
+    }
+}
