@@ -16,6 +16,7 @@ import java.io.PrintWriter;
             "ToMe, PPT, local-global merging and friends on timm / Hugging Face checkpoints.",
             ""},
         subcommands = {ClassifyCommand.class, BenchCommand.class, InfoCommand.class, TrainCommand.class, EvalCommand.class,
+            VisualizeCommand.class, ParetoCommand.class,
             CommandLine.HelpCommand.class},
         footer = {"", "Examples:",
             "  vitrim bench                                  # DeiT-S, seeded random weights",

@@ -158,7 +158,17 @@ final class TrainCommand implements Callable<Integer> {
                 model.embedDim(), model.depth(), model.numHeads(), model.patchSize(), model.imgHeight(), model.parameterCount(), nThreads);
         err.flush();
         Trainer t = new Trainer(model, pre, cfg, train, eval, out, nThreads);
-        TrainProgress progress = new TrainProgress(err, cfg.epochs(), cfg.batch());
+        TrainProgress progress = new TrainProgress(err, cfg.epochs(), cfg.batch()) {
+            @Override
+            public void epoch(Map<String, Object> m) {
+                super.epoch(m);
+                try {
+                    LearningCurve.write(t.history(), out);
+                } catch (java.io.IOException | RuntimeException e) {
+                    err.println("vitrim: could not draw the learning curve: " + e.getMessage());
+                }
+            }
+        };
         t.run(progress);
         progress.done();
         return 0;

@@ -7,7 +7,7 @@ import java.util.Locale;
 import java.util.Map;
 
 /** Live training progress: a redrawn bar on a terminal, a line every ~5 % of an epoch otherwise. */
-final class TrainProgress implements Trainer.Listener {
+class TrainProgress implements Trainer.Listener {
     private final PrintWriter err;
     private final int epochs;
     private final int batch;

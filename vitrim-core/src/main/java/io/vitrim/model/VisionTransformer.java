@@ -244,6 +244,7 @@ public final class VisionTransformer implements AutoCloseable {
         Plan after = reducer.afterBlock(i, s, trace);
         if (after != null) spare = PlanApplier.apply(par, s, after, spare);
         trace.addReductionNanos(System.nanoTime() - a0);
+        trace.recordSource(i, s);
         return spare;
     }
 

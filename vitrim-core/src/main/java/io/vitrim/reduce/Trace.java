@@ -15,6 +15,7 @@ public final class Trace {
     final int[][] mlpTokens;
     private final String[][] decisions;
     private int[][] finalSource;
+    private int[][][] blockSources; // [block][image][original token]
     private long reductionNanos;
     private long forwardNanos;
 
@@ -86,6 +87,18 @@ public final class Trace {
 
     public void setForwardNanos(long n) {
         forwardNanos = n;
+    }
+
+    /** Called by the model after every block when sources are tracked: keeps a snapshot. */
+    public void recordSource(int blk, TokenState s) {
+        if (s.source() == null) return;
+        if (blockSources == null) blockSources = new int[depth][][];
+        blockSources[blk] = Arrays.stream(s.source()).map(int[]::clone).toArray(int[][]::new);
+    }
+
+    /** Per image, original token → local token index after block {@code blk} (−1 = pruned); null if not tracked. */
+    public int[][] sourceAfter(int blk) {
+        return blockSources == null ? null : blockSources[blk];
     }
 
     /** Called by the model once the last block ran: keeps the final source map. */

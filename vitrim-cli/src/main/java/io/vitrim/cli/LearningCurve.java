@@ -1,0 +1,39 @@
+package io.vitrim.cli;
+
+import io.vitrim.cli.report.Charts;
+
+import java.io.IOException;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+
+/** learning_curve.{png,svg} (accuracy per epoch) and loss_curve.{png,svg} from the metrics history. */
+final class LearningCurve {
+    private LearningCurve() {}
+
+    static void write(List<Map<String, Object>> history, Path dir) throws IOException {
+        int n = history.size();
+        double[] ep = new double[n], trainAcc = new double[n], loss = new double[n];
+        List<Double> evalX = new ArrayList<>(), evalY = new ArrayList<>();
+        for (int i = 0; i < n; i++) {
+            Map<String, Object> m = history.get(i);
+            ep[i] = ((Number) m.get("epoch")).doubleValue();
+            trainAcc[i] = 100 * ((Number) m.get("train_acc")).doubleValue();
+            loss[i] = ((Number) m.get("train_loss")).doubleValue();
+            if (m.get("eval_top1") instanceof Number) {
+                evalX.add(ep[i]);
+                evalY.add(100 * ((Number) m.get("eval_top1")).doubleValue());
+            }
+        }
+        List<Charts.Line> acc = new ArrayList<>();
+        acc.add(Charts.Line.of("train (augmented, running mean)", ep, trainAcc));
+        if (!evalX.isEmpty()) {
+            acc.add(Charts.Line.of("eval top-1", evalX.stream().mapToDouble(Double::doubleValue).toArray(),
+                    evalY.stream().mapToDouble(Double::doubleValue).toArray()));
+        }
+        Charts.write(Charts.chart("Learning curve", "epoch", "accuracy (%)", acc), dir.resolve("learning_curve"));
+        Charts.write(Charts.chart("Training loss", "epoch", "cross-entropy (label-smoothed)", List.of(Charts.Line.of("train loss", ep, loss))),
+                dir.resolve("loss_curve"));
+    }
+}

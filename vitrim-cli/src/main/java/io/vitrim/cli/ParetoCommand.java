@@ -1,0 +1,223 @@
+package io.vitrim.cli;
+
+import io.vitrim.VitrimException;
+import io.vitrim.cli.report.ParetoReport;
+import io.vitrim.data.LabelledImages;
+import io.vitrim.io.Json;
+import io.vitrim.measure.Accuracy;
+import io.vitrim.measure.Pareto;
+import io.vitrim.measure.SystemInfo;
+import io.vitrim.measure.Throughput;
+import io.vitrim.model.VisionTransformer;
+import io.vitrim.reduce.Reductions;
+import io.vitrim.reduce.Spec;
+import io.vitrim.reduce.TokenReducer;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Option;
+
+import java.io.IOException;
+import java.io.PrintWriter;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
+import java.time.ZonedDateTime;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.concurrent.Callable;
+
+@Command(name = "pareto", sortOptions = false, mixinStandardHelpOptions = true,
+        description = {"Sweep every token-reduction method over a grid of its knobs and measure, per point, top-1 accuracy,",
+            "GMACs per image, images/s and speed-up over 'none' (same process). Writes results.csv/json, plots (PNG, SVG)",
+            "and a self-contained report.html; points already measured (points.jsonl in --out) are reused."},
+        footer = {"", "Examples:",
+            "  vitrim pareto --out docs/results                      # embedded model, CIFAR-10 test set",
+            "  vitrim pareto --methods tome,ppt --limit 2000 --out /tmp/p",
+            "  vitrim pareto --model models/deit-s --data val.zip --point tome:r=13 --point ppt --out /tmp/p"})
+final class ParetoCommand implements Callable<Integer> {
+    @Mixin
+    ModelOptions model;
+
+    @Mixin
+    ThreadOption threads;
+
+    @Option(names = "--data", paramLabel = "ZIP|DIR", description = "Labelled images (default: ../shared/data/cifar10/test.zip when present).")
+    Path data;
+
+    @Option(names = "--methods", split = ",", paramLabel = "M", description = "Methods to sweep (default: every registered method).")
+    List<String> methods;
+
+    @Option(names = "--point", paramLabel = "SPEC", description = "An extra point (repeatable); with --no-grid only these are measured.")
+    List<String> points = new ArrayList<>();
+
+    @Option(names = "--no-grid", description = "Measure only the --point specs (and none).")
+    boolean noGrid;
+
+    @Option(names = "--limit", paramLabel = "N", defaultValue = "0", description = "Accuracy on an evenly spread subset of N images (0 = all).")
+    int limit;
+
+    @Option(names = {"-b", "--batch"}, defaultValue = "128", description = "Batch size for accuracy and speed (default: ${DEFAULT-VALUE}).")
+    int batch;
+
+    @Option(names = "--warmup", paramLabel = "SECONDS", defaultValue = "10", description = "JIT warm-up before the first speed measurement (default: ${DEFAULT-VALUE}).")
+    double warmup;
+
+    @Option(names = "--rounds", defaultValue = "7", description = "Timed rounds per point, each running none and the point (default: ${DEFAULT-VALUE}).")
+    int rounds;
+
+    @Option(names = {"-o", "--out"}, paramLabel = "DIR", required = true, description = "Output folder (also the cache of measured points).")
+    Path out;
+
+    @picocli.CommandLine.Spec
+    picocli.CommandLine.Model.CommandSpec spec;
+
+    @Override
+    public Integer call() throws IOException {
+        PrintWriter err = spec.commandLine().getErr(), stdout = spec.commandLine().getOut();
+        if (batch < 1 || rounds < 1 || limit < 0) throw new VitrimException("--batch and --rounds must be >= 1, --limit >= 0");
+        if (data == null) {
+            Path d = Path.of(System.getProperty("vitrim.home", "."), "..", "shared", "data", "cifar10", "test.zip").normalize();
+            if (!Files.exists(d)) throw new VitrimException("no --data given and " + d + " does not exist");
+            data = d;
+        }
+        int n = threads.get();
+        try (VisionTransformer m = model.load(n, null)) {
+            String modelName = model.model != null ? model.model.toString() : model.describe();
+            // the grid: validated before any measuring
+            List<String> specs = new ArrayList<>();
+            specs.add("none");
+            List<String> ms = methods != null ? methods : new ArrayList<>(Reductions.methods().keySet());
+            for (String meth : ms) {
+                if (!Reductions.methods().containsKey(meth)) {
+                    throw new VitrimException("--methods " + meth + ": unknown method; valid: " + String.join(", ", Reductions.methods().keySet()));
+                }
+            }
+            if (!noGrid) for (String meth : ms) for (String s : Pareto.defaultGrid(meth, m.config())) if (!specs.contains(s)) specs.add(s);
+            for (String p : points) {
+                Reductions.parse(p, m.config());
+                if (!specs.contains(p)) specs.add(p);
+            }
+            if (specs.size() < 2) throw new VitrimException("empty grid: no method produced a point for this model (check --methods / --point)");
+            Progress progress = new Progress(err, true);
+            LabelledImages d = LabelledImages.load(data, m.preprocess(), n, limit, k -> progress.status("loading " + k + " images"));
+            int[] map = EvalCommand.classMap(d, m, data);
+            Files.createDirectories(out);
+            Path cache = out.resolve("points.jsonl");
+            String key = modelName + "|" + data + "|" + d.size() + "|" + batch + "|" + n;
+            Map<String, Map<String, Object>> cached = readCache(cache, key);
+            List<Pareto.Point> results = new ArrayList<>();
+            long start = System.nanoTime();
+            int done = 0, measured = 0;
+            boolean warm = false;
+            for (int i = 0; i < specs.size(); i++) {
+                String s = specs.get(i);
+                Map<String, Object> row = cached.get(s);
+                if (row == null) {
+                    TokenReducer r = Reductions.parse(s, m.config());
+                    if (!warm) {
+                        progress.status("JIT warm-up " + warmup + " s");
+                        Throughput.measure(m, List.of(TokenReducer.NONE, r), new Throughput.Settings(batch, warmup, 2, 1, 1), null);
+                        warm = true;
+                    }
+                    final int idx = i;
+                    final double elapsedBefore = (System.nanoTime() - start) / 1e9;
+                    final int measuredBefore = measured;
+                    Accuracy.Result a = Accuracy.evaluate(m, d, r, batch, map, k -> progress.status(String.format(Locale.ROOT,
+                            "point %d/%d %s: accuracy %d/%d%s", idx + 1, specs.size(), s, k, d.size(), eta(elapsedBefore, measuredBefore, specs.size() - idx, cached))));
+                    progress.status(String.format(Locale.ROOT, "point %d/%d %s: timing", i + 1, specs.size(), s));
+                    List<Throughput.Result> tr = Throughput.measure(m, List.of(TokenReducer.NONE, r), new Throughput.Settings(batch, 0, 1, rounds, 1), null);
+                    Throughput.Result t = tr.get(1);
+                    row = new LinkedHashMap<>();
+                    row.put("key", key);
+                    row.put("method", Spec.parse(s).method());
+                    row.put("spec", s);
+                    row.put("top1", a.top1Rate());
+                    row.put("top5", a.top5Rate());
+                    row.put("gmacs", a.gmacs());
+                    row.put("images_per_s", s.equals("none") ? tr.get(0).imagesPerSecond() : t.imagesPerSecond());
+                    row.put("speedup", s.equals("none") ? 1.0 : t.speedup());
+                    Files.writeString(cache, Json.write(row) + "\n", StandardCharsets.UTF_8, StandardOpenOption.CREATE, StandardOpenOption.APPEND);
+                    measured++;
+                }
+                done++;
+                results.add(new Pareto.Point((String) row.get("method"), s, i, num(row, "top1"), num(row, "top5"), num(row, "gmacs"), 0,
+                        num(row, "images_per_s"), num(row, "speedup")));
+            }
+            progress.done();
+            // MAC ratios against the measured none point
+            double denseMacs = results.get(0).gmacs();
+            List<Pareto.Point> pts = new ArrayList<>();
+            for (Pareto.Point p : results) {
+                pts.add(new Pareto.Point(p.method(), p.spec(), p.order(), p.top1(), p.top5(), p.gmacs(), denseMacs / p.gmacs(), p.imagesPerSecond(), p.speedup()));
+            }
+            Map<String, Object> meta = new LinkedHashMap<>();
+            meta.put("model", modelName);
+            meta.put("architecture", m.config().architecture() + " (embed " + m.config().embedDim() + ", depth " + m.config().depth()
+                    + ", heads " + m.config().numHeads() + ", patch " + m.config().patchSize() + ", " + m.config().imgHeight() + "x" + m.config().imgWidth() + ")");
+            meta.put("data", data.toString());
+            meta.put("images", d.size());
+            meta.put("batch", batch);
+            meta.put("threads", n);
+            meta.put("rounds", rounds);
+            meta.put("cpu", SystemInfo.cpu());
+            meta.put("jdk", SystemInfo.jdk());
+            meta.put("vector", SystemInfo.vector());
+            meta.put("commit", commit());
+            meta.put("date", ZonedDateTime.now().withNano(0).toString());
+            meta.put("measured_now", measured);
+            meta.put("from_cache", done - measured);
+            ParetoReport.write(out, pts, meta);
+            stdout.println("wrote " + out.resolve("report.html") + " (" + pts.size() + " points, " + measured + " measured now)");
+            for (double b : ParetoReport.BUDGETS) {
+                Pareto.Point p = Pareto.bestAtLeast(pts, b);
+                stdout.printf(Locale.ROOT, "  >= %.1fx: %s%n", b, p == null ? "no point reaches this speed-up"
+                        : String.format(Locale.ROOT, "%s  top-1 %.2f%%  %.2fx", p.spec(), 100 * p.top1(), p.speedup()));
+            }
+        }
+        stdout.flush();
+        return 0;
+    }
+
+    private static String eta(double elapsed, int measured, int left, Map<String, Map<String, Object>> cached) {
+        if (measured == 0) return "";
+        double per = elapsed / measured;
+        return String.format(Locale.ROOT, ", ETA %s", TrainProgress.duration(per * left));
+    }
+
+    private static double num(Map<String, Object> row, String k) {
+        return ((Number) row.get(k)).doubleValue();
+    }
+
+    /** Cached rows of this model/data/batch/threads, by spec (unparsable lines from an interrupted write are ignored). */
+    static Map<String, Map<String, Object>> readCache(Path cache, String key) throws IOException {
+        Map<String, Map<String, Object>> rows = new LinkedHashMap<>();
+        if (!Files.exists(cache)) return rows;
+        for (String line : Files.readAllLines(cache, StandardCharsets.UTF_8)) {
+            try {
+                Map<String, Object> o = Json.parseObject(line);
+                if (key.equals(o.get("key"))) rows.put((String) o.get("spec"), o);
+            } catch (RuntimeException e) {
+                // a torn last line
+            }
+        }
+        return rows;
+    }
+
+    static String commit() {
+        try {
+            Path home = Path.of(System.getProperty("vitrim.home", "."));
+            Process p = new ProcessBuilder("git", "-C", home.toString(), "rev-parse", "--short", "HEAD").redirectErrorStream(true).start();
+            String s = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8).trim();
+            return p.waitFor() == 0 ? s : "unknown";
+        } catch (IOException e) {
+            return "unknown";
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            return "unknown";
+        }
+    }
+}

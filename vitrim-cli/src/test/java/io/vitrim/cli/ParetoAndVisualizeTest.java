@@ -1,0 +1,137 @@
+package io.vitrim.cli;
+
+import io.vitrim.data.LabelledImages;
+import io.vitrim.io.Json;
+import io.vitrim.io.ModelFolder;
+import io.vitrim.io.ModelLoader;
+import io.vitrim.measure.Accuracy;
+import io.vitrim.model.PreprocessConfig;
+import io.vitrim.model.RandomInit;
+import io.vitrim.model.ViTConfig;
+import io.vitrim.model.VisionTransformer;
+import io.vitrim.reduce.Reductions;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import javax.imageio.ImageIO;
+import java.awt.image.BufferedImage;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.SplittableRandom;
+import java.util.TreeMap;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+class ParetoAndVisualizeTest {
+    @TempDir
+    static Path tmp;
+    static Path data, model;
+    static final List<String> CLASSES = List.of("ant", "bee", "cat");
+
+    @BeforeAll
+    static void setUp() throws IOException {
+        SplittableRandom r = new SplittableRandom(5);
+        data = tmp.resolve("data");
+        for (String c : CLASSES) {
+            Files.createDirectories(data.resolve(c));
+            for (int i = 0; i < 8; i++) {
+                BufferedImage img = new BufferedImage(20, 20, BufferedImage.TYPE_INT_RGB);
+                for (int y = 0; y < 20; y++) for (int x = 0; x < 20; x++) img.setRGB(x, y, r.nextInt(1 << 24));
+                ImageIO.write(img, "png", data.resolve(c).resolve(i + ".png").toFile());
+            }
+        }
+        ViTConfig cfg = new ViTConfig("vit_tiny_patch16_224", 16, 16, 4, 3, 32, 4, 2, 64, true, true, false,
+                ViTConfig.Pool.TOKEN, false, 3, 1e-6f);
+        PreprocessConfig pre = new PreprocessConfig(16, 16, 1.0, PreprocessConfig.Interpolation.BICUBIC,
+                PreprocessConfig.Resize.SHORTER_SIDE, PreprocessConfig.IMAGENET_MEAN, PreprocessConfig.IMAGENET_STD);
+        model = tmp.resolve("model");
+        ModelFolder.write(model, cfg, pre, CLASSES, io.vitrim.testing.HashInit.stateDict(cfg, 9, 2.0), null);
+    }
+
+    @Test
+    void paretoWritesConsistentResults() throws IOException {
+        Path out = tmp.resolve("pareto");
+        CliTest.Run r = CliTest.run("pareto", "--model", model.toString(), "--data", data.toString(), "--out", out.toString(),
+                "--warmup", "0", "--rounds", "1", "--batch", "8", "--threads", "2");
+        assertThat(r.code()).as(r.err()).isZero();
+        for (String f : List.of("results.csv", "results.json", "report.html", "accuracy_vs_speedup.png", "accuracy_vs_speedup.svg",
+                "accuracy_vs_gmacs.png", "accuracy_vs_gmacs.svg", "points.jsonl")) {
+            assertThat(out.resolve(f)).as(f).exists();
+            assertThat(Files.size(out.resolve(f))).as(f).isPositive();
+        }
+        assertThat(Files.readAllBytes(out.resolve("accuracy_vs_speedup.png"))).startsWith((byte) 0x89, (byte) 'P', (byte) 'N', (byte) 'G');
+        assertThat(Files.readString(out.resolve("accuracy_vs_gmacs.svg"))).contains("<svg");
+        Map<String, Object> json = Json.parseObject(Files.readString(out.resolve("results.json")));
+        List<?> pts = (List<?>) json.get("points");
+        List<String> csv = Files.readAllLines(out.resolve("results.csv"));
+        assertThat(csv).hasSize(pts.size() + 1);
+        String html = Files.readString(out.resolve("report.html"));
+        Map<String, List<double[]>> byMethod = new TreeMap<>();
+        Pattern pureR = Pattern.compile("(tome|random|topk):r=(\\d+)");
+        for (int i = 0; i < pts.size(); i++) {
+            Map<?, ?> p = (Map<?, ?>) pts.get(i);
+            String spec = (String) p.get("spec");
+            assertThat(csv.get(i + 1)).contains("\"" + spec + "\"");
+            assertThat(html).contains(spec.replace("&", "&amp;"));
+            Matcher m = pureR.matcher(spec);
+            if (m.matches()) byMethod.computeIfAbsent(m.group(1), k -> new ArrayList<>())
+                    .add(new double[] {Integer.parseInt(m.group(2)), ((Number) p.get("gmacs")).doubleValue()});
+        }
+        assertThat(byMethod.keySet()).contains("tome", "random", "topk");
+        for (Map.Entry<String, List<double[]>> e : byMethod.entrySet()) {
+            List<double[]> l = e.getValue();
+            l.sort((a, b) -> Double.compare(a[0], b[0]));
+            assertThat(l.size()).as(e.getKey() + " points").isGreaterThanOrEqualTo(4);
+            for (int i = 1; i < l.size(); i++) assertThat(l.get(i)[1]).as("%s MACs fall as r grows", e.getKey()).isLessThanOrEqualTo(l.get(i - 1)[1]);
+        }
+        assertThat(pts.stream().map(p -> (String) ((Map<?, ?>) p).get("method")).distinct().toList())
+                .contains("none", "tome", "random", "topk", "ppt", "lgtm");
+        // accuracy of one point recomputed independently
+        Map<?, ?> tome = pts.stream().map(p -> (Map<?, ?>) p).filter(p -> p.get("spec").equals("tome:r=4")).findFirst().orElseThrow();
+        try (VisionTransformer m = ModelLoader.load(model, null, 1)) {
+            LabelledImages d = LabelledImages.load(data, m.preprocess(), 1, 0, null);
+            Accuracy.Result a = Accuracy.evaluate(m, d, Reductions.parse("tome:r=4", m.config()), 5, null, null);
+            assertThat(((Number) tome.get("top1")).doubleValue()).isEqualTo(a.top1Rate());
+        }
+        // a second run reuses every cached point
+        CliTest.Run again = CliTest.run("pareto", "--model", model.toString(), "--data", data.toString(), "--out", out.toString(),
+                "--warmup", "0", "--rounds", "1", "--batch", "8", "--threads", "2");
+        assertThat(again.out()).contains("0 measured now");
+    }
+
+    @Test
+    void paretoBadInput() throws IOException {
+        Path other = tmp.resolve("other");
+        Files.createDirectories(other.resolve("dog"));
+        Files.copy(data.resolve("ant").resolve("0.png"), other.resolve("dog").resolve("0.png"));
+        CliTest.assertBadInput(CliTest.run("pareto", "--model", model.toString(), "--data", other.toString(), "--out", tmp.resolve("x").toString()),
+                "class \"dog\" is not one of the model's labels");
+        CliTest.assertBadInput(CliTest.run("pareto", "--model", model.toString(), "--data", data.toString(), "--methods", "none",
+                "--out", tmp.resolve("y").toString()), "empty grid");
+        CliTest.assertBadInput(CliTest.run("pareto", "--model", model.toString(), "--data", data.toString(), "--methods", "tome,magic",
+                "--out", tmp.resolve("z").toString()), "unknown method", "valid: none, tome");
+    }
+
+    @Test
+    void visualizeWritesUpscaledImages() throws IOException {
+        Path out = tmp.resolve("viz");
+        CliTest.Run r = CliTest.run("visualize", "--model", model.toString(), "--reduce", "tome:r=3", "--every-block", "--out", out.toString(),
+                data.resolve("ant").toString());
+        assertThat(r.code()).as(r.err()).isZero();
+        List<Path> files;
+        try (var s = Files.list(out)) {
+            files = s.toList();
+        }
+        assertThat(files).hasSize(8);
+        BufferedImage img = ImageIO.read(files.get(0).toFile());
+        assertThat(img.getHeight()).isEqualTo(16 * 28); // 16-pixel input upscaled to >= 448
+        assertThat(img.getWidth()).isEqualTo(5 * 16 * 28 + 4 * 6); // input + 4 blocks
+    }
+}
