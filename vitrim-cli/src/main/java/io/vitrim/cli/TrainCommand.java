@@ -132,7 +132,7 @@ final class TrainCommand implements Callable<Integer> {
         int dim = embedDim != null ? embedDim : base.embedDim();
         model = new ViTConfig(base.architecture(), img, img, patchSize != null ? patchSize : base.patchSize(), 3, dim,
                 depth != null ? depth : base.depth(), heads != null ? heads : base.numHeads(), (int) Math.round(dim * mlpRatio),
-                base.qkvBias(), true, false, ViTConfig.Pool.TOKEN, false, 1, base.normEps());
+                base.qkvBias(), true, false, ViTConfig.Pool.TOKEN, false, 1, base.normEps()); // classes: from the data
         PreprocessConfig pre = new PreprocessConfig(img, img, 1.0, PreprocessConfig.Interpolation.BICUBIC,
                 PreprocessConfig.Resize.SHORTER_SIDE, PreprocessConfig.IMAGENET_MEAN, PreprocessConfig.IMAGENET_STD);
         return run(err, model, pre, cfg, nThreads);
@@ -149,9 +149,7 @@ final class TrainCommand implements Callable<Integer> {
         if (!resume) {
             float[][] st = Trainer.channelStats(train);
             pre = new PreprocessConfig(pre.inputHeight(), pre.inputWidth(), 1.0, pre.interpolation(), pre.resize(), st[0], st[1]);
-            model = new ViTConfig(model.architecture(), model.imgHeight(), model.imgWidth(), model.patchSize(), 3, model.embedDim(),
-                    model.depth(), model.numHeads(), model.mlpHidden(), model.qkvBias(), true, false, ViTConfig.Pool.TOKEN, false,
-                    train.classes().size(), model.normEps()).validate("--arch " + arch);
+            model = model.withNumClasses(train.classes().size()).validate("--arch " + arch);
         }
         err.printf(Locale.ROOT, "train %d images, %d classes%s; model %s embed %d depth %d heads %d patch %d img %d (%,d parameters); %d threads%n",
                 train.size(), train.classes().size(), eval == null ? "" : ", eval " + eval.size() + " images", model.architecture(),

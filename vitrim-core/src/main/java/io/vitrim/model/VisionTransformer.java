@@ -3,6 +3,7 @@ package io.vitrim.model;
 import io.vitrim.VitrimException;
 import io.vitrim.engine.Attention;
 import io.vitrim.engine.Gemm;
+import io.vitrim.engine.Im2Col;
 import io.vitrim.engine.LayerNorm;
 import io.vitrim.engine.PackedMatrix;
 import io.vitrim.engine.Parallel;
@@ -172,19 +173,7 @@ public final class VisionTransformer implements AutoCloseable {
         final int imgH = config.imgHeight(), imgW = config.imgWidth(), kdim = 3 * p * p, np = gh * gw;
         final int prefix = config.numPrefix(), n0 = config.numTokens();
         float[] cols = ws.cols;
-        par.forRange(batch * np, 64, (r0, r1) -> {
-            for (int r = r0; r < r1; r++) {
-                int b = r / np, q = r % np, gy = q / gw, gx = q % gw;
-                int dst = r * kdim;
-                for (int ch = 0; ch < 3; ch++) {
-                    for (int ky = 0; ky < p; ky++) {
-                        int src = ((b * 3 + ch) * imgH + gy * p + ky) * imgW + gx * p;
-                        System.arraycopy(pixels, src, cols, dst, p);
-                        dst += p;
-                    }
-                }
-            }
-        });
+        Im2Col.patches(par, pixels, batch, imgH, imgW, p, cols);
         float[] patches = ws.hidden;
         Gemm.gemm(par, cols, 0, kdim, batch * np, patchEmbed, patches, 0, c, Gemm.Mode.SET);
         float[] x = ws.x1;

@@ -3,6 +3,7 @@ package io.vitrim.train;
 import io.vitrim.VitrimException;
 import io.vitrim.engine.Attention;
 import io.vitrim.engine.Gemm;
+import io.vitrim.engine.Im2Col;
 import io.vitrim.engine.LayerNorm;
 import io.vitrim.engine.Parallel;
 import io.vitrim.engine.VecMath;
@@ -149,7 +150,7 @@ public final class VitTrainModel {
         for (Linear l : allLinears()) l.pack();
         final int d = cfg.embedDim(), prefix = cfg.numPrefix(), np = cfg.numPatches(), n = a.n;
         final float eps = cfg.normEps();
-        im2col(pixels, batch, a.cols);
+        Im2Col.patches(par, pixels, batch, cfg.imgHeight(), cfg.imgWidth(), cfg.patchSize(), a.cols);
         // patches → x rows after the prefix, then + pos_embed
         float[] patches = a.dln; // scratch [B·np, d] fits in [T, d]
         patch.forward(par, a.cols, batch * np, patches, Gemm.Mode.SET);
@@ -279,20 +280,4 @@ public final class VitTrainModel {
         patch.backward(par, a.cols, dpatch, batch * np, null, false, scratch);
     }
 
-    /** Patches as rows [B·G², 3·P·P] in (channel, ky, kx) order, matching the conv weight. */
-    void im2col(float[] pixels, int batch, float[] cols) {
-        final int p = cfg.patchSize(), gw = cfg.gridW(), np = cfg.numPatches(), h = cfg.imgHeight(), w = cfg.imgWidth(), kd = 3 * p * p;
-        par.forRange(batch * np, 64, (r0, r1) -> {
-            for (int r = r0; r < r1; r++) {
-                int b = r / np, q = r % np, gy = q / gw, gx = q % gw;
-                int dst = r * kd;
-                for (int ch = 0; ch < 3; ch++) {
-                    for (int ky = 0; ky < p; ky++) {
-                        System.arraycopy(pixels, ((b * 3 + ch) * h + gy * p + ky) * w + gx * p, cols, dst, p);
-                        dst += p;
-                    }
-                }
-            }
-        });
-    }
 }
