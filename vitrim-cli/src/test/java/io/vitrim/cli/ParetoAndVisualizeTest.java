@@ -107,12 +107,25 @@ class ParetoAndVisualizeTest {
     }
 
     @Test
+    void evalReportsAccuracyPerReduction() {
+        CliTest.Run r = CliTest.run("eval", "--model", model.toString(), "--data", data.toString(), "--reduce", "none", "--reduce", "tome:r=3",
+                "--batch", "7", "--json");
+        assertThat(r.code()).as(r.err()).isZero();
+        List<?> res = (List<?>) Json.parseObject(r.out().trim()).get("results");
+        assertThat(res).hasSize(2);
+        Map<?, ?> none = (Map<?, ?>) res.get(0), tome = (Map<?, ?>) res.get(1);
+        assertThat(((Number) none.get("images")).intValue()).isEqualTo(24);
+        assertThat(((Number) tome.get("gmacs")).doubleValue()).isLessThan(((Number) none.get("gmacs")).doubleValue());
+    }
+
+    @Test
     void paretoBadInput() throws IOException {
         Path other = tmp.resolve("other");
         Files.createDirectories(other.resolve("dog"));
         Files.copy(data.resolve("ant").resolve("0.png"), other.resolve("dog").resolve("0.png"));
         CliTest.assertBadInput(CliTest.run("pareto", "--model", model.toString(), "--data", other.toString(), "--out", tmp.resolve("x").toString()),
                 "class \"dog\" is not one of the model's labels");
+        CliTest.assertBadInput(CliTest.run("eval", "--model", model.toString(), "--data", other.toString()), "class \"dog\"");
         CliTest.assertBadInput(CliTest.run("pareto", "--model", model.toString(), "--data", data.toString(), "--methods", "none",
                 "--out", tmp.resolve("y").toString()), "empty grid");
         CliTest.assertBadInput(CliTest.run("pareto", "--model", model.toString(), "--data", data.toString(), "--methods", "tome,magic",
