@@ -13,6 +13,12 @@ public final class AtomicFiles {
 
     /** Renames {@code tmp} over {@code target}, atomically where the file system allows. */
     public static void moveInto(Path tmp, Path target) throws IOException {
+        // temp files are created owner-only; published files are world-readable like any other output
+        try {
+            java.nio.file.Files.setPosixFilePermissions(tmp, java.nio.file.attribute.PosixFilePermissions.fromString("rw-r--r--"));
+        } catch (UnsupportedOperationException e) {
+            // not a POSIX file system
+        }
         try {
             Files.move(tmp, target, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
         } catch (AtomicMoveNotSupportedException e) {
