@@ -1,0 +1,13 @@
+#!/usr/bin/env bash
+# Re-measures the numbers in docs/performance.md on an otherwise idle machine (about 25 minutes).
+# Usage: scripts/measure.sh [OUTDIR]   (logs land in OUTDIR, default bench-out/measure)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+OUT="${1:-bench-out/measure}"
+mkdir -p "$OUT"
+T=2
+METHODS=(--reduce tome:r=13 --reduce random:r=13 --reduce topk:r=13 --reduce ppt --reduce lgtm:r=13 --reduce lgtm:r=16,switch=2)
+echo "== peak FMA throughput, JMH kernels are in vitrim-bench (mvn -Pbench)" | tee "$OUT/README"
+./vitrim bench --arch deit_small_patch16_224 --batch 32 --threads $T "${METHODS[@]}" --warmup 30 --rounds 15 | tee "$OUT/deit_s_b32.txt"
+./vitrim bench --arch deit_small_patch16_224 --batch 1 --threads $T "${METHODS[@]}" --warmup 30 --rounds 80 | tee "$OUT/deit_s_b1.txt"
+THREADS=$T scripts/bench-ort.sh | tee "$OUT/ort.txt"
