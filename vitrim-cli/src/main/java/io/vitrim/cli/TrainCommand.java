@@ -62,6 +62,9 @@ final class TrainCommand implements Callable<Integer> {
     @Option(names = "--mlp-ratio", paramLabel = "R", defaultValue = "4", description = "MLP width / embedding width (default: ${DEFAULT-VALUE}).")
     double mlpRatio;
 
+    @Option(names = "--pool", defaultValue = "token", description = "Pooling for the head: token (class token) or avg (mean of patch tokens + fc_norm) (default: ${DEFAULT-VALUE}).")
+    String pool;
+
     @Option(names = "--epochs", defaultValue = "30", description = "Epochs (default: ${DEFAULT-VALUE}).")
     int epochs;
 
@@ -92,11 +95,17 @@ final class TrainCommand implements Callable<Integer> {
     @Option(names = "--no-flip", description = "No random horizontal flips.")
     boolean noFlip;
 
+    @Option(names = "--sincos-pos", description = "Initialise the (learned) position embedding with 2-D sine-cosine values.")
+    boolean sinCosPos;
+
     @Option(names = "--seed", defaultValue = "0", description = "Seed of initialisation, order and augmentation (default: ${DEFAULT-VALUE}).")
     long seed;
 
     @Option(names = "--limit", paramLabel = "N", defaultValue = "0", description = "Use an evenly spread subset of N training images (0 = all).")
     int limit;
+
+    @Option(names = "--eval-limit", paramLabel = "N", defaultValue = "0", description = "Evaluate on an evenly spread subset of N images (0 = all).")
+    int evalLimit;
 
     @Mixin
     ThreadOption threads;
@@ -126,13 +135,13 @@ final class TrainCommand implements Callable<Integer> {
         if (epochs < 1 || batch < 1 || lr <= 0 || warmup < 0 || minLr < 0 || labelSmoothing < 0 || labelSmoothing >= 1 || cropPad < 0) {
             throw new VitrimException("invalid training options: need epochs >= 1, batch >= 1, lr > 0, warmup >= 0, 0 <= label smoothing < 1");
         }
-        cfg = new TrainConfig(epochs, batch, lr, minLr, warmup, weightDecay, clip, labelSmoothing, cropPad, !noFlip, seed);
+        cfg = new TrainConfig(epochs, batch, lr, minLr, warmup, weightDecay, clip, labelSmoothing, cropPad, !noFlip, seed, sinCosPos);
         ViTConfig base = Architectures.get(arch).config();
         int img = imgSize != null ? imgSize : base.imgHeight();
         int dim = embedDim != null ? embedDim : base.embedDim();
         model = new ViTConfig(base.architecture(), img, img, patchSize != null ? patchSize : base.patchSize(), 3, dim,
                 depth != null ? depth : base.depth(), heads != null ? heads : base.numHeads(), (int) Math.round(dim * mlpRatio),
-                base.qkvBias(), true, false, ViTConfig.Pool.TOKEN, false, 1, base.normEps()); // classes: from the data
+                base.qkvBias(), true, false, ViTConfig.Pool.parse(pool, "--pool"), pool.equals("avg"), 1, base.normEps()); // classes: from the data
         PreprocessConfig pre = new PreprocessConfig(img, img, 1.0, PreprocessConfig.Interpolation.BICUBIC,
                 PreprocessConfig.Resize.SHORTER_SIDE, PreprocessConfig.IMAGENET_MEAN, PreprocessConfig.IMAGENET_STD);
         return run(err, model, pre, cfg, nThreads);
@@ -142,7 +151,7 @@ final class TrainCommand implements Callable<Integer> {
         err.println("loading " + data + " ...");
         err.flush();
         LabelledImages train = LabelledImages.load(data, pre, nThreads, limit, null);
-        LabelledImages eval = evalData == null ? null : LabelledImages.load(evalData, pre, nThreads, 0, null);
+        LabelledImages eval = evalData == null ? null : LabelledImages.load(evalData, pre, nThreads, evalLimit, null);
         if (eval != null && !eval.classes().equals(train.classes())) {
             throw VitrimException.of(evalData, "classes " + eval.classes() + " differ from the training classes " + train.classes());
         }

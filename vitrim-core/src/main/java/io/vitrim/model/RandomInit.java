@@ -38,6 +38,32 @@ public final class RandomInit {
         return sd;
     }
 
+    /**
+     * Replaces {@code pos_embed} by the fixed 2-D sine-cosine embedding of MAE
+     * ({@code get_2d_sincos_pos_embed}; prefix tokens get zeros) — an initialisation that helps a
+     * ViT trained from scratch on little data find spatial structure early.
+     */
+    public static void sinCosPosEmbed(StateDict sd, ViTConfig c) {
+        int d = c.embedDim(), gh = c.gridH(), gw = c.gridW(), prefix = c.numPrefix();
+        if (d % 4 != 0) throw new IllegalArgumentException("sine-cosine position embedding needs an embedding width divisible by 4, got " + d);
+        float[] pe = sd.get("pos_embed").data();
+        java.util.Arrays.fill(pe, 0f);
+        int half = d / 2, quarter = half / 2;
+        for (int y = 0; y < gh; y++) {
+            for (int x = 0; x < gw; x++) {
+                int row = (prefix + y * gw + x) * d;
+                // first half encodes the column (MAE's grid[0] is w), second half the row
+                for (int i = 0; i < quarter; i++) {
+                    double omega = 1.0 / Math.pow(10000, (double) i / quarter);
+                    pe[row + i] = (float) Math.sin(x * omega);
+                    pe[row + quarter + i] = (float) Math.cos(x * omega);
+                    pe[row + half + i] = (float) Math.sin(y * omega);
+                    pe[row + half + quarter + i] = (float) Math.cos(y * omega);
+                }
+            }
+        }
+    }
+
     /** 64-bit FNV-1a of a UTF-8 string. */
     public static long fnv1a(String s) {
         long h = 0xcbf29ce484222325L;

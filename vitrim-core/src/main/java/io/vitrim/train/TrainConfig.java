@@ -20,9 +20,10 @@ import java.util.Map;
  * @param cropPad        random-crop padding in pixels (0: no crop augmentation)
  * @param flip           random horizontal flips
  * @param seed           initialisation, data order and augmentation seed
+ * @param sinCosPos      initialise the position embedding with 2-D sine-cosine values (MAE)
  */
 public record TrainConfig(int epochs, int batch, double lr, double minLr, double warmupEpochs, double weightDecay,
-                          double clipNorm, double labelSmoothing, int cropPad, boolean flip, long seed) {
+                          double clipNorm, double labelSmoothing, int cropPad, boolean flip, long seed, boolean sinCosPos) {
 
     public Map<String, Object> toJson() {
         Map<String, Object> m = new LinkedHashMap<>();
@@ -37,13 +38,14 @@ public record TrainConfig(int epochs, int batch, double lr, double minLr, double
         m.put("crop_pad", cropPad);
         m.put("flip", flip);
         m.put("seed", seed);
+        m.put("sincos_pos_init", sinCosPos);
         return m;
     }
 
     public static TrainConfig fromJson(Json.Obj o) {
         return new TrainConfig(o.intValue("epochs", 0), o.intValue("batch", 0), o.number("lr", 0), o.number("min_lr", 0),
                 o.number("warmup_epochs", 0), o.number("weight_decay", 0), o.number("clip_norm", 0),
-                o.number("label_smoothing", 0), o.intValue("crop_pad", 0), o.bool("flip", true), o.integer("seed", 0));
+                o.number("label_smoothing", 0), o.intValue("crop_pad", 0), o.bool("flip", true), o.integer("seed", 0), o.bool("sincos_pos_init", false));
     }
 
     /** Linear warm-up then cosine decay, per step. */

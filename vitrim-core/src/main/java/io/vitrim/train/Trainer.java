@@ -140,7 +140,11 @@ public final class Trainer {
     public void run(Listener l) throws IOException {
         try (Parallel par = Parallel.create(threads)) {
             parallel = par;
-            if (!resume(l)) build(RandomInit.create(model, cfg.seed()));
+            if (!resume(l)) {
+                StateDict init = RandomInit.create(model, cfg.seed());
+                if (cfg.sinCosPos()) RandomInit.sinCosPosEmbed(init, model);
+                build(init);
+            }
             int stepsPerEpoch = train.size() / cfg.batch();
             int k = model.numClasses();
             for (int epoch = epochsDone; epoch < cfg.epochs(); epoch++) {

@@ -81,7 +81,7 @@ class TrainerTest {
     }
 
     TrainConfig config(int epochs) {
-        return new TrainConfig(epochs, 8, 2e-3, 1e-4, 1, 0.05, 1.0, 0.1, 2, true, 7);
+        return new TrainConfig(epochs, 8, 2e-3, 1e-4, 1, 0.05, 1.0, 0.1, 2, true, 7, true);
     }
 
     @Test

@@ -1,0 +1,40 @@
+package io.vitrim.model;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+import static org.assertj.core.api.Assertions.within;
+
+import org.junit.jupiter.api.Test;
+
+class RandomInitTest {
+
+    /** 16×16 input, patch 4 → 4×4 grid, embed 32, one class token. */
+    static final ViTConfig C = new ViTConfig("vit_tiny_patch16_224", 16, 16, 4, 3, 32, 1, 2, 64, true, true, false,
+            ViTConfig.Pool.TOKEN, false, 3, 1e-6f);
+
+    @Test
+    void sinCosPositionEmbeddingFollowsMaeLayout() {
+        StateDict sd = RandomInit.create(C, 1);
+        RandomInit.sinCosPosEmbed(sd, C);
+        float[] pe = sd.get("pos_embed").data();
+        int d = 32;
+        for (int k = 0; k < d; k++) assertThat(pe[k]).as("class token row").isZero();
+        // patch (row y = 2, column x = 3) is token 1 + 2*4 + 3; MAE: [sin(x w), cos(x w), sin(y w), cos(y w)], w_i = 10000^(-i/8)
+        int row = (1 + 2 * 4 + 3) * d;
+        for (int i = 0; i < 8; i++) {
+            double w = Math.exp(-Math.log(10000) * i / 8);
+            assertThat(pe[row + i]).isCloseTo((float) Math.sin(3 * w), within(1e-6f));
+            assertThat(pe[row + 8 + i]).isCloseTo((float) Math.cos(3 * w), within(1e-6f));
+            assertThat(pe[row + 16 + i]).isCloseTo((float) Math.sin(2 * w), within(1e-6f));
+            assertThat(pe[row + 24 + i]).isCloseTo((float) Math.cos(2 * w), within(1e-6f));
+        }
+    }
+
+    @Test
+    void sinCosNeedsWidthDivisibleByFour() {
+        ViTConfig odd = new ViTConfig("vit_tiny_patch16_224", 16, 16, 4, 3, 30, 1, 2, 60, true, true, false,
+                ViTConfig.Pool.TOKEN, false, 3, 1e-6f);
+        assertThatThrownBy(() -> RandomInit.sinCosPosEmbed(RandomInit.create(odd, 1), odd))
+                .hasMessageContaining("divisible by 4");
+    }
+}
