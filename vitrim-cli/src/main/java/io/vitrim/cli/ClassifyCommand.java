@@ -30,6 +30,8 @@ import java.util.concurrent.Future;
 @Command(name = "classify", sortOptions = false, mixinStandardHelpOptions = true,
         description = "Classify images (files, folders, zips) or a pixel tensor, optionally with token reduction.",
         footer = {"", "Examples:",
+            "  vitrim classify samples/                      # the embedded CIFAR-10 model",
+            "  vitrim classify samples/ --compare tome:r=8   # each image with and without ToMe",
             "  vitrim classify --model models/deit-s photo.jpg photos/ more.zip",
             "  vitrim classify --model models/deit-s --reduce tome:r=13 --json photos/",
             "  vitrim classify --model models/deit-s --reduce ppt:r=50,layers=3/6/9 --explain photos/",
@@ -46,6 +48,10 @@ final class ClassifyCommand implements Callable<Integer> {
     @Option(names = {"-r", "--reduce"}, paramLabel = "SPEC", defaultValue = "none",
             description = "Token reduction, e.g. tome:r=13 (default: ${DEFAULT-VALUE}). See 'vitrim info --methods'.")
     String reduce;
+
+    @Option(names = "--compare", paramLabel = "SPEC",
+            description = "Also classify every input with this reduction and report, per input and in total, how its result and cost compare.")
+    String compare;
 
     @Option(names = {"-b", "--batch"}, paramLabel = "N", defaultValue = "16", description = "Images per forward pass (default: ${DEFAULT-VALUE}).")
     int batch;
@@ -85,6 +91,10 @@ final class ClassifyCommand implements Callable<Integer> {
         try (Inputs in = inputs.isEmpty() ? null : Inputs.collect(inputs);
              VisionTransformer m = model.load(nThreads, null)) {
             TokenReducer reducer = Reductions.parse(reduce, m.config());
+            if (compare != null) {
+                if (pixels != null) throw new VitrimException("--compare works on images, not with --pixels");
+                comparison = new Comparison(reduce, compare, Reductions.parse(compare, m.config()), m.config());
+            }
             explainer = explain ? new Explain(m.config()) : null;
             if (pixels != null) {
                 pixelData = readPixels(pixels, m.config());
@@ -98,6 +108,7 @@ final class ClassifyCommand implements Callable<Integer> {
                 }
             }
             if (in != null) classifyImages(in.items, m, reducer, nThreads, out);
+            if (comparison != null) comparison.summary(json ? spec.commandLine().getErr() : out);
             if (explainer != null) explainer.print(json ? spec.commandLine().getErr() : out);
         }
         out.flush();
@@ -105,6 +116,7 @@ final class ClassifyCommand implements Callable<Integer> {
     }
 
     private Explain explainer;
+    private Comparison comparison;
 
     private List<Prediction> predict(VisionTransformer m, float[] px, int n, TokenReducer reducer) {
         VisionTransformer.Result r = m.forward(px, n, reducer, false);
@@ -132,8 +144,18 @@ final class ClassifyCommand implements Callable<Integer> {
                     jobs.add(decoders.submit(() -> pre.toTensor(ImageDecoder.decode(it.bytes(), it.name()), px, slot * per)));
                 }
                 for (Future<?> f : jobs) Futures.await(f);
-                List<Prediction> preds = predict(m, px, n, reducer);
-                for (int i = 0; i < n; i++) print(out, items.get(s + i).name(), preds.get(i));
+                if (comparison == null) {
+                    List<Prediction> preds = predict(m, px, n, reducer);
+                    for (int i = 0; i < n; i++) print(out, items.get(s + i).name(), preds.get(i));
+                } else {
+                    VisionTransformer.Result base = m.forward(px, n, reducer, false), other = m.forward(px, n, comparison.reducer, false);
+                    if (explainer != null) explainer.add(base.trace());
+                    List<Prediction> preds = m.predictions(base), alt = m.predictions(other);
+                    for (int i = 0; i < n; i++) {
+                        comparison.add(base.trace(), other.trace(), i, preds.get(i), alt.get(i));
+                        print(out, items.get(s + i).name(), preds.get(i), alt.get(i));
+                    }
+                }
                 out.flush();
             }
         } finally {
@@ -142,30 +164,86 @@ final class ClassifyCommand implements Callable<Integer> {
     }
 
     private void print(PrintWriter out, String name, Prediction p) {
+        print(out, name, p, null);
+    }
+
+    /** One input's result; {@code alt} is its result under {@code --compare} (or null). */
+    private void print(PrintWriter out, String name, Prediction p, Prediction alt) {
         List<Prediction.Top> top = p.top(topk);
         if (json) {
             Map<String, Object> o = new LinkedHashMap<>();
             o.put("input", name);
-            List<Object> t = new ArrayList<>();
-            for (Prediction.Top x : top) {
-                Map<String, Object> e = new LinkedHashMap<>();
-                e.put("index", x.index());
-                e.put("label", x.label());
-                e.put("probability", x.probability());
-                t.add(e);
-            }
-            o.put("top", t);
+            o.put("top", topJson(top));
             o.put("tokens", p.tokens());
             if (!p.decisions().isEmpty()) o.put("decisions", p.decisions());
             if (logits) o.put("logits", p.logits());
+            if (alt != null) {
+                Map<String, Object> c = new LinkedHashMap<>();
+                c.put("reduce", compare);
+                c.put("top", topJson(alt.top(topk)));
+                c.put("tokens", alt.tokens());
+                if (!alt.decisions().isEmpty()) c.put("decisions", alt.decisions());
+                if (logits) c.put("logits", alt.logits());
+                o.put("compare", c);
+            }
             out.println(Json.write(o));
         } else {
-            StringBuilder b = new StringBuilder(name).append(": ");
-            for (int i = 0; i < top.size(); i++) {
-                if (i > 0) b.append(" | ");
-                b.append(top.get(i).label()).append(String.format(Locale.ROOT, " %.1f%%", 100 * top.get(i).probability()));
+            out.println(name + ": " + topText(top));
+            if (alt != null) {
+                int[] t = alt.tokens();
+                out.printf(Locale.ROOT, "  %s (%d tokens at the last block): %s%s%n", compare, t[t.length - 1], topText(alt.top(topk)),
+                        alt.argmax() == p.argmax() ? "" : "   <- top-1 differs");
             }
-            out.println(b);
+        }
+    }
+
+    private static String topText(List<Prediction.Top> top) {
+        StringBuilder b = new StringBuilder();
+        for (int i = 0; i < top.size(); i++) {
+            if (i > 0) b.append(" | ");
+            b.append(top.get(i).label()).append(String.format(Locale.ROOT, " %.1f%%", 100 * top.get(i).probability()));
+        }
+        return b.toString();
+    }
+
+    private static List<Object> topJson(List<Prediction.Top> top) {
+        List<Object> t = new ArrayList<>();
+        for (Prediction.Top x : top) {
+            Map<String, Object> e = new LinkedHashMap<>();
+            e.put("index", x.index());
+            e.put("label", x.label());
+            e.put("probability", x.probability());
+            t.add(e);
+        }
+        return t;
+    }
+
+    /** Running totals of {@code --compare}: top-1 agreement and MACs per image of both reductions. */
+    private static final class Comparison {
+        final String baseSpec, spec;
+        final TokenReducer reducer;
+        final ViTConfig config;
+        int images, agree;
+        double baseMacs, macs;
+
+        Comparison(String baseSpec, String spec, TokenReducer reducer, ViTConfig config) {
+            this.baseSpec = baseSpec;
+            this.spec = spec;
+            this.reducer = reducer;
+            this.config = config;
+        }
+
+        void add(io.vitrim.reduce.Trace base, io.vitrim.reduce.Trace other, int b, Prediction p, Prediction alt) {
+            images++;
+            if (p.argmax() == alt.argmax()) agree++;
+            baseMacs += io.vitrim.model.Macs.of(config, base, b);
+            macs += io.vitrim.model.Macs.of(config, other, b);
+        }
+
+        void summary(PrintWriter out) {
+            if (images == 0) return;
+            out.printf(Locale.ROOT, "%s vs %s: same top-1 on %d of %d images; %.3f vs %.3f GMACs per image (%.2fx fewer)%n",
+                    spec, baseSpec, agree, images, macs / images / 1e9, baseMacs / images / 1e9, baseMacs / macs);
         }
     }
 

@@ -79,6 +79,28 @@ class CliTest {
     }
 
     @Test
+    void compareShowsEachImageWithAndWithoutReduction() {
+        Run json = run("classify", "--model", MODEL.toString(), "--compare", "tome:r=4", "--json", PHOTOS.toString());
+        assertThat(json.code()).as(json.err()).isZero();
+        Run plain = run("classify", "--model", MODEL.toString(), "--json", PHOTOS.toString());
+        Run tome = run("classify", "--model", MODEL.toString(), "--reduce", "tome:r=4", "--json", PHOTOS.toString());
+        int agree = 0;
+        for (int i = 0; i < json.lines().size(); i++) {
+            Map<String, Object> o = Json.parseObject(json.lines().get(i));
+            Map<?, ?> c = (Map<?, ?>) o.get("compare");
+            // the unreduced part equals a plain run, the compared part a run with --reduce
+            assertThat(o.get("top")).isEqualTo(Json.parseObject(plain.lines().get(i)).get("top"));
+            assertThat(c.get("top")).isEqualTo(Json.parseObject(tome.lines().get(i)).get("top"));
+            assertThat(c.get("tokens")).isEqualTo(List.of(17L, 13L));
+            if (((Map<?, ?>) ((List<?>) o.get("top")).get(0)).get("index").equals(((Map<?, ?>) ((List<?>) c.get("top")).get(0)).get("index"))) agree++;
+        }
+        assertThat(json.err()).contains("same top-1 on " + agree + " of " + json.lines().size() + " images");
+        Run text = run("classify", "--model", MODEL.toString(), "--compare", "tome:r=4", PHOTOS.resolve("rocket_640x427.jpg").toString());
+        assertThat(text.out()).contains("  tome:r=4 (13 tokens at the last block): ").contains("tome:r=4 vs none: same top-1 on");
+        assertBadInput(run("classify", "--model", MODEL.toString(), "--compare", "tome:r=-1", PHOTOS.toString()), "tome");
+    }
+
+    @Test
     void pixelTensorPathReproducesTheGoldenLogits() throws IOException {
         Json.Obj exp = new Json.Obj(Json.parseObject(Files.readString(FIX.resolve("loader/expected.json"))), "expected");
         float[] px = io.vitrim.testing.HashInit.pixels(io.vitrim.testing.Fixtures.config(exp.obj("config")), 2, exp.integer("pixel_seed", 0));
