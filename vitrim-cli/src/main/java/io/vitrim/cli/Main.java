@@ -35,6 +35,11 @@ public final class Main implements Runnable {
     }
 
     public static void main(String[] args) {
+        if (ModuleLayer.boot().findModule("jdk.incubator.vector").isEmpty()) {
+            // without the module every kernel fails with NoClassDefFoundError; say how to start the JVM instead
+            System.err.println("vitrim: the JVM was started without the Vector API; use ./vitrim, or java --add-modules jdk.incubator.vector -jar vitrim.jar ...");
+            System.exit(EXIT_BAD_INPUT);
+        }
         System.exit(execute(args, new PrintWriter(System.out, true), new PrintWriter(System.err, true)));
     }
 
