@@ -23,7 +23,7 @@ public final class Pareto {
     /**
      * A sensible grid for {@code method} on {@code c}, as spec strings, mildest first. Scaled from
      * the papers' DeiT-S settings to the model's depth and token count: ToMe-like r up to
-     * ⌈(N−1)/L⌉·1.25; PPT at blocks L/4, L/2, 3L/4 with r up to ~N/3 and its threshold scaled by
+     * ⌈(N−1)/L⌉·1.25; PPT at blocks L/4, L/2, 3L/4 with r up to 95 % of what all its layers can prune and its threshold scaled by
      * (196 / patches)² (the normalised-importance variance shrinks with the token count);
      * LGTM with ⌈L/6⌉ dense blocks and the switch at 7/12 of the depth.
      */
@@ -55,8 +55,10 @@ public final class Pareto {
                 String layers = a + "/" + Math.min(b, depth - 1) + "/" + Math.min(d, depth - 1);
                 if (d >= depth) layers = a + "/" + Math.min(b, depth - 1);
                 double theta = 7e-5 * Math.pow(196.0 / patches, 2);
+                // r up to what every PP layer can take even if all of them prune: (patches − 1) / layers
+                int pp = layers.split("/").length, prMax = Math.max(1, (patches - 1) / pp);
                 Set<Integer> pr = new LinkedHashSet<>();
-                for (double f : new double[] {0.08, 0.15, 0.25, 0.35}) pr.add(Math.max(1, (int) Math.round(f * n)));
+                for (double f : new double[] {0.25, 0.5, 0.75, 0.95}) pr.add(Math.max(1, (int) Math.round(f * prMax)));
                 for (int r : pr) out.add(String.format(Locale.ROOT, "ppt:r=%d,layers=%s,threshold=%.3g", r, layers, theta));
                 break;
             }
