@@ -15,7 +15,7 @@ unzip -q -j "$DATA/imagenet-samples/images.zip" -d "$PHOTOS" \
   n02690373_airliner.jpg n04285008_sports_car.jpg n01531178_goldfinch.jpg n02123045_tabby.jpg \
   n02099601_golden_retriever.jpg n01644373_tree_frog.jpg n02389026_sorrel.jpg n03095699_container_ship.jpg \
   n03345487_fire_engine.jpg
-./vitrim classify "$PHOTOS" --compare tome:r=12 > "$OUT/imagenet-photos.txt"
+./vitrim classify "$PHOTOS" --compare tome:r=12 | sed "s#$PHOTOS/#imagenet-samples/images.zip:#" > "$OUT/imagenet-photos.txt"
 
 VIZ="$OUT/viz"
 rm -rf "$VIZ"
