@@ -118,10 +118,15 @@ final class ClassifyCommand implements Callable<Integer> {
     private Explain explainer;
     private Comparison comparison;
 
-    private List<Prediction> predict(VisionTransformer m, float[] px, int n, TokenReducer reducer) {
+    /** The forward pass of the main reduction, whose traces --explain summarises. */
+    private VisionTransformer.Result forward(VisionTransformer m, float[] px, int n, TokenReducer reducer) {
         VisionTransformer.Result r = m.forward(px, n, reducer, false);
         if (explainer != null) explainer.add(r.trace());
-        return m.predictions(r);
+        return r;
+    }
+
+    private List<Prediction> predict(VisionTransformer m, float[] px, int n, TokenReducer reducer) {
+        return m.predictions(forward(m, px, n, reducer));
     }
 
     private void classifyImages(List<Inputs.Item> items, VisionTransformer m, TokenReducer reducer, int nThreads, PrintWriter out) {
@@ -148,8 +153,7 @@ final class ClassifyCommand implements Callable<Integer> {
                     List<Prediction> preds = predict(m, px, n, reducer);
                     for (int i = 0; i < n; i++) print(out, items.get(s + i).name(), preds.get(i));
                 } else {
-                    VisionTransformer.Result base = m.forward(px, n, reducer, false), other = m.forward(px, n, comparison.reducer, false);
-                    if (explainer != null) explainer.add(base.trace());
+                    VisionTransformer.Result base = forward(m, px, n, reducer), other = m.forward(px, n, comparison.reducer, false);
                     List<Prediction> preds = m.predictions(base), alt = m.predictions(other);
                     for (int i = 0; i < n; i++) {
                         comparison.add(base.trace(), other.trace(), i, preds.get(i), alt.get(i));

@@ -137,11 +137,12 @@ final class TrainCommand implements Callable<Integer> {
         }
         cfg = new TrainConfig(epochs, batch, lr, minLr, warmup, weightDecay, clip, labelSmoothing, cropPad, !noFlip, seed, sinCosPos);
         ViTConfig base = Architectures.get(arch).config();
+        ViTConfig.Pool headPool = ViTConfig.Pool.parse(pool, "--pool"); // avg pooling comes with fc_norm, as in timm
         int img = imgSize != null ? imgSize : base.imgHeight();
         int dim = embedDim != null ? embedDim : base.embedDim();
         model = new ViTConfig(base.architecture(), img, img, patchSize != null ? patchSize : base.patchSize(), 3, dim,
                 depth != null ? depth : base.depth(), heads != null ? heads : base.numHeads(), (int) Math.round(dim * mlpRatio),
-                base.qkvBias(), true, false, ViTConfig.Pool.parse(pool, "--pool"), pool.equals("avg"), 1, base.normEps()); // classes: from the data
+                base.qkvBias(), true, false, headPool, headPool == ViTConfig.Pool.AVG, 1, base.normEps()); // classes: from the data
         PreprocessConfig pre = new PreprocessConfig(img, img, 1.0, PreprocessConfig.Interpolation.BICUBIC,
                 PreprocessConfig.Resize.SHORTER_SIDE, PreprocessConfig.IMAGENET_MEAN, PreprocessConfig.IMAGENET_STD);
         return run(err, model, pre, cfg, nThreads);

@@ -52,11 +52,11 @@ public final class Pareto {
             case "ppt": {
                 if (!c.classToken()) break;
                 int a = Math.max(0, Math.round(depth / 4f)), b = Math.max(a + 1, Math.round(depth / 2f)), d = Math.max(b + 1, Math.round(3 * depth / 4f));
-                String layers = a + "/" + Math.min(b, depth - 1) + "/" + Math.min(d, depth - 1);
-                if (d >= depth) layers = a + "/" + Math.min(b, depth - 1);
+                boolean three = d < depth;
+                String layers = a + "/" + Math.min(b, depth - 1) + (three ? "/" + d : "");
                 double theta = 7e-5 * Math.pow(196.0 / patches, 2);
                 // r up to what every PP layer can take even if all of them prune: (patches − 1) / layers
-                int pp = layers.split("/").length, prMax = Math.max(1, (patches - 1) / pp);
+                int prMax = Math.max(1, (patches - 1) / (three ? 3 : 2));
                 Set<Integer> pr = new LinkedHashSet<>();
                 for (double f : new double[] {0.25, 0.5, 0.75, 0.95}) pr.add(Math.max(1, (int) Math.round(f * prMax)));
                 for (int r : pr) out.add(String.format(Locale.ROOT, "ppt:r=%d,layers=%s,threshold=%.3g", r, layers, theta));
