@@ -1,5 +1,6 @@
 package io.vitrim.reduce;
 
+import io.vitrim.engine.Parallel;
 import io.vitrim.engine.VecMath;
 import jdk.incubator.vector.FloatVector;
 
@@ -26,10 +27,17 @@ public final class BlockProbes {
      * a reducer working per image reads each row once, in parallel.
      */
     public float[] meanKeys(int from, int to) {
+        return meanKeys(Parallel.serial(), from, to);
+    }
+
+    /** {@link #meanKeys(int, int)} with the rows split across {@code par} (when it is free). */
+    public float[] meanKeys(Parallel par, int from, int to) {
         if (qkv == null) throw new IllegalStateException("MEAN_KEY was not requested");
-        int c = heads * headDim, ld = 3 * c;
-        float[] out = new float[(to - from) * headDim];
-        for (int r = from; r < to; r++) meanOverHeads(qkv, r * ld + c, heads, headDim, out, (r - from) * headDim);
+        final int c = heads * headDim, ld = 3 * c;
+        final float[] out = new float[(to - from) * headDim];
+        par.forRange(to - from, 64, (r0, r1) -> {
+            for (int r = from + r0; r < from + r1; r++) meanOverHeads(qkv, r * ld + c, heads, headDim, out, (r - from) * headDim);
+        });
         return out;
     }
 

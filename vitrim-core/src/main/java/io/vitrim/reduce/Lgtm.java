@@ -121,10 +121,10 @@ public final class Lgtm implements TokenReducer {
         int prefix = s.prefix();
         s.parallel().forEach(s.batch(), b -> {
             int o = s.offset(b), n = s.count(b);
-            float[] keys = probes.meanKeys(o, o + n);
+            float[] keys = probes.meanKeys(s.parallel(), o, o + n);
             int hd = probes.headDim;
             if (!local) {
-                int[] a = ToMe.match(keys, 0, n, hd, r, model.classToken(), model.distToken());
+                int[] a = ToMe.match(s.parallel(), keys, 0, n, hd, r, model.classToken(), model.distToken());
                 if (a == null) {
                     plan.keepAll(s, b);
                     return;
@@ -145,11 +145,19 @@ public final class Lgtm implements TokenReducer {
             for (int i = 0; i < prefix; i++) plan.send(o + i, i);
             int next = prefix;
             int rw = (r + windows - 1) / windows;
-            for (List<Integer> g : groups) {
+            // windows are matched independently: in parallel when the pool is free (batch 1)
+            int[][] matched = new int[windows][];
+            s.parallel().forEach(windows, w -> {
+                List<Integer> g = groups.get(w);
                 int nw = g.size();
                 float[] k = new float[nw * hd];
                 for (int j = 0; j < nw; j++) System.arraycopy(keys, g.get(j) * hd, k, j * hd, hd);
-                int[] a = ToMe.match(k, 0, nw, hd, rw, false, false);
+                matched[w] = ToMe.match(k, 0, nw, hd, rw, false, false);
+            });
+            for (int w = 0; w < windows; w++) {
+                List<Integer> g = groups.get(w);
+                int nw = g.size();
+                int[] a = matched[w];
                 if (a == null) {
                     for (int j = 0; j < nw; j++) plan.send(o + g.get(j), next + j);
                     next += nw;

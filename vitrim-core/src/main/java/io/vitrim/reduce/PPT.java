@@ -139,7 +139,7 @@ public final class PPT implements TokenReducer {
             boolean pool = variance(score, n) < threshold;
             trace.decide(b, block, pool ? "pool" : "prune");
             if (pool) {
-                int[] assign = ToMe.match(probes.meanKeys(o, o + n), 0, n, probes.headDim, rr, true, distToken);
+                int[] assign = ToMe.match(s.parallel(), probes.meanKeys(s.parallel(), o, o + n), 0, n, probes.headDim, rr, true, distToken);
                 for (int i = 0; i < n; i++) plan.send(o + i, assign[i]);
                 plan.count(b, assign[n]);
             } else {

@@ -33,36 +33,50 @@ public final class PlanApplier {
         final float[] nsize = (size != null || p.merges()) ? new float[newT] : null;
         final float[] weights = p.weights();
         final float[] wsum = weights == null ? nsize : new float[newT];
+        // 1. per image: who goes where (members of each destination in row order), sizes, sources
+        final int[] memberStart = new int[newT], memberCount = new int[newT], members = new int[s.total()];
         par.forEach(batch, b -> {
             int o = s.offset(b), n = s.count(b), no = newOff[b], nn = p.newCounts[b];
-            int[] members = new int[nn];
-            int[] first = new int[nn];
             for (int i = 0; i < n; i++) {
                 int d = p.assign[o + i];
                 if (d < 0) continue;
                 if (d >= nn) throw new IllegalStateException("plan sends a token of image " + b + " to " + d + " of " + nn);
-                if (members[d]++ == 0) first[d] = o + i;
+                memberCount[no + d]++;
                 float sz = size == null ? 1f : size[o + i];
                 if (nsize != null) nsize[no + d] += sz;
                 if (weights != null) wsum[no + d] += weights[o + i] * sz;
             }
+            int at = o;
             for (int d = 0; d < nn; d++) {
-                if (members[d] == 0) throw new IllegalStateException("plan leaves token " + d + " of image " + b + " empty");
-                if (members[d] == 1) System.arraycopy(x, first[d] * c, nx, (no + d) * c, c);
-                else java.util.Arrays.fill(nx, (no + d) * c, (no + d + 1) * c, 0f);
+                if (memberCount[no + d] == 0) throw new IllegalStateException("plan leaves token " + d + " of image " + b + " empty");
+                memberStart[no + d] = at;
+                at += memberCount[no + d];
             }
+            int[] fill = new int[nn];
             for (int i = 0; i < n; i++) {
                 int d = p.assign[o + i];
-                if (d < 0 || members[d] == 1) continue;
-                float sz = size == null ? 1f : size[o + i];
-                axpy(weights == null ? sz : weights[o + i] * sz, x, (o + i) * c, nx, (no + d) * c, c);
-            }
-            for (int d = 0; d < nn; d++) {
-                if (members[d] > 1) divide(wsum[no + d], nx, (no + d) * c, c);
+                if (d >= 0) members[memberStart[no + d] + fill[d]++] = o + i;
             }
             if (s.source != null) {
                 int[] src = s.source[b];
                 for (int q = 0; q < src.length; q++) src[q] = src[q] < 0 ? -1 : p.assign[o + src[q]];
+            }
+        });
+        // 2. the rows, split across threads whatever the batch: Σ w·s·x in row order, then ÷ Σ w·s
+        par.forRange(newT, 16, (g0, g1) -> {
+            for (int g = g0; g < g1; g++) {
+                int m = memberCount[g], first = memberStart[g];
+                if (m == 1) {
+                    System.arraycopy(x, members[first] * c, nx, g * c, c);
+                    continue;
+                }
+                java.util.Arrays.fill(nx, g * c, (g + 1) * c, 0f);
+                for (int k = first; k < first + m; k++) {
+                    int row = members[k];
+                    float sz = size == null ? 1f : size[row];
+                    axpy(weights == null ? sz : weights[row] * sz, x, row * c, nx, g * c, c);
+                }
+                divide(wsum[g], nx, g * c, c);
             }
         });
         float[] old = s.x;

@@ -1,6 +1,7 @@
 package io.vitrim.reduce;
 
 import io.vitrim.engine.Gemm;
+import io.vitrim.engine.Parallel;
 import io.vitrim.model.ViTConfig;
 
 import java.util.ArrayList;
@@ -101,7 +102,7 @@ public final class ToMe implements TokenReducer {
         Plan plan = Plan.forState(s);
         s.parallel().forEach(s.batch(), b -> {
             int o = s.offset(b), n = s.count(b);
-            int[] assign = match(probes.meanKeys(o, o + n), 0, n, probes.headDim, r, classToken, distToken);
+            int[] assign = match(s.parallel(), probes.meanKeys(s.parallel(), o, o + n), 0, n, probes.headDim, r, classToken, distToken);
             if (assign == null) {
                 plan.keepAll(s, b);
                 return;
@@ -160,51 +161,64 @@ public final class ToMe implements TokenReducer {
         return out;
     }
 
+    /** Bipartite soft matching of one image on the calling thread; see {@link #match(Parallel, float[], int, int, int, int, boolean, boolean)}. */
+    public static int[] match(float[] metric, int off, int n, int hd, int r, boolean classToken, boolean distToken) {
+        return match(Parallel.serial(), metric, off, n, hd, r, classToken, distToken);
+    }
+
+    /** Below this many similarity MACs one image's matching stays on one thread (a hand-off costs more). */
+    static final int PARALLEL_MACS = 100_000;
+
     /**
-     * Bipartite soft matching of one image (algorithms.md §1.3).
+     * Bipartite soft matching of one image (algorithms.md §1.3). The similarity rows and their
+     * argmax are split across {@code par}'s threads when the pool is free (batch 1); each row is
+     * computed the same way whatever the split, so the result does not depend on it.
      *
      * @param metric  mean keys {@code [n, hd]} starting at {@code off}
      * @param r       requested merges; capped at {@code ⌊(n − protected)/2⌋}
      * @return {@code int[n + 1]}: the new index of every token (sources share their
      *         destination's), and the new token count at {@code [n]}; null when nothing merges
      */
-    public static int[] match(float[] metric, int off, int n, int hd, int r, boolean classToken, boolean distToken) {
+    public static int[] match(Parallel par, float[] metric, int off, int n, int hd, int r,
+                              boolean classToken, boolean distToken) {
         int protectedTokens = (classToken ? 1 : 0) + (distToken ? 1 : 0);
         r = Math.min(r, (n - protectedTokens) / 2);
         if (r <= 0) return null;
-        int na = (n + 1) / 2, nb = n / 2;
+        final int na = (n + 1) / 2, nb = n / 2;
         Scratch sc = SCRATCH.get().ensure(na, nb, hd);
+        final float[] a = sc.a, bt = sc.b, packed = sc.packed, scores = sc.scores, nodeMax = sc.nodeMax;
+        final int[] nodeIdx = sc.nodeIdx;
+        Parallel p = (long) na * nb * hd >= PARALLEL_MACS ? par : Parallel.serial();
         // k̂ = k̄ / ‖k̄‖, split by position parity: A = even, B = odd
-        float[] a = sc.a, bt = sc.b;
-        for (int i = 0; i < n; i++) {
-            int src = off + i * hd;
-            float norm = (float) Math.sqrt(dot(metric, src, metric, src, hd));
-            float[] dst = (i & 1) == 0 ? a : bt;
-            int d = (i >> 1) * hd;
-            for (int e = 0; e < hd; e++) dst[d + e] = metric[src + e] / norm;
-        }
-        // scores S = Â·B̂ᵀ [na, nb]
-        float[] packed = sc.packed;
+        p.forRange(n, 32, (i0, i1) -> {
+            for (int i = i0; i < i1; i++) {
+                int src = off + i * hd;
+                float norm = (float) Math.sqrt(dot(metric, src, metric, src, hd));
+                float[] dst = (i & 1) == 0 ? a : bt;
+                int d = (i >> 1) * hd;
+                for (int e = 0; e < hd; e++) dst[d + e] = metric[src + e] / norm;
+            }
+        });
         Gemm.packB(bt, 0, 1, hd, hd, nb, packed);
-        float[] scores = sc.scores;
-        Gemm.gemmSerial(a, 0, hd, 1, na, packed, hd, nb, scores, 0, nb, Gemm.Mode.SET);
-        float[] nodeMax = sc.nodeMax;
-        int[] nodeIdx = sc.nodeIdx;
-        for (int i = 0; i < na; i++) {
-            float best = Float.NEGATIVE_INFINITY;
-            int arg = 0;
-            if (!(classToken && i == 0)) {
-                for (int j = distToken ? 1 : 0; j < nb; j++) {
-                    float v = scores[i * nb + j];
-                    if (v > best) {
-                        best = v;
-                        arg = j;
+        // scores S = Â·B̂ᵀ [na, nb] and each A token's best B partner, by row blocks
+        p.forRange(na, Gemm.MR, (i0, i1) -> {
+            Gemm.gemmSerial(a, i0 * hd, hd, 1, i1 - i0, packed, hd, nb, scores, i0 * nb, nb, Gemm.Mode.SET);
+            for (int i = i0; i < i1; i++) {
+                float best = Float.NEGATIVE_INFINITY;
+                int arg = 0;
+                if (!(classToken && i == 0)) {
+                    for (int j = distToken ? 1 : 0; j < nb; j++) {
+                        float v = scores[i * nb + j];
+                        if (v > best) {
+                            best = v;
+                            arg = j;
+                        }
                     }
                 }
+                nodeMax[i] = best;
+                nodeIdx[i] = arg;
             }
-            nodeMax[i] = best;
-            nodeIdx[i] = arg;
-        }
+        });
         // edges by similarity, descending; stable (lower A index first on ties)
         int[] order = descendingStable(nodeMax, na, sc.keys);
         int nu = na - r;

@@ -86,6 +86,41 @@ class ReductionPropertiesTest {
                 8 + r.nextInt(40), r.nextBoolean(), cls, dist, pool, pool == ViTConfig.Pool.AVG, 3 + r.nextInt(5), 1e-6f);
     }
 
+    /**
+     * At batch 1 the reducers split one image's matching, window matching and merging across the
+     * pool; on a DeiT-sized token count (197, head dim 64, above the parallel threshold) the
+     * result must be the single-threaded one bit for bit, tokens and source maps included.
+     */
+    @Test
+    void batchOneGivesTheSameBitsOnOneAndTwoThreads() {
+        ViTConfig c = new ViTConfig("t", 56, 56, 4, 3, 128, 4, 2, 256, true, true, false, ViTConfig.Pool.TOKEN, false, 10, 1e-6f);
+        StateDict sd = HashInit.stateDict(c, 11, 2.0);
+        float[] px = HashInit.pixels(c, 1, 12);
+        String[] specs = {"tome:r=13", "tome:r=40", "ppt:r=30,layers=1/2,threshold=1", "ppt:r=30,layers=1,threshold=0",
+                "lgtm:dense=1,r=13,switch=2", "lgtm:dense=0,r=24,switch=3"};
+        try (VisionTransformer one = VisionTransformer.create(c, null, null, sd, 1, "t");
+             VisionTransformer two = VisionTransformer.create(c, null, null, sd, 2, "t")) {
+            for (String spec : specs) {
+                TokenReducer red = Reductions.parse(spec, c);
+                VisionTransformer.Result a = one.forward(px, 1, red, true), b = two.forward(px, 1, red, true);
+                assertThat(b.logits()).as(spec).containsExactly(a.logits());
+                assertThat(b.trace().tokensEnteringBlocks(0)).as(spec).containsExactly(a.trace().tokensEnteringBlocks(0));
+                assertThat(b.trace().tokensEnteringBlocks(0)[c.depth() - 1]).as(spec + " reduces").isLessThan(197);
+                assertThat(b.trace().sourceAfter(c.depth() - 1)).as(spec).isDeepEqualTo(a.trace().sourceAfter(c.depth() - 1));
+            }
+        }
+        // the matching itself, split or not
+        SplittableRandom r = new SplittableRandom(3);
+        float[] metric = new float[197 * 64];
+        for (int i = 0; i < metric.length; i++) metric[i] = (float) r.nextGaussian();
+        try (Parallel par = Parallel.create(2)) {
+            for (int rr : new int[] {1, 13, 60, 98}) {
+                assertThat(ToMe.match(par, metric, 0, 197, 64, rr, true, false))
+                        .containsExactly(ToMe.match(metric, 0, 197, 64, rr, true, false));
+            }
+        }
+    }
+
     @Test
     void invariantsHoldForRandomModelsAndSchedules() {
         SplittableRandom r = new SplittableRandom(2024);
