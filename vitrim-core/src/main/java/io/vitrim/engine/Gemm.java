@@ -163,11 +163,27 @@ public final class Gemm {
         }
     }
 
+    /** A blocks up to this many floats stay in L2 whole: then B is read panel by panel, front to back. */
+    static final int PANEL_ORDER_MAX_A = 64 * 1024;
+
     private static void block(float[] a, int aOff, int aRow, int aCol, int i0, int mc,
                               float[] bData, int k, int n, float[] bBias, int p0, int p1,
                               float[] c, int cOff, int ldc, Mode mode, float[] abuf, float[] tile) {
         final int kBlocks = (k + KC_MAX - 1) / KC_MAX;
         final int kcMax = (k + kBlocks - 1) / kBlocks;
+        if (aCol == 1 && mc * k <= PANEL_ORDER_MAX_A) {
+            // Few rows (batch 1, reduced token counts): each weight is used by few rows, so the
+            // GEMM streams B from memory. Walking each panel's K blocks in turn reads B as one
+            // sequential stream the hardware prefetcher can follow; the A rows stay in L2.
+            // Every C element still sums its K blocks in order: same bits as the other order.
+            for (int p = p0; p < p1; p++) {
+                for (int pc = 0; pc < k; pc += kcMax) {
+                    tiles(a, aOff + i0 * aRow + pc, aRow, i0, mc, bData, k, n, bBias, p, p + 1, pc, Math.min(kcMax, k - pc),
+                            c, cOff, ldc, mode, tile);
+                }
+            }
+            return;
+        }
         for (int pc = 0; pc < k; pc += kcMax) {
             int kc = Math.min(kcMax, k - pc);
             float[] as;
@@ -182,27 +198,33 @@ public final class Gemm {
                 aBase = 0;
                 lda = kc;
             }
-            boolean first = pc == 0;
-            boolean last = pc + kc == k;
-            boolean loadC = !first || mode == Mode.ADD;
-            float[] bias = first ? bBias : null;
-            boolean gelu = last && mode == Mode.SET_GELU;
-            for (int p = p0; p < p1; p++) {
-                int j0 = p * NR;
-                int nc = Math.min(NR, n - j0);
-                int bo = p * k * NR + pc * NR;
-                for (int ir = 0; ir < mc; ir += MR) {
-                    int mr = Math.min(MR, mc - ir);
-                    int co = cOff + (i0 + ir) * ldc + j0;
-                    int ao = aBase + ir * lda;
-                    if (mr == MR && nc == NR) {
-                        kernel(as, ao, lda, MR, bData, bo, kc, c, co, ldc, loadC, bias, j0, gelu);
-                    } else {
-                        java.util.Arrays.fill(tile, 0f);
-                        if (loadC) for (int r = 0; r < mr; r++) System.arraycopy(c, co + r * ldc, tile, r * NR, nc);
-                        kernel(as, ao, lda, mr, bData, bo, kc, tile, 0, NR, loadC, bias, j0, gelu);
-                        for (int r = 0; r < mr; r++) System.arraycopy(tile, r * NR, c, co + r * ldc, nc);
-                    }
+            tiles(as, aBase, lda, i0, mc, bData, k, n, bBias, p0, p1, pc, kc, c, cOff, ldc, mode, tile);
+        }
+    }
+
+    /** The register tiles of one K block {@code [pc, pc + kc)} for panels {@code [p0, p1)} and rows {@code [i0, i0 + mc)}. */
+    private static void tiles(float[] as, int aBase, int lda, int i0, int mc, float[] bData, int k, int n, float[] bBias,
+                              int p0, int p1, int pc, int kc, float[] c, int cOff, int ldc, Mode mode, float[] tile) {
+        boolean first = pc == 0;
+        boolean last = pc + kc == k;
+        boolean loadC = !first || mode == Mode.ADD;
+        float[] bias = first ? bBias : null;
+        boolean gelu = last && mode == Mode.SET_GELU;
+        for (int p = p0; p < p1; p++) {
+            int j0 = p * NR;
+            int nc = Math.min(NR, n - j0);
+            int bo = p * k * NR + pc * NR;
+            for (int ir = 0; ir < mc; ir += MR) {
+                int mr = Math.min(MR, mc - ir);
+                int co = cOff + (i0 + ir) * ldc + j0;
+                int ao = aBase + ir * lda;
+                if (mr == MR && nc == NR) {
+                    kernel(as, ao, lda, MR, bData, bo, kc, c, co, ldc, loadC, bias, j0, gelu);
+                } else {
+                    java.util.Arrays.fill(tile, 0f);
+                    if (loadC) for (int r = 0; r < mr; r++) System.arraycopy(c, co + r * ldc, tile, r * NR, nc);
+                    kernel(as, ao, lda, mr, bData, bo, kc, tile, 0, NR, loadC, bias, j0, gelu);
+                    for (int r = 0; r < mr; r++) System.arraycopy(tile, r * NR, c, co + r * ldc, nc);
                 }
             }
         }

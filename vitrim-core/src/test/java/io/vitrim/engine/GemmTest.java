@@ -27,9 +27,9 @@ class GemmTest {
         }
     }
 
-    /** Odd sizes that are not multiples of MR=8, NR=32, KC=256 or MC=128, plus exact multiples. */
+    /** Odd sizes that are not multiples of MR=8, NR=32, KC=256 or MC=128, plus exact multiples; small A blocks take the panel-by-panel order, large ones (k = 1100) the K-block order. */
     @ParameterizedTest
-    @CsvSource({"1,1,1", "7,5,3", "9,33,31", "13,257,65", "129,300,97", "200,384,1152", "64,64,64", "3,513,40", "257,17,33"})
+    @CsvSource({"1,1,1", "7,5,3", "9,33,31", "13,257,65", "129,300,97", "200,384,1152", "64,64,64", "3,513,40", "257,17,33", "150,1100,70", "20,1100,45"})
     void matchesNaiveForAllModes(int m, int k, int n) {
         float[] a = rand(m * k, 1), w = rand(n * k, 2), bias = rand(n, 3);
         PackedMatrix pb = PackedMatrix.ofLinearWeight(w, n, k, bias);
