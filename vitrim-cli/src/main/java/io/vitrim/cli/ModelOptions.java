@@ -37,6 +37,36 @@ final class ModelOptions {
     }
 
     /**
+     * A content hash of the loaded checkpoint (its config and weights files), so caches of
+     * measured results notice a retrained model at the same path; the seed for random weights.
+     */
+    String fingerprint() {
+        if (model == null) return arch + "/seed" + seed;
+        try {
+            java.security.MessageDigest md = java.security.MessageDigest.getInstance("SHA-256");
+            java.util.List<Path> files = new java.util.ArrayList<>();
+            if (java.nio.file.Files.isDirectory(model)) {
+                try (var list = java.nio.file.Files.list(model)) {
+                    list.filter(f -> f.getFileName().toString().endsWith(".safetensors") || f.getFileName().toString().equals("config.json"))
+                            .sorted().forEach(files::add);
+                }
+            } else {
+                files.add(model);
+            }
+            byte[] buf = new byte[1 << 16];
+            for (Path f : files) {
+                md.update(f.getFileName().toString().getBytes(java.nio.charset.StandardCharsets.UTF_8));
+                try (var in = java.nio.file.Files.newInputStream(f)) {
+                    for (int k; (k = in.read(buf)) > 0; ) md.update(buf, 0, k);
+                }
+            }
+            return java.util.HexFormat.of().formatHex(md.digest(), 0, 8);
+        } catch (java.io.IOException | java.security.NoSuchAlgorithmException e) {
+            throw VitrimException.of(model, "cannot read (" + e.getMessage() + ")");
+        }
+    }
+
+    /**
      * Loads --model, or --arch with random weights; with neither, {@code defaultArch} if given,
      * else the embedded model.
      */

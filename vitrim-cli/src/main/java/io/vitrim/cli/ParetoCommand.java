@@ -107,7 +107,7 @@ final class ParetoCommand implements Callable<Integer> {
             int[] map = EvalCommand.classMap(d, m, data);
             Files.createDirectories(out);
             Path cache = out.resolve("points.jsonl");
-            String key = modelName + "|" + data + "|" + d.size() + "|" + batch + "|" + n;
+            String key = modelName + "@" + model.fingerprint() + "|" + data + "|" + d.size() + "|" + batch + "|" + n;
             Map<String, Map<String, Object>> cached = readCache(cache, key);
             List<Pareto.Point> results = new ArrayList<>();
             long start = System.nanoTime();

@@ -104,6 +104,18 @@ class ParetoAndVisualizeTest {
         CliTest.Run again = CliTest.run("pareto", "--model", model.toString(), "--data", data.toString(), "--out", out.toString(),
                 "--warmup", "0", "--rounds", "1", "--batch", "8", "--threads", "2");
         assertThat(again.out()).contains("0 measured now");
+        // new weights at the same path (a retrained model) are measured afresh, not read from the cache
+        ViTConfig cfg;
+        try (VisionTransformer m = ModelLoader.load(model, null, 1)) {
+            cfg = m.config();
+        }
+        ModelFolder.write(model, cfg, new PreprocessConfig(16, 16, 1.0, PreprocessConfig.Interpolation.BICUBIC,
+                PreprocessConfig.Resize.SHORTER_SIDE, PreprocessConfig.IMAGENET_MEAN, PreprocessConfig.IMAGENET_STD),
+                CLASSES, io.vitrim.testing.HashInit.stateDict(cfg, 10, 2.0), null);
+        CliTest.Run retrained = CliTest.run("pareto", "--model", model.toString(), "--data", data.toString(), "--out", out.toString(),
+                "--warmup", "0", "--rounds", "1", "--batch", "8", "--threads", "2");
+        assertThat(retrained.code()).as(retrained.err()).isZero();
+        assertThat(retrained.out()).doesNotContain(" 0 measured now");
     }
 
     @Test
