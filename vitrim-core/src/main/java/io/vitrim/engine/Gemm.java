@@ -10,8 +10,10 @@ import jdk.incubator.vector.VectorSpecies;
  * accumulators), 6 × 16 on AVX2.
  *
  * <p>A row-major A is read in place — the kernel broadcasts from MR row streams — which measured
- * as fast as a packed A and saves the packing pass; a strided (transposed) A is first copied
- * into a row-major block.
+ * as fast as a packed A and saves the packing pass. A strided (transposed) A — dyᵀ in a weight
+ * gradient — is packed per block as GotoBLAS does ({@link #packA}: MR rows adjacent per k, so the
+ * copy reads the source along its contiguous axis) and run by {@code kernel8p}; on AVX2, which
+ * has no packed-A kernel, it is transposed to row-major once per call.
  *
  * <p>Determinism: every element of C is accumulated over k in the same order (KC blocks in
  * sequence, FMA inside) whatever the thread count or tile position — edge tiles run the same
@@ -74,8 +76,8 @@ public final class Gemm {
     public static void gemm(Parallel par, float[] a, int aOff, int aRow, int aCol, int m,
                             PackedMatrix b, float[] c, int cOff, int ldc, Mode mode) {
         if (m <= 0) return;
-        if (aCol != 1) {
-            // a strided (e.g. transposed) A: make it row-major once, not once per task
+        if (aCol != 1 && MR != 8) {
+            // a strided (e.g. transposed) A without a packed-A kernel: make it row-major once, not once per task
             int k = b.k;
             float[] t = TRANSPOSED.get();
             if (t.length < m * k) {
@@ -100,6 +102,8 @@ public final class Gemm {
         int mBlocks = (m + MC_MAX - 1) / MC_MAX;
         int want = threads == 1 ? 1 : 4 * threads;
         int nChunks = Math.max(1, Math.min(panels, (want + mBlocks - 1) / mBlocks));
+        // A strided A is packed per task: splitting only M packs each row once (measured 6–11 % faster)
+        if (aCol != 1) nChunks = 1;
         if (threads > 1 && mBlocks * nChunks < want && mBlocks < (m + MR - 1) / MR) {
             mBlocks = Math.min((m + MR - 1) / MR, (want + nChunks - 1) / nChunks);
         }
@@ -186,19 +190,59 @@ public final class Gemm {
         }
         for (int pc = 0; pc < k; pc += kcMax) {
             int kc = Math.min(kcMax, k - pc);
-            float[] as;
-            int aBase, lda;
             if (aCol == 1) {
-                as = a;
-                aBase = aOff + i0 * aRow + pc;
-                lda = aRow;
+                tiles(a, aOff + i0 * aRow + pc, aRow, i0, mc, bData, k, n, bBias, p0, p1, pc, kc, c, cOff, ldc, mode, tile);
+            } else if (MR == 8) {
+                // strided A (dyᵀ of a weight gradient): packed as GotoBLAS does, which reads the
+                // source along its contiguous axis, then the packed-A kernel
+                packA(a, aOff, aRow, aCol, i0, mc, pc, kc, abuf);
+                packedTiles(abuf, mc, bData, k, n, bBias, p0, p1, pc, kc, c, cOff + i0 * ldc, ldc, mode, tile);
             } else {
                 copyBlock(a, aOff, aRow, aCol, i0, mc, pc, kc, abuf);
-                as = abuf;
-                aBase = 0;
-                lda = kc;
+                tiles(abuf, 0, kc, i0, mc, bData, k, n, bBias, p0, p1, pc, kc, c, cOff, ldc, mode, tile);
             }
-            tiles(as, aBase, lda, i0, mc, bData, k, n, bBias, p0, p1, pc, kc, c, cOff, ldc, mode, tile);
+        }
+    }
+
+    /**
+     * Packs A[i0:i0+mc, p0:p0+kc] into MR-row tiles, k-major inside a tile with the MR rows
+     * adjacent: {@code dst[t·kc + kk·MR + r] = A[i0 + t + r][p0 + kk]} for tile start t. Rows past
+     * mc repeat the last row (their results are discarded). For a transposed A the MR values of
+     * one k are contiguous in the source, so the copy streams.
+     */
+    static void packA(float[] a, int aOff, int aRow, int aCol, int i0, int mc, int p0, int kc, float[] dst) {
+        for (int t = 0; t < mc; t += MR) {
+            int last = Math.min(MR, mc - t) - 1, base = t * kc;
+            for (int kk = 0; kk < kc; kk++) {
+                int src = aOff + (i0 + t) * aRow + (p0 + kk) * aCol, d = base + kk * MR;
+                for (int r = 0; r < MR; r++) dst[d + r] = a[src + Math.min(r, last) * aRow];
+            }
+        }
+    }
+
+    /** {@link #tiles} for an A packed by {@link #packA}; {@code co0} is C's offset of the block's first row. */
+    private static void packedTiles(float[] ap, int mc, float[] bData, int k, int n, float[] bBias, int p0, int p1,
+                                    int pc, int kc, float[] c, int co0, int ldc, Mode mode, float[] tile) {
+        boolean loadC = pc != 0 || mode == Mode.ADD;
+        float[] bias = pc == 0 ? bBias : null;
+        boolean gelu = pc + kc == k && mode == Mode.SET_GELU;
+        for (int p = p0; p < p1; p++) {
+            int j0 = p * NR;
+            int nc = Math.min(NR, n - j0);
+            int bo = p * k * NR + pc * NR;
+            for (int ir = 0; ir < mc; ir += MR) {
+                int mr = Math.min(MR, mc - ir);
+                int co = co0 + ir * ldc + j0;
+                if (mr == MR && nc == NR) {
+                    kernel8p(ap, ir * kc, bData, bo, kc, c, co, ldc, loadC, bias, j0);
+                } else {
+                    java.util.Arrays.fill(tile, 0f);
+                    if (loadC) for (int r = 0; r < mr; r++) System.arraycopy(c, co + r * ldc, tile, r * NR, nc);
+                    kernel8p(ap, ir * kc, bData, bo, kc, tile, 0, NR, loadC, bias, j0);
+                    for (int r = 0; r < mr; r++) System.arraycopy(tile, r * NR, c, co + r * ldc, nc);
+                }
+                if (gelu) for (int r = 0; r < mr; r++) VecMath.geluInPlace(c, co + r * ldc, nc);
+            }
         }
     }
 
@@ -323,6 +367,49 @@ public final class Gemm {
             x = FloatVector.broadcast(F, a[a5 + kk]); c50 = x.fma(b0, c50); c51 = x.fma(b1, c51);
             x = FloatVector.broadcast(F, a[a6 + kk]); c60 = x.fma(b0, c60); c61 = x.fma(b1, c61);
             x = FloatVector.broadcast(F, a[a7 + kk]); c70 = x.fma(b0, c70); c71 = x.fma(b1, c71);
+        }
+        int r1 = co + ldc, r2 = r1 + ldc, r3 = r2 + ldc, r4 = r3 + ldc, r5 = r4 + ldc, r6 = r5 + ldc, r7 = r6 + ldc;
+        c00.intoArray(c, co); c01.intoArray(c, co + V);
+        c10.intoArray(c, r1); c11.intoArray(c, r1 + V);
+        c20.intoArray(c, r2); c21.intoArray(c, r2 + V);
+        c30.intoArray(c, r3); c31.intoArray(c, r3 + V);
+        c40.intoArray(c, r4); c41.intoArray(c, r4 + V);
+        c50.intoArray(c, r5); c51.intoArray(c, r5 + V);
+        c60.intoArray(c, r6); c61.intoArray(c, r6 + V);
+        c70.intoArray(c, r7); c71.intoArray(c, r7 + V);
+    }
+
+    /** {@link #kernel8} on an A packed by {@link #packA} (8 rows adjacent per k, constant stride). */
+    private static void kernel8p(float[] a, int a0, float[] b, int bo, int kc, float[] c, int co, int ldc,
+                                boolean loadC, float[] bias, int biasOff) {
+        float[] src = loadC ? c : ZERO_TILE;
+        int s0 = loadC ? co : 0, sld = loadC ? ldc : NR;
+        float[] bsrc = bias != null ? bias : ZERO_TILE;
+        int bOff = bias != null ? biasOff : 0;
+        FloatVector bias0 = FloatVector.fromArray(F, bsrc, bOff), bias1 = FloatVector.fromArray(F, bsrc, bOff + V);
+        int s1 = s0 + sld, s2 = s1 + sld, s3 = s2 + sld, s4 = s3 + sld, s5 = s4 + sld, s6 = s5 + sld, s7 = s6 + sld;
+        FloatVector c00 = FloatVector.fromArray(F, src, s0).add(bias0), c01 = FloatVector.fromArray(F, src, s0 + V).add(bias1);
+        FloatVector c10 = FloatVector.fromArray(F, src, s1).add(bias0), c11 = FloatVector.fromArray(F, src, s1 + V).add(bias1);
+        FloatVector c20 = FloatVector.fromArray(F, src, s2).add(bias0), c21 = FloatVector.fromArray(F, src, s2 + V).add(bias1);
+        FloatVector c30 = FloatVector.fromArray(F, src, s3).add(bias0), c31 = FloatVector.fromArray(F, src, s3 + V).add(bias1);
+        FloatVector c40 = FloatVector.fromArray(F, src, s4).add(bias0), c41 = FloatVector.fromArray(F, src, s4 + V).add(bias1);
+        FloatVector c50 = FloatVector.fromArray(F, src, s5).add(bias0), c51 = FloatVector.fromArray(F, src, s5 + V).add(bias1);
+        FloatVector c60 = FloatVector.fromArray(F, src, s6).add(bias0), c61 = FloatVector.fromArray(F, src, s6 + V).add(bias1);
+        FloatVector c70 = FloatVector.fromArray(F, src, s7).add(bias0), c71 = FloatVector.fromArray(F, src, s7 + V).add(bias1);
+        for (int kk = 0; kk < kc; kk++) {
+            int bi = bo + kk * (2 * V);
+            FloatVector b0 = FloatVector.fromArray(F, b, bi);
+            FloatVector b1 = FloatVector.fromArray(F, b, bi + V);
+            int ai = a0 + kk * 8;
+            FloatVector x;
+            x = FloatVector.broadcast(F, a[ai + 0]); c00 = x.fma(b0, c00); c01 = x.fma(b1, c01);
+            x = FloatVector.broadcast(F, a[ai + 1]); c10 = x.fma(b0, c10); c11 = x.fma(b1, c11);
+            x = FloatVector.broadcast(F, a[ai + 2]); c20 = x.fma(b0, c20); c21 = x.fma(b1, c21);
+            x = FloatVector.broadcast(F, a[ai + 3]); c30 = x.fma(b0, c30); c31 = x.fma(b1, c31);
+            x = FloatVector.broadcast(F, a[ai + 4]); c40 = x.fma(b0, c40); c41 = x.fma(b1, c41);
+            x = FloatVector.broadcast(F, a[ai + 5]); c50 = x.fma(b0, c50); c51 = x.fma(b1, c51);
+            x = FloatVector.broadcast(F, a[ai + 6]); c60 = x.fma(b0, c60); c61 = x.fma(b1, c61);
+            x = FloatVector.broadcast(F, a[ai + 7]); c70 = x.fma(b0, c70); c71 = x.fma(b1, c71);
         }
         int r1 = co + ldc, r2 = r1 + ldc, r3 = r2 + ldc, r4 = r3 + ldc, r5 = r4 + ldc, r6 = r5 + ldc, r7 = r6 + ldc;
         c00.intoArray(c, co); c01.intoArray(c, co + V);

@@ -61,18 +61,38 @@ class GemmTest {
         }
     }
 
+    /** A strided (transposed) A, as in a weight gradient dyᵀ·x: packed per block, every mode, K past one block. */
     @Test
     void transposedAndOffsetOperands() {
-        int m = 37, k = 45, n = 29;
-        float[] at = rand(k * m + 7, 5); // A stored transposed: A[i][q] = at[7 + q*m + i]
-        float[] bRow = rand(k * n, 6);
-        PackedMatrix pb = PackedMatrix.ofRowMajor(bRow, k, n);
-        double[] ref = Naive.matmul(at, 7, 1, m, m, bRow, k, n, null);
-        float[] c = new float[3 + m * n];
-        try (Parallel par = Parallel.create(2)) {
-            Gemm.gemm(par, at, 7, 1, m, m, pb, c, 3, n, Gemm.Mode.SET);
+        int[][] sizes = {{37, 45, 29}, {8, 600, 33}, {203, 530, 70}, {1, 17, 5}};
+        for (int[] s : sizes) {
+            int m = s[0], k = s[1], n = s[2];
+            float[] at = rand(k * m + 7, 5); // A stored transposed: A[i][q] = at[7 + q*m + i]
+            float[] bRow = rand(k * n, 6), bias = rand(n, 12), c0 = rand(3 + m * n, 13);
+            PackedMatrix pb = PackedMatrix.pack(bRow, 0, n, 1, k, n, bias);
+            double[] ref = Naive.matmul(at, 7, 1, m, m, bRow, k, n, bias);
+            double tol = 1e-4 * Math.sqrt(k / 45.0);
+            float[] first = null;
+            for (int threads = 1; threads <= 3; threads++) {
+                try (Parallel par = Parallel.create(threads)) {
+                    float[] c = new float[3 + m * n];
+                    Gemm.gemm(par, at, 7, 1, m, m, pb, c, 3, n, Gemm.Mode.SET);
+                    assertClose(c, 3, n, ref, m, n, tol);
+                    if (first == null) first = c;
+                    else assertThat(c).as("m=%d k=%d n=%d threads=%d", m, k, n, threads).containsExactly(first);
+
+                    float[] c2 = c0.clone();
+                    Gemm.gemm(par, at, 7, 1, m, m, pb, c2, 3, n, Gemm.Mode.ADD);
+                    double[] refAdd = new double[m * n];
+                    for (int i = 0; i < m * n; i++) refAdd[i] = ref[i] + c0[3 + i];
+                    assertClose(c2, 3, n, refAdd, m, n, tol);
+
+                    float[] c3 = new float[3 + m * n];
+                    Gemm.gemm(par, at, 7, 1, m, m, pb, c3, 3, n, Gemm.Mode.SET_GELU);
+                    assertClose(c3, 3, n, Arrays.stream(ref).map(Naive::gelu).toArray(), m, n, tol);
+                }
+            }
         }
-        assertClose(c, 3, n, ref, m, n, 1e-4);
     }
 
     @Test
