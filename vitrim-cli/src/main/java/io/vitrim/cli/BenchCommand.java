@@ -2,6 +2,7 @@ package io.vitrim.cli;
 
 import io.vitrim.VitrimException;
 import io.vitrim.io.Json;
+import io.vitrim.measure.PeakFlops;
 import io.vitrim.measure.SystemInfo;
 import io.vitrim.measure.Throughput;
 import io.vitrim.model.VisionTransformer;
@@ -26,6 +27,7 @@ import java.util.concurrent.Callable;
             "  vitrim bench                                     # DeiT-S/16, random weights, batch 32",
             "  vitrim bench --arch deit_small_patch16_224 --batch 1 --threads 2",
             "  vitrim bench --reduce tome:r=13 --reduce ppt --json",
+            "  vitrim bench --peak                              # also: share of this machine's FMA peak",
             "  vitrim bench --model models/deit-s --batch 64 --rounds 20"})
 final class BenchCommand implements Callable<Integer> {
     static final String DEFAULT_ARCH = "deit_small_patch16_224";
@@ -51,6 +53,9 @@ final class BenchCommand implements Callable<Integer> {
             description = "Measured rounds; each runs every method once (default: ${DEFAULT-VALUE}).")
     int rounds;
 
+    @Option(names = "--peak", description = "First measure this machine's FP32 FMA peak on the same threads (≈ 2 s), then report each method's share of it.")
+    boolean peak;
+
     @Option(names = "--json", description = "Print the results as one JSON object.")
     boolean json;
 
@@ -72,12 +77,22 @@ final class BenchCommand implements Callable<Integer> {
                 TokenReducer t = Reductions.parse(r, m.config());
                 if (!t.spec().equals("none")) reducers.add(t);
             }
-            String header = String.format(Locale.ROOT, "%s: %s, batch %d, %d threads, %s", "vitrim bench", model.describe(), batch, n, SystemInfo.summary());
+            String header = String.format(Locale.ROOT, "%s: %s, batch %d, %s, %s", "vitrim bench", model.describe(), batch, threadsText(n), SystemInfo.summary());
             if (!json) {
                 out.println(header);
                 out.flush();
             }
             Progress progress = new Progress(err, !json);
+            double peakGflops = Double.NaN;
+            if (peak) {
+                progress.status("measuring the FMA peak on " + threadsText(n));
+                peakGflops = PeakFlops.measure(n, 20_000_000, 5);
+                if (!json) {
+                    progress.done();
+                    out.printf(Locale.ROOT, "FP32 FMA peak: %.0f GFLOP/s on %s (%s)%n", peakGflops, threadsText(n), PeakFlops.describe());
+                    out.flush();
+                }
+            }
             List<Throughput.Result> res = Throughput.measure(m, reducers,
                     new Throughput.Settings(batch, warmup, 2, rounds, 1234), progress::status);
             progress.done();
@@ -91,6 +106,7 @@ final class BenchCommand implements Callable<Integer> {
                 o.put("vector", SystemInfo.vector());
                 o.put("warmup_s", warmup);
                 o.put("rounds", rounds);
+                if (peak) o.put("peak_gflops", peakGflops);
                 List<Object> rs = new ArrayList<>();
                 for (Throughput.Result r : res) {
                     Map<String, Object> e = new LinkedHashMap<>();
@@ -100,6 +116,8 @@ final class BenchCommand implements Callable<Integer> {
                     e.put("gmacs", r.gmacs());
                     e.put("mac_ratio", r.macRatio());
                     e.put("speedup", r.speedup());
+                    e.put("gflops", gflops(r));
+                    if (peak) e.put("peak_fraction", gflops(r) / peakGflops);
                     e.put("reduction_overhead", r.overheadFraction());
                     e.put("runs_ms", r.runMillis());
                     rs.add(e);
@@ -107,16 +125,29 @@ final class BenchCommand implements Callable<Integer> {
                 o.put("results", rs);
                 out.println(Json.write(o));
             } else {
-                out.printf(Locale.ROOT, "%-34s %9s %11s %8s %10s %9s %9s%n", "method", "img/s", "ms/batch", "GMACs", "MAC ratio", "speed-up", "overhead");
+                String peakHead = peak ? String.format(Locale.ROOT, " %7s", "% peak") : "";
+                out.printf(Locale.ROOT, "%-34s %9s %11s %8s %9s %10s %9s %9s%s%n", "method", "img/s", "ms/batch", "GMACs", "GFLOP/s",
+                        "MAC ratio", "speed-up", "overhead", peakHead);
                 for (Throughput.Result r : res) {
-                    out.printf(Locale.ROOT, "%-34s %9.1f %11.1f %8.3f %9.2fx %8.2fx %8.1f%%%n", r.spec(), r.imagesPerSecond(), r.medianMillis(),
-                            r.gmacs(), r.macRatio(), r.speedup(), 100 * r.overheadFraction());
+                    String share = peak ? String.format(Locale.ROOT, " %6.1f%%", 100 * gflops(r) / peakGflops) : "";
+                    out.printf(Locale.ROOT, "%-34s %9.1f %11.1f %8.3f %9.1f %9.2fx %8.2fx %8.1f%%%s%n", r.spec(), r.imagesPerSecond(),
+                            r.medianMillis(), r.gmacs(), gflops(r), r.macRatio(), r.speedup(), 100 * r.overheadFraction(), share);
                 }
-                out.println("(speed-up: median time of 'none' / median time of the method, same process; overhead: share of the"
-                        + " forward time spent deciding and applying the reduction)");
+                out.println("(GFLOP/s: 2 × GMACs × img/s, the work each method actually does; speed-up: median time of 'none' /"
+                        + " median time of the method, same process; overhead: share of the forward time spent deciding and applying"
+                        + " the reduction)");
             }
         }
         out.flush();
         return 0;
+    }
+
+    private static String threadsText(int n) {
+        return n + (n == 1 ? " thread" : " threads");
+    }
+
+    /** FLOP/s of the multiply-adds the method performs (2 FLOPs per MAC). */
+    private static double gflops(Throughput.Result r) {
+        return 2 * r.gmacs() * r.imagesPerSecond();
     }
 }

@@ -161,6 +161,18 @@ class CliTest {
         assertThat(none.get("spec")).isEqualTo("none");
         assertThat(((Number) none.get("speedup")).doubleValue()).isEqualTo(1.0);
         assertThat(((Number) none.get("images_per_s")).doubleValue()).isPositive();
+        assertThat(((Number) none.get("gflops")).doubleValue()).isPositive();
+        assertThat(none.containsKey("peak_fraction")).as("peak_fraction without --peak").isFalse();
+
+        Run p = run("bench", "--model", MODEL.toString(), "--batch", "2", "--warmup", "0", "--rounds", "1", "--threads", "1", "--peak", "--json");
+        assertThat(p.code()).as(p.err()).isZero();
+        Map<String, Object> po = Json.parseObject(p.out().trim());
+        double peakGflops = ((Number) po.get("peak_gflops")).doubleValue();
+        assertThat(peakGflops).as("a single core's FP32 FMA peak in GFLOP/s").isBetween(1.0, 10_000.0);
+        Map<?, ?> pn = (Map<?, ?>) ((List<?>) po.get("results")).get(0);
+        // the tiny test model is far from the FMA peak; its share is a ratio of two measured rates
+        assertThat(((Number) pn.get("peak_fraction")).doubleValue()).isStrictlyBetween(0.0, 1.0)
+                .isCloseTo(((Number) pn.get("gflops")).doubleValue() / peakGflops, org.assertj.core.data.Offset.offset(1e-9));
 
         Run i = run("info", "--arch", "deit_small_patch16_224", "--json");
         assertThat(i.code()).as(i.err()).isZero();
