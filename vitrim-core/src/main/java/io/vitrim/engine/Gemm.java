@@ -196,7 +196,7 @@ public final class Gemm {
                 // strided A (dyᵀ of a weight gradient): packed as GotoBLAS does, which reads the
                 // source along its contiguous axis, then the packed-A kernel
                 packA(a, aOff, aRow, aCol, i0, mc, pc, kc, abuf);
-                packedTiles(abuf, mc, bData, k, n, bBias, p0, p1, pc, kc, c, cOff + i0 * ldc, ldc, mode, tile);
+                tiles(abuf, 0, PACKED, i0, mc, bData, k, n, bBias, p0, p1, pc, kc, c, cOff, ldc, mode, tile);
             } else {
                 copyBlock(a, aOff, aRow, aCol, i0, mc, pc, kc, abuf);
                 tiles(abuf, 0, kc, i0, mc, bData, k, n, bBias, p0, p1, pc, kc, c, cOff, ldc, mode, tile);
@@ -220,33 +220,13 @@ public final class Gemm {
         }
     }
 
-    /** {@link #tiles} for an A packed by {@link #packA}; {@code co0} is C's offset of the block's first row. */
-    private static void packedTiles(float[] ap, int mc, float[] bData, int k, int n, float[] bBias, int p0, int p1,
-                                    int pc, int kc, float[] c, int co0, int ldc, Mode mode, float[] tile) {
-        boolean loadC = pc != 0 || mode == Mode.ADD;
-        float[] bias = pc == 0 ? bBias : null;
-        boolean gelu = pc + kc == k && mode == Mode.SET_GELU;
-        for (int p = p0; p < p1; p++) {
-            int j0 = p * NR;
-            int nc = Math.min(NR, n - j0);
-            int bo = p * k * NR + pc * NR;
-            for (int ir = 0; ir < mc; ir += MR) {
-                int mr = Math.min(MR, mc - ir);
-                int co = co0 + ir * ldc + j0;
-                if (mr == MR && nc == NR) {
-                    kernel8p(ap, ir * kc, bData, bo, kc, c, co, ldc, loadC, bias, j0);
-                } else {
-                    java.util.Arrays.fill(tile, 0f);
-                    if (loadC) for (int r = 0; r < mr; r++) System.arraycopy(c, co + r * ldc, tile, r * NR, nc);
-                    kernel8p(ap, ir * kc, bData, bo, kc, tile, 0, NR, loadC, bias, j0);
-                    for (int r = 0; r < mr; r++) System.arraycopy(tile, r * NR, c, co + r * ldc, nc);
-                }
-                if (gelu) for (int r = 0; r < mr; r++) VecMath.geluInPlace(c, co + r * ldc, nc);
-            }
-        }
-    }
+    /** {@code lda} value that marks an A packed by {@link #packA} (tile r starts at {@code r·kc}). */
+    private static final int PACKED = -1;
 
-    /** The register tiles of one K block {@code [pc, pc + kc)} for panels {@code [p0, p1)} and rows {@code [i0, i0 + mc)}. */
+    /**
+     * The register tiles of one K block {@code [pc, pc + kc)} for panels {@code [p0, p1)} and rows
+     * {@code [i0, i0 + mc)}; A row-major with row stride {@code lda}, or packed ({@link #PACKED}).
+     */
     private static void tiles(float[] as, int aBase, int lda, int i0, int mc, float[] bData, int k, int n, float[] bBias,
                               int p0, int p1, int pc, int kc, float[] c, int cOff, int ldc, Mode mode, float[] tile) {
         boolean first = pc == 0;
@@ -261,7 +241,7 @@ public final class Gemm {
             for (int ir = 0; ir < mc; ir += MR) {
                 int mr = Math.min(MR, mc - ir);
                 int co = cOff + (i0 + ir) * ldc + j0;
-                int ao = aBase + ir * lda;
+                int ao = aBase + ir * (lda == PACKED ? kc : lda);
                 if (mr == MR && nc == NR) {
                     kernel(as, ao, lda, MR, bData, bo, kc, c, co, ldc, loadC, bias, j0, gelu);
                 } else {
@@ -299,10 +279,12 @@ public final class Gemm {
     private static void kernel(float[] a, int ao, int lda, int mr, float[] b, int bo, int kc, float[] c, int co, int ldc,
                                boolean loadC, float[] bias, int biasOff, boolean gelu) {
         // a short remainder sliver runs a 4-row tile: same per-element FMA order, half the work
-        if (mr <= 4) kernel4(a, ao, lda, mr, b, bo, kc, c, co, ldc, loadC, bias, biasOff);
+        boolean four = mr <= 4 && lda != PACKED;
+        if (lda == PACKED) kernel8p(a, ao, b, bo, kc, c, co, ldc, loadC, bias, biasOff);
+        else if (four) kernel4(a, ao, lda, mr, b, bo, kc, c, co, ldc, loadC, bias, biasOff);
         else if (MR == 8) kernel8(a, ao, lda, mr, b, bo, kc, c, co, ldc, loadC, bias, biasOff);
         else kernel6(a, ao, lda, mr, b, bo, kc, c, co, ldc, loadC, bias, biasOff);
-        if (gelu) for (int r = 0; r < Math.min(mr <= 4 ? 4 : MR, MR); r++) VecMath.geluInPlace(c, co + r * ldc, NR);
+        if (gelu) for (int r = 0; r < Math.min(four ? 4 : MR, MR); r++) VecMath.geluInPlace(c, co + r * ldc, NR);
     }
 
     private static void kernel4(float[] a, int a0, int lda, int mr, float[] b, int bo, int kc, float[] c, int co, int ldc,
@@ -379,7 +361,11 @@ public final class Gemm {
         c70.intoArray(c, r7); c71.intoArray(c, r7 + V);
     }
 
-    /** {@link #kernel8} on an A packed by {@link #packA} (8 rows adjacent per k, constant stride). */
+    /**
+     * {@link #kernel8} on an A packed by {@link #packA} (8 rows adjacent per k). A separate copy on
+     * purpose: one kernel taking the k-stride as a parameter loses C2's range-check elimination on
+     * the A loads and measured 188 → 153 GFLOP/s on the forward GEMMs.
+     */
     private static void kernel8p(float[] a, int a0, float[] b, int bo, int kc, float[] c, int co, int ldc,
                                 boolean loadC, float[] bias, int biasOff) {
         float[] src = loadC ? c : ZERO_TILE;

@@ -11,8 +11,8 @@ public final class SystemInfo {
     private SystemInfo() {}
 
     /**
-     * The CPU's model name, with its family and model numbers when the name alone does not tell
-     * the generation (cloud VMs often say just "AMD EPYC", yet Zen 4 and Zen 5 differ 2× in FMA peak).
+     * The CPU's model name, followed by its family and model numbers whenever /proc/cpuinfo has
+     * them: cloud VMs often say just "AMD EPYC", yet Zen 4 and Zen 5 differ 2× in FMA peak.
      */
     public static String cpu() {
         try {
