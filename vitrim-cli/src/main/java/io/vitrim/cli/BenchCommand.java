@@ -8,6 +8,7 @@ import io.vitrim.measure.Throughput;
 import io.vitrim.model.VisionTransformer;
 import io.vitrim.reduce.Reductions;
 import io.vitrim.reduce.TokenReducer;
+import io.vitrim.reduce.Trace;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
@@ -28,6 +29,7 @@ import java.util.concurrent.Callable;
             "  vitrim bench --arch deit_small_patch16_224 --batch 1 --threads 2",
             "  vitrim bench --reduce tome:r=13 --reduce ppt --json",
             "  vitrim bench --peak                              # also: share of this machine's FMA peak",
+            "  vitrim bench --reduce tome:r=13 --breakdown      # time per part of the forward pass",
             "  vitrim bench --model models/deit-s --batch 64 --rounds 20"})
 final class BenchCommand implements Callable<Integer> {
     static final String DEFAULT_ARCH = "deit_small_patch16_224";
@@ -55,6 +57,10 @@ final class BenchCommand implements Callable<Integer> {
 
     @Option(names = "--peak", description = "First measure this machine's FP32 FMA peak on the same threads (≈ 2 s), then report each method's share of it.")
     boolean peak;
+
+    @Option(names = "--breakdown", description = "Also print where the time goes: per part of the forward pass (norms, each GEMM,"
+            + " attention, reduction, ...), each method's median ms per batch and its speed-up over 'none' next to that part's MAC ratio.")
+    boolean breakdown;
 
     @Option(names = "--json", description = "Print the results as one JSON object.")
     boolean json;
@@ -120,6 +126,13 @@ final class BenchCommand implements Callable<Integer> {
                     if (peak) e.put("peak_fraction", gflops(r) / peakGflops);
                     e.put("reduction_overhead", r.overheadFraction());
                     e.put("runs_ms", r.runMillis());
+                    if (breakdown) {
+                        Map<String, Object> ph = new LinkedHashMap<>();
+                        for (Trace.Phase p : Trace.Phase.values()) {
+                            ph.put(p.name().toLowerCase(Locale.ROOT), Map.of("median_ms", r.phaseMillis(p), "gmacs", r.phaseGmacs(p)));
+                        }
+                        e.put("phases", ph);
+                    }
                     rs.add(e);
                 }
                 o.put("results", rs);
@@ -136,10 +149,44 @@ final class BenchCommand implements Callable<Integer> {
                 out.println("(GFLOP/s: 2 × GMACs × img/s, the work each method actually does; speed-up: median time of 'none' /"
                         + " median time of the method, same process; overhead: share of the forward time spent deciding and applying"
                         + " the reduction)");
+                if (breakdown) printBreakdown(out, res);
             }
         }
         out.flush();
         return 0;
+    }
+
+    /** Per phase: ms per batch of every method, and for the reduced ones speed-up (MAC ratio) over 'none'. */
+    private static void printBreakdown(PrintWriter out, List<Throughput.Result> res) {
+        Throughput.Result base = res.get(0);
+        out.println();
+        out.println("where the time goes (median ms per batch; for each method: speed-up over 'none' of that part, its MAC ratio in brackets)");
+        StringBuilder h = new StringBuilder(String.format(Locale.ROOT, "%-18s %8s", "part", "none"));
+        for (int i = 1; i < res.size(); i++) h.append(String.format(Locale.ROOT, "  %-24s", abbreviate(res.get(i).spec(), 24)));
+        out.println(h);
+        double[] total = new double[res.size()];
+        for (Trace.Phase p : Trace.Phase.values()) {
+            StringBuilder l = new StringBuilder(String.format(Locale.ROOT, "%-18s %8.1f", p.label(), base.phaseMillis(p)));
+            for (int i = 1; i < res.size(); i++) {
+                Throughput.Result r = res.get(i);
+                double ms = r.phaseMillis(p);
+                String ratio = ms > 0 && base.phaseMillis(p) > 0 ? String.format(Locale.ROOT, "%.2fx", base.phaseMillis(p) / ms) : "";
+                String mac = r.phaseGmacs(p) > 0 ? String.format(Locale.ROOT, "(%.2fx)", base.phaseGmacs(p) / r.phaseGmacs(p)) : "";
+                l.append(String.format(Locale.ROOT, "  %8.1f %6s %-9s", ms, ratio, mac));
+            }
+            out.println(l);
+            for (int i = 0; i < res.size(); i++) total[i] += res.get(i).phaseMillis(p);
+        }
+        StringBuilder l = new StringBuilder(String.format(Locale.ROOT, "%-18s %8.1f", "sum of parts", total[0]));
+        for (int i = 1; i < res.size(); i++) {
+            l.append(String.format(Locale.ROOT, "  %8.1f %5.2fx %-9s", total[i], total[0] / total[i],
+                    String.format(Locale.ROOT, "(%.2fx)", res.get(i).macRatio())));
+        }
+        out.println(l);
+    }
+
+    private static String abbreviate(String s, int n) {
+        return s.length() <= n ? s : s.substring(0, n - 1) + "…";
     }
 
     private static String threadsText(int n) {

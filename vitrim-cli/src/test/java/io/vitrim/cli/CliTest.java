@@ -71,11 +71,30 @@ class CliTest {
         for (String line : ppt.lines()) assertThat(Json.parseObject(line).get("decisions")).isEqualTo(List.of("0:prune", "1:prune"));
         assertThat(ppt.err()).contains("8 prune");
         Run b = run("bench", "--model", MODEL.toString(), "--reduce", "tome:r=4", "--reduce", "lgtm:r=4,dense=0,switch=1,windows=2x2",
-                "--batch", "2", "--warmup", "0", "--rounds", "1", "--json");
+                "--batch", "2", "--warmup", "0", "--rounds", "1", "--json", "--breakdown");
         assertThat(b.code()).as(b.err()).isZero();
         List<?> res = (List<?>) Json.parseObject(b.out().trim()).get("results");
         assertThat(res.stream().map(o -> ((Map<?, ?>) o).get("spec")).toList()).isEqualTo(List.of("none", "tome:r=4", "lgtm:r=4,dense=0,switch=1,windows=2x2"));
         assertThat(((Number) ((Map<?, ?>) res.get(1)).get("mac_ratio")).doubleValue()).isGreaterThan(1.0);
+        // --breakdown: every part of the forward pass, MACs that add up to the method's, reduction time only where reducing
+        for (Object o : res) {
+            Map<?, ?> r = (Map<?, ?>) o;
+            Map<?, ?> phases = (Map<?, ?>) r.get("phases");
+            assertThat(List.copyOf(phases.keySet())).isEqualTo(List.of("embed", "norm", "qkv", "attention", "proj", "reduce", "fc1", "fc2", "head"));
+            double macs = 0, ms = 0;
+            for (Object v : phases.values()) {
+                macs += ((Number) ((Map<?, ?>) v).get("gmacs")).doubleValue();
+                ms += ((Number) ((Map<?, ?>) v).get("median_ms")).doubleValue();
+            }
+            assertThat(macs).as("phase MACs of %s", r.get("spec")).isCloseTo(((Number) r.get("gmacs")).doubleValue(), org.assertj.core.data.Offset.offset(1e-9));
+            assertThat(ms).as("phase times of %s", r.get("spec")).isPositive();
+            double reduceMs = ((Number) ((Map<?, ?>) phases.get("reduce")).get("median_ms")).doubleValue();
+            if (r.get("spec").equals("none")) assertThat(reduceMs).isLessThan(0.5);
+            else assertThat(reduceMs).isPositive();
+        }
+        Run text = run("bench", "--model", MODEL.toString(), "--reduce", "tome:r=4", "--batch", "1", "--warmup", "0", "--rounds", "1", "--breakdown");
+        assertThat(text.code()).as(text.err()).isZero();
+        assertThat(text.out()).contains("where the time goes").contains("qkv GEMM").contains("sum of parts");
     }
 
     @Test

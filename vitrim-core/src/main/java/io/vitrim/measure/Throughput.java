@@ -3,6 +3,7 @@ package io.vitrim.measure;
 import io.vitrim.model.Macs;
 import io.vitrim.model.VisionTransformer;
 import io.vitrim.reduce.TokenReducer;
+import io.vitrim.reduce.Trace;
 
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -23,7 +24,18 @@ public final class Throughput {
 
     /** One reducer's result. */
     public record Result(String spec, double[] runMillis, double medianMillis, double imagesPerSecond,
-                         double gmacs, double macRatio, double speedup, double overheadFraction) {}
+                         double gmacs, double macRatio, double speedup, double overheadFraction,
+                         double[] phaseMillis, double[] phaseGmacs) {
+        /** Median wall time of one phase of the forward pass, ms per batch. */
+        public double phaseMillis(Trace.Phase p) {
+            return phaseMillis[p.ordinal()];
+        }
+
+        /** GMACs per image of one phase. */
+        public double phaseGmacs(Trace.Phase p) {
+            return phaseGmacs[p.ordinal()];
+        }
+    }
 
     /**
      * @param progress receives short status lines (may be null)
@@ -35,12 +47,14 @@ public final class Throughput {
         java.util.SplittableRandom rnd = new java.util.SplittableRandom(s.seed());
         for (int i = 0; i < px.length; i++) px[i] = (float) rnd.nextGaussian();
         double[] gmacs = new double[reducers.size()];
+        double[][] phaseGmacs = new double[reducers.size()][];
         long start = System.nanoTime();
         int warmRuns = 0;
         while (true) {
             for (int i = 0; i < reducers.size(); i++) {
                 VisionTransformer.Result r = model.forward(px, s.batch(), reducers.get(i), false);
                 gmacs[i] = Macs.mean(cfg, r.trace()) / 1e9;
+                phaseGmacs[i] = java.util.Arrays.stream(Macs.byPhase(cfg, r.trace())).map(v -> v / 1e9).toArray();
             }
             warmRuns++;
             double elapsed = (System.nanoTime() - start) / 1e9;
@@ -49,12 +63,15 @@ public final class Throughput {
         }
         double[][] ms = new double[reducers.size()][s.rounds()];
         double[][] overhead = new double[reducers.size()][s.rounds()];
+        Trace.Phase[] phases = Trace.Phase.values();
+        double[][][] phaseMs = new double[reducers.size()][phases.length][s.rounds()];
         for (int round = 0; round < s.rounds(); round++) {
             for (int i = 0; i < reducers.size(); i++) {
                 long t0 = System.nanoTime();
                 VisionTransformer.Result r = model.forward(px, s.batch(), reducers.get(i), false);
                 ms[i][round] = (System.nanoTime() - t0) / 1e6;
                 overhead[i][round] = (double) r.trace().reductionNanos() / r.trace().forwardNanos();
+                for (Trace.Phase p : phases) phaseMs[i][p.ordinal()][round] = r.trace().phaseNanos(p) / 1e6;
             }
             if (progress != null) progress.accept(String.format("measuring: round %d/%d", round + 1, s.rounds()));
         }
@@ -63,8 +80,10 @@ public final class Throughput {
         List<Result> out = new ArrayList<>();
         for (int i = 0; i < reducers.size(); i++) {
             double med = median(ms[i]);
+            double[] phaseMed = new double[phases.length];
+            for (int p = 0; p < phases.length; p++) phaseMed[p] = median(phaseMs[i][p]);
             out.add(new Result(reducers.get(i).spec(), ms[i], med, s.batch() / (med / 1000), gmacs[i],
-                    baseMacs / gmacs[i], base / med, median(overhead[i])));
+                    baseMacs / gmacs[i], base / med, median(overhead[i]), phaseMed, phaseGmacs[i]));
         }
         return out;
     }

@@ -36,6 +36,29 @@ public final class Macs {
         return m;
     }
 
+    /**
+     * Mean MACs per image of each {@link Trace.Phase} of a traced forward pass (0 for the phases
+     * without multiply-accumulates: norms, reduction); they sum to {@link #mean}.
+     */
+    public static double[] byPhase(ViTConfig c, Trace t) {
+        double d = c.embedDim(), hidden = c.mlpHidden();
+        double[] m = new double[Trace.Phase.values().length];
+        double head = (double) c.numClasses() * d * (c.distToken() ? 2 : 1);
+        m[Trace.Phase.EMBED.ordinal()] = fixed(c) - head;
+        m[Trace.Phase.HEAD.ordinal()] = head;
+        for (int b = 0; b < t.batch(); b++) {
+            for (int k = 0; k < t.depth(); k++) {
+                double na = t.attnTokens(b, k), nm = t.mlpTokens(b, k);
+                m[Trace.Phase.QKV.ordinal()] += 3 * na * d * d / t.batch();
+                m[Trace.Phase.ATTENTION.ordinal()] += 2 * na * na * d / t.batch();
+                m[Trace.Phase.PROJ.ordinal()] += na * d * d / t.batch();
+                m[Trace.Phase.FC1.ordinal()] += nm * d * hidden / t.batch();
+                m[Trace.Phase.FC2.ordinal()] += nm * d * hidden / t.batch();
+            }
+        }
+        return m;
+    }
+
     /** Mean MACs per image over the batch of a traced forward pass. */
     public static double mean(ViTConfig c, Trace t) {
         double s = 0;

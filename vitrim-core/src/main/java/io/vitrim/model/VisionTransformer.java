@@ -150,16 +150,20 @@ public final class VisionTransformer implements AutoCloseable {
         ws.ensure(batch * n0, c, config.mlpHidden(), config.numPatches() * batch, 3 * config.patchSize() * config.patchSize());
         int[] offsets = new int[batch + 1];
         for (int b = 0; b <= batch; b++) offsets[b] = b * n0;
+        Trace trace = new Trace(batch, config.depth());
+        long start = System.nanoTime();
         embed(pixels, batch, ws);
+        long t0 = System.nanoTime();
+        trace.addPhaseNanos(Trace.Phase.EMBED, t0 - start);
         TokenState s = new TokenState(batch, c, config.numPrefix(), n0, config.gridW(), ws.x1, offsets,
                 trackSource || reducer.needsSource(), par);
         float[] spare = ws.x2;
-        Trace trace = new Trace(batch, config.depth());
-        long start = System.nanoTime();
         for (int i = 0; i < blocks.length; i++) {
             spare = block(i, s, ws, spare, reducer, trace);
         }
+        long h0 = System.nanoTime();
         float[] logits = head(s, reducer.sizeWeightedPool());
+        trace.addPhaseNanos(Trace.Phase.HEAD, System.nanoTime() - h0);
         trace.finish(s);
         trace.setForwardNanos(System.nanoTime() - start);
         ws.x1 = s.x();
@@ -200,8 +204,13 @@ public final class VisionTransformer implements AutoCloseable {
         int t = s.total();
         float[] x = s.x();
         // x ← x + proj(MHSA(LN1(x)))
+        long t0 = System.nanoTime();
         LayerNorm.forward(par, x, 0, c, t, c, w.norm1W(), w.norm1B(), eps, ws.ln, 0, c, null, null);
+        long t1 = System.nanoTime();
+        trace.addPhaseNanos(Trace.Phase.NORM, t1 - t0);
         Gemm.gemm(par, ws.ln, 0, c, t, w.qkv(), ws.qkv, 0, 3 * c, Gemm.Mode.SET);
+        long t2 = System.nanoTime();
+        trace.addPhaseNanos(Trace.Phase.QKV, t2 - t1);
         Set<Probe> wanted = reducer.probes(i);
         Attention.Probes ap = null;
         if (wanted.contains(Probe.CLS_ATTENTION) || wanted.contains(Probe.ATTENTION_RECEIVED)) {
@@ -216,23 +225,32 @@ public final class VisionTransformer implements AutoCloseable {
             for (int j = 0; j < t; j++) keyBias[j] = (float) Math.log(size[j]);
         }
         Attention.forward(par, ws.qkv, s.offsets(), s.batch(), c, heads, keyBias, ws.attn, ap);
+        long t3 = System.nanoTime();
+        trace.addPhaseNanos(Trace.Phase.ATTENTION, t3 - t2);
         Gemm.gemm(par, ws.attn, 0, c, t, w.proj(), x, 0, c, Gemm.Mode.ADD);
+        long t4 = System.nanoTime();
+        trace.addPhaseNanos(Trace.Phase.PROJ, t4 - t3);
         // reduction inside the block (timed: the method's own overhead)
-        long r0 = System.nanoTime();
         Plan plan = reducer.inBlock(i, s, wanted.isEmpty() ? null : ProbeCollector.collect(par, wanted, s, ws.qkv, ap, heads), trace);
         if (plan != null) spare = PlanApplier.apply(par, s, plan, spare);
-        trace.addReductionNanos(System.nanoTime() - r0);
+        long t5 = System.nanoTime();
+        trace.addReductionNanos(t5 - t4);
         trace.recordCounts(i, s, true);
         t = s.total();
         x = s.x();
         // x ← x + fc2(GELU(fc1(LN2(x))))
         LayerNorm.forward(par, x, 0, c, t, c, w.norm2W(), w.norm2B(), eps, ws.ln, 0, c, null, null);
+        long t6 = System.nanoTime();
+        trace.addPhaseNanos(Trace.Phase.NORM, t6 - t5);
         Gemm.gemm(par, ws.ln, 0, c, t, w.fc1(), ws.hidden, 0, hidden, Gemm.Mode.SET_GELU);
+        long t7 = System.nanoTime();
+        trace.addPhaseNanos(Trace.Phase.FC1, t7 - t6);
         Gemm.gemm(par, ws.hidden, 0, hidden, t, w.fc2(), x, 0, c, Gemm.Mode.ADD);
-        long a0 = System.nanoTime();
+        long t8 = System.nanoTime();
+        trace.addPhaseNanos(Trace.Phase.FC2, t8 - t7);
         Plan after = reducer.afterBlock(i, s, trace);
         if (after != null) spare = PlanApplier.apply(par, s, after, spare);
-        trace.addReductionNanos(System.nanoTime() - a0);
+        trace.addReductionNanos(System.nanoTime() - t8);
         trace.recordSource(i, s);
         return spare;
     }

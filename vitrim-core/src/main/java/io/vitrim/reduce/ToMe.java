@@ -2,6 +2,10 @@ package io.vitrim.reduce;
 
 import io.vitrim.engine.Gemm;
 import io.vitrim.engine.Parallel;
+import io.vitrim.engine.VecMath;
+import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.VectorMask;
+import jdk.incubator.vector.VectorOperators;
 import io.vitrim.model.ViTConfig;
 
 import java.util.ArrayList;
@@ -122,7 +126,7 @@ public final class ToMe implements TokenReducer {
 
         Scratch ensure(int na, int nb, int hd) {
             if (a.length < na * hd) a = new float[na * hd];
-            if (b.length < nb * hd) b = new float[nb * hd];
+            if (b.length < hd) b = new float[hd];
             int ps = Gemm.packedSize(hd, nb);
             if (packed.length < ps) packed = new float[ps];
             if (scores.length < na * nb) scores = new float[na * nb];
@@ -137,10 +141,79 @@ public final class ToMe implements TokenReducer {
 
     private static final ThreadLocal<Scratch> SCRATCH = ThreadLocal.withInitial(Scratch::new);
 
-    private static float dot(float[] x, int xo, float[] y, int yo, int n) {
-        float acc = 0f;
-        for (int e = 0; e < n; e++) acc += x[xo + e] * y[yo + e];
-        return acc;
+    /** {@code dst[d..d+n) = x[xo..xo+n) / ‖x[xo..xo+n)‖₂} (squares summed lane-wise, then across lanes). */
+    static void normalize(float[] x, int xo, int n, float[] dst, int d) {
+        float norm = norm(x, xo, n);
+        int e = 0;
+        for (int bound = VecMath.F.loopBound(n); e < bound; e += VecMath.VLEN) {
+            FloatVector.fromArray(VecMath.F, x, xo + e).div(norm).intoArray(dst, d + e);
+        }
+        for (; e < n; e++) dst[d + e] = x[xo + e] / norm;
+    }
+
+    private static float norm(float[] x, int xo, int n) {
+        FloatVector acc = FloatVector.zero(VecMath.F);
+        int e = 0;
+        for (int bound = VecMath.F.loopBound(n); e < bound; e += VecMath.VLEN) {
+            FloatVector v = FloatVector.fromArray(VecMath.F, x, xo + e);
+            acc = v.fma(v, acc);
+        }
+        float ss = acc.reduceLanes(VectorOperators.ADD);
+        for (; e < n; e++) ss = Math.fma(x[xo + e], x[xo + e], ss);
+        return (float) Math.sqrt(ss);
+    }
+
+    /**
+     * The odd tokens' normalised keys written straight into {@link Gemm#packB}'s layout of
+     * {@code B̂ᵀ [hd, nb]} (what packing a normalised copy would give, without the copy).
+     */
+    static void normalizePackedB(float[] metric, int off, int nb, int hd, float[] row, float[] packed) {
+        final int nr = Gemm.NR;
+        for (int j = 0; j < nb; j++) {
+            normalize(metric, off + (2 * j + 1) * hd, hd, row, 0);
+            int base = (j / nr) * hd * nr + j % nr;
+            for (int e = 0; e < hd; e++) packed[base + e * nr] = row[e];
+        }
+        int last = (nb - 1) / nr, used = nb - last * nr;
+        for (int e = 0; e < hd; e++) {
+            java.util.Arrays.fill(packed, last * hd * nr + e * nr + used, last * hd * nr + (e + 1) * nr, 0f);
+        }
+    }
+
+    /**
+     * Index of the first maximum of {@code v[from..to)} (strict {@code >} scan order, so ties go to
+     * the lowest index), or {@code -1} when no element is greater than −∞ (empty, all −∞, or NaN).
+     */
+    static int argmax(float[] v, int from, int to) {
+        int j = from;
+        FloatVector vmax = FloatVector.broadcast(VecMath.F, Float.NEGATIVE_INFINITY);
+        for (int bound = from + VecMath.F.loopBound(to - from); j < bound; j += VecMath.VLEN) {
+            vmax = vmax.max(FloatVector.fromArray(VecMath.F, v, j));
+        }
+        float max = vmax.reduceLanes(VectorOperators.MAX);
+        for (; j < to; j++) max = Math.max(max, v[j]);
+        if (Float.isNaN(max)) return argmaxScalar(v, from, to);
+        if (!(max > Float.NEGATIVE_INFINITY)) return -1;
+        FloatVector target = FloatVector.broadcast(VecMath.F, max);
+        j = from;
+        for (int bound = from + VecMath.F.loopBound(to - from); j < bound; j += VecMath.VLEN) {
+            VectorMask<Float> hit = FloatVector.fromArray(VecMath.F, v, j).compare(VectorOperators.EQ, target);
+            if (hit.anyTrue()) return j + hit.firstTrue();
+        }
+        for (; j < to; j++) if (v[j] == max) return j;
+        throw new AssertionError("maximum not found");
+    }
+
+    private static int argmaxScalar(float[] v, int from, int to) {
+        float best = Float.NEGATIVE_INFINITY;
+        int arg = -1;
+        for (int j = from; j < to; j++) {
+            if (v[j] > best) {
+                best = v[j];
+                arg = j;
+            }
+        }
+        return arg;
     }
 
     /**
@@ -190,33 +263,18 @@ public final class ToMe implements TokenReducer {
         final int[] nodeIdx = sc.nodeIdx;
         Parallel p = (long) na * nb * hd >= PARALLEL_MACS ? par : Parallel.serial();
         // k̂ = k̄ / ‖k̄‖, split by position parity: A = even, B = odd
-        p.forRange(n, 32, (i0, i1) -> {
-            for (int i = i0; i < i1; i++) {
-                int src = off + i * hd;
-                float norm = (float) Math.sqrt(dot(metric, src, metric, src, hd));
-                float[] dst = (i & 1) == 0 ? a : bt;
-                int d = (i >> 1) * hd;
-                for (int e = 0; e < hd; e++) dst[d + e] = metric[src + e] / norm;
-            }
-        });
-        Gemm.packB(bt, 0, 1, hd, hd, nb, packed);
+        for (int i = 0; i < na; i++) normalize(metric, off + 2 * i * hd, hd, a, i * hd);
+        normalizePackedB(metric, off, nb, hd, bt, packed);
         // scores S = Â·B̂ᵀ [na, nb] and each A token's best B partner, by row blocks
-        p.forRange(na, Gemm.MR, (i0, i1) -> {
+        // split by whole register tiles (a split inside one would compute its padding rows twice)
+        int tiles = (na + Gemm.MR - 1) / Gemm.MR;
+        p.forRange(tiles, 1, (t0, t1) -> {
+            int i0 = t0 * Gemm.MR, i1 = Math.min(na, t1 * Gemm.MR);
             Gemm.gemmSerial(a, i0 * hd, hd, 1, i1 - i0, packed, hd, nb, scores, i0 * nb, nb, Gemm.Mode.SET);
             for (int i = i0; i < i1; i++) {
-                float best = Float.NEGATIVE_INFINITY;
-                int arg = 0;
-                if (!(classToken && i == 0)) {
-                    for (int j = distToken ? 1 : 0; j < nb; j++) {
-                        float v = scores[i * nb + j];
-                        if (v > best) {
-                            best = v;
-                            arg = j;
-                        }
-                    }
-                }
-                nodeMax[i] = best;
-                nodeIdx[i] = arg;
+                int j = classToken && i == 0 ? -1 : argmax(scores, i * nb + (distToken ? 1 : 0), (i + 1) * nb);
+                nodeMax[i] = j < 0 ? Float.NEGATIVE_INFINITY : scores[j];
+                nodeIdx[i] = j < 0 ? 0 : j - i * nb;
             }
         });
         // edges by similarity, descending; stable (lower A index first on ties)

@@ -18,6 +18,26 @@ public final class Trace {
     private int[][][] blockSources; // [block][image][original token]
     private long reductionNanos;
     private long forwardNanos;
+    private final long[] phaseNanos = new long[Phase.values().length];
+
+    /**
+     * The parts of a forward pass, timed separately (wall time on the calling thread; each part is
+     * one or more parallel kernel calls that end in a barrier, so the parts add up to the pass).
+     */
+    public enum Phase {
+        EMBED("patch embedding"), NORM("LayerNorm"), QKV("qkv GEMM"), ATTENTION("attention"), PROJ("proj GEMM"),
+        REDUCE("reduction"), FC1("fc1 GEMM + GELU"), FC2("fc2 GEMM"), HEAD("norm, pool, head");
+
+        private final String label;
+
+        Phase(String label) {
+            this.label = label;
+        }
+
+        public String label() {
+            return label;
+        }
+    }
 
     public Trace(int batch, int depth) {
         this.batch = batch;
@@ -78,6 +98,18 @@ public final class Trace {
 
     public void addReductionNanos(long n) {
         reductionNanos += n;
+        phaseNanos[Phase.REDUCE.ordinal()] += n;
+    }
+
+    /** Adds wall time to a phase ({@link Phase#REDUCE} goes through {@link #addReductionNanos}). */
+    public void addPhaseNanos(Phase p, long n) {
+        if (p == Phase.REDUCE) throw new IllegalArgumentException("use addReductionNanos");
+        phaseNanos[p.ordinal()] += n;
+    }
+
+    /** Wall time of one phase in this forward pass. */
+    public long phaseNanos(Phase p) {
+        return phaseNanos[p.ordinal()];
     }
 
     /** Wall time of the whole forward pass. */

@@ -111,6 +111,33 @@ class GemmTest {
         }
     }
 
+    /** Column chunks of equal size whose task count the threads share evenly; the minimum when none exists. */
+    @Test
+    void balancedColumnChunks() {
+        assertThat(Gemm.balancedChunks(12, 1, 8, 2)).isEqualTo(12); // DeiT-S proj/fc2 at batch 1: not 8 chunks of 1 or 2
+        assertThat(Gemm.balancedChunks(36, 1, 8, 2)).isEqualTo(12);
+        assertThat(Gemm.balancedChunks(48, 1, 8, 2)).isEqualTo(8);
+        assertThat(Gemm.balancedChunks(12, 2, 4, 2)).isEqualTo(4);
+        assertThat(Gemm.balancedChunks(12, 1, 8, 3)).isEqualTo(12);
+        assertThat(Gemm.balancedChunks(7, 1, 7, 2)).isEqualTo(7); // nothing fits: unchanged
+        assertThat(Gemm.balancedChunks(7, 3, 1, 2)).isEqualTo(1);
+        // and the split never changes a bit: reduced-token shapes with 12 and 36 panels, 1–3 threads
+        for (int[] s : new int[][] {{54, 384, 384}, {41, 1536, 384}, {93, 384, 1152}}) {
+            int m = s[0], k = s[1], n = s[2];
+            float[] a = rand(m * k, 12), w = rand(n * k, 13), bias = rand(n, 14);
+            PackedMatrix pb = PackedMatrix.ofLinearWeight(w, n, k, bias);
+            float[] ref = null;
+            for (int threads = 1; threads <= 3; threads++) {
+                float[] c = new float[m * n];
+                try (Parallel par = Parallel.create(threads)) {
+                    Gemm.gemm(par, a, 0, k, m, pb, c, 0, n, Gemm.Mode.ADD);
+                }
+                if (ref == null) ref = c;
+                else assertThat(c).as("%dx%dx%d, threads=%d", m, k, n, threads).containsExactly(ref);
+            }
+        }
+    }
+
     @Test
     void serialGemmOnPackedBuffer() {
         int m = 70, k = 19, n = 50;
