@@ -160,7 +160,8 @@ final class BenchCommand implements Callable<Integer> {
     private static void printBreakdown(PrintWriter out, List<Throughput.Result> res) {
         Throughput.Result base = res.get(0);
         out.println();
-        out.println("where the time goes (median ms per batch; for each method: speed-up over 'none' of that part, its MAC ratio in brackets)");
+        out.println("where the time goes (median ms per batch of each part; for each method: speed-up over 'none' of that part, its MAC ratio"
+                + " in brackets; the medians of the parts need not add up to the median of the whole)");
         StringBuilder h = new StringBuilder(String.format(Locale.ROOT, "%-18s %8s", "part", "none"));
         for (int i = 1; i < res.size(); i++) h.append(String.format(Locale.ROOT, "  %-24s", abbreviate(res.get(i).spec(), 24)));
         out.println(h);

@@ -2,6 +2,9 @@ package io.vitrim.reduce;
 
 import io.vitrim.engine.Attention;
 import io.vitrim.engine.Parallel;
+import io.vitrim.engine.VecMath;
+import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.VectorOperators;
 
 import java.util.Set;
 
@@ -24,14 +27,10 @@ public final class ProbeCollector {
         }
         if (wanted.contains(Probe.VALUE_NORM)) {
             float[] vn = new float[t];
-            for (int r = 0; r < t; r++) {
-                double acc = 0;
-                for (int j = 0; j < c; j++) {
-                    float v = qkv[r * ld + 2 * c + j];
-                    acc += v * v;
-                }
-                vn[r] = (float) Math.sqrt(acc);
-            }
+            // float lanes like torch's vectorised norm; split across the pool (measured 4.6 → … % of PPT's forward)
+            par.forRange(t, 64, (r0, r1) -> {
+                for (int r = r0; r < r1; r++) vn[r] = norm(qkv, r * ld + 2 * c, c);
+            });
             p.valueNorm = vn;
         }
         if (wanted.contains(Probe.CLS_ATTENTION)) {
@@ -56,5 +55,18 @@ public final class ProbeCollector {
             p.attentionReceived = ar;
         }
         return p;
+    }
+
+    /** ‖x[off, off + n)‖₂: squares summed lane-wise, then across lanes, then the tail. */
+    static float norm(float[] x, int off, int n) {
+        FloatVector acc = FloatVector.zero(VecMath.F);
+        int j = 0;
+        for (int bound = VecMath.F.loopBound(n); j < bound; j += VecMath.VLEN) {
+            FloatVector v = FloatVector.fromArray(VecMath.F, x, off + j);
+            acc = v.fma(v, acc);
+        }
+        float ss = acc.reduceLanes(VectorOperators.ADD);
+        for (; j < n; j++) ss = Math.fma(x[off + j], x[off + j], ss);
+        return (float) Math.sqrt(ss);
     }
 }

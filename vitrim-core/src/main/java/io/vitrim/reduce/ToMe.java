@@ -143,24 +143,12 @@ public final class ToMe implements TokenReducer {
 
     /** {@code dst[d..d+n) = x[xo..xo+n) / ‖x[xo..xo+n)‖₂} (squares summed lane-wise, then across lanes). */
     static void normalize(float[] x, int xo, int n, float[] dst, int d) {
-        float norm = norm(x, xo, n);
+        float norm = ProbeCollector.norm(x, xo, n);
         int e = 0;
         for (int bound = VecMath.F.loopBound(n); e < bound; e += VecMath.VLEN) {
             FloatVector.fromArray(VecMath.F, x, xo + e).div(norm).intoArray(dst, d + e);
         }
         for (; e < n; e++) dst[d + e] = x[xo + e] / norm;
-    }
-
-    private static float norm(float[] x, int xo, int n) {
-        FloatVector acc = FloatVector.zero(VecMath.F);
-        int e = 0;
-        for (int bound = VecMath.F.loopBound(n); e < bound; e += VecMath.VLEN) {
-            FloatVector v = FloatVector.fromArray(VecMath.F, x, xo + e);
-            acc = v.fma(v, acc);
-        }
-        float ss = acc.reduceLanes(VectorOperators.ADD);
-        for (; e < n; e++) ss = Math.fma(x[xo + e], x[xo + e], ss);
-        return (float) Math.sqrt(ss);
     }
 
     /**
