@@ -9,8 +9,8 @@ mkdir -p "$OUT"
 T=2
 METHODS=(--reduce tome:r=13 --reduce random:r=13 --reduce topk:r=13 --reduce ppt --reduce lgtm:r=13 --reduce lgtm:r=16,switch=2)
 echo "== peak FMA throughput, JMH kernels are in vitrim-bench (mvn -Pbench)" | tee "$OUT/README"
-./vitrim bench --arch deit_small_patch16_224 --batch 32 --threads $T --peak "${METHODS[@]}" --warmup 30 --rounds 15 | tee "$OUT/deit_s_b32.txt"
-./vitrim bench --arch deit_small_patch16_224 --batch 1 --threads $T --peak "${METHODS[@]}" --warmup 30 --rounds 80 | tee "$OUT/deit_s_b1.txt"
+./vitrim bench --arch deit_small_patch16_224 --batch 32 --threads $T --peak --breakdown "${METHODS[@]}" --warmup 30 --rounds 15 | tee "$OUT/deit_s_b32.txt"
+./vitrim bench --arch deit_small_patch16_224 --batch 1 --threads $T --peak --breakdown "${METHODS[@]}" --warmup 30 --rounds 80 | tee "$OUT/deit_s_b1.txt"
 THREADS=$T scripts/bench-ort.sh | tee "$OUT/ort.txt"
 echo "== GEMMs of 12 DeiT-S blocks at reduced token counts, weights cold (from memory) vs hot (cached)" | tee -a "$OUT/README"
 java --add-modules jdk.incubator.vector -XX:+UseParallelGC -cp vitrim-bench/target/vitrim-bench.jar io.vitrim.bench.ColdWeights $T 2>&1 \
