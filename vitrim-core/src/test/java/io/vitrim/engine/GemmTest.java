@@ -121,8 +121,13 @@ class GemmTest {
         assertThat(Gemm.balancedChunks(12, 1, 8, 3)).isEqualTo(12);
         assertThat(Gemm.balancedChunks(7, 1, 7, 2)).isEqualTo(7); // nothing fits: unchanged
         assertThat(Gemm.balancedChunks(7, 3, 1, 2)).isEqualTo(1);
-        // and the split never changes a bit: reduced-token shapes with 12 and 36 panels, 1–3 threads
-        for (int[] s : new int[][] {{54, 384, 384}, {41, 1536, 384}, {93, 384, 1152}}) {
+        assertThat(Gemm.balancedRows(5472, 128, 2)).isEqualTo(120); // 43 tasks of 128 → 46 of 120
+        assertThat(Gemm.balancedRows(6304, 128, 2)).isEqualTo(128); // 50 tasks already
+        assertThat(Gemm.balancedRows(1001, 128, 3)).isEqualTo(120); // 8 tasks of 128 → 9 of 120
+        assertThat(Gemm.balancedRows(129, 8, 2)).isEqualTo(8);      // ¾ floor: never below MR
+        // and the split never changes a bit: reduced-token shapes with 12 and 36 panels, 1–3 threads;
+        // the last two pack A on one thread (all panels in one task) but not on three
+        for (int[] s : new int[][] {{54, 384, 384}, {41, 1536, 384}, {93, 384, 1152}, {200, 384, 1152}, {200, 1536, 384}, {1379, 384, 384}}) {
             int m = s[0], k = s[1], n = s[2];
             float[] a = rand(m * k, 12), w = rand(n * k, 13), bias = rand(n, 14);
             PackedMatrix pb = PackedMatrix.ofLinearWeight(w, n, k, bias);
