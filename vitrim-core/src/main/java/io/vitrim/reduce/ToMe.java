@@ -3,10 +3,10 @@ package io.vitrim.reduce;
 import io.vitrim.engine.Gemm;
 import io.vitrim.engine.Parallel;
 import io.vitrim.engine.VecMath;
+import io.vitrim.model.ViTConfig;
 import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.VectorMask;
 import jdk.incubator.vector.VectorOperators;
-import io.vitrim.model.ViTConfig;
 
 import java.util.ArrayList;
 import java.util.EnumSet;
@@ -120,13 +120,14 @@ public final class ToMe implements TokenReducer {
 
     /** Per-thread buffers of {@link #match}, grown on demand. */
     private static final class Scratch {
-        float[] a = new float[0], b = new float[0], packed = new float[0], scores = new float[0], nodeMax = new float[0];
+        // a: Â rows [na, hd]; row: one normalised B̂ row on its way into packed B̂ᵀ
+        float[] a = new float[0], row = new float[0], packed = new float[0], scores = new float[0], nodeMax = new float[0];
         int[] nodeIdx = new int[0];
         long[] keys = new long[0];
 
         Scratch ensure(int na, int nb, int hd) {
             if (a.length < na * hd) a = new float[na * hd];
-            if (b.length < hd) b = new float[hd];
+            if (row.length < hd) row = new float[hd];
             int ps = Gemm.packedSize(hd, nb);
             if (packed.length < ps) packed = new float[ps];
             if (scores.length < na * nb) scores = new float[na * nb];
@@ -247,12 +248,12 @@ public final class ToMe implements TokenReducer {
         if (r <= 0) return null;
         final int na = (n + 1) / 2, nb = n / 2;
         Scratch sc = SCRATCH.get().ensure(na, nb, hd);
-        final float[] a = sc.a, bt = sc.b, packed = sc.packed, scores = sc.scores, nodeMax = sc.nodeMax;
+        final float[] a = sc.a, row = sc.row, packed = sc.packed, scores = sc.scores, nodeMax = sc.nodeMax;
         final int[] nodeIdx = sc.nodeIdx;
         Parallel p = (long) na * nb * hd >= PARALLEL_MACS ? par : Parallel.serial();
         // k̂ = k̄ / ‖k̄‖, split by position parity: A = even, B = odd
         for (int i = 0; i < na; i++) normalize(metric, off + 2 * i * hd, hd, a, i * hd);
-        normalizePackedB(metric, off, nb, hd, bt, packed);
+        normalizePackedB(metric, off, nb, hd, row, packed);
         // scores S = Â·B̂ᵀ [na, nb] and each A token's best B partner, by row blocks
         // split by whole register tiles (a split inside one would compute its padding rows twice)
         int tiles = (na + Gemm.MR - 1) / Gemm.MR;
