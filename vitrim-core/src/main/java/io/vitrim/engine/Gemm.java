@@ -9,11 +9,12 @@ import jdk.incubator.vector.VectorSpecies;
  * KC × NR sliver of B in L1) around an MR × NR register tile: 8 × 32 on AVX-512 (16
  * accumulators), 6 × 16 on AVX2.
  *
- * <p>A row-major A is read in place — the kernel broadcasts from MR row streams — which measured
- * as fast as a packed A and saves the packing pass. A strided (transposed) A — dyᵀ in a weight
- * gradient — is packed per block as GotoBLAS does ({@link #packA}: MR rows adjacent per k, so the
- * copy reads the source along its contiguous axis) and run by {@code kernel8p}; on AVX2, which
- * has no packed-A kernel, it is transposed to row-major once per call.
+ * <p>A row-major A is read in place — the kernel broadcasts from MR row streams — when a task
+ * meets few B panels (batch 1: the packing pass would not pay); a task meeting at least
+ * {@link #PACK_A_MIN_PANELS} packs its block first. A strided (transposed) A — dyᵀ in a weight
+ * gradient — is always packed per block as GotoBLAS does ({@link #packA}: MR rows adjacent per k,
+ * so the copy reads the source along its contiguous axis) and run by {@code kernel8p}; on AVX2,
+ * which has no packed-A kernel, it is transposed to row-major once per call.
  *
  * <p>Determinism: every element of C is accumulated over k in the same order (KC blocks in
  * sequence, FMA inside) whatever the thread count or tile position — edge tiles run the same

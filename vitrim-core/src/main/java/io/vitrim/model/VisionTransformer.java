@@ -234,7 +234,7 @@ public final class VisionTransformer implements AutoCloseable {
         Plan plan = reducer.inBlock(i, s, wanted.isEmpty() ? null : ProbeCollector.collect(par, wanted, s, ws.qkv, ap, heads), trace);
         if (plan != null) spare = PlanApplier.apply(par, s, plan, spare);
         long t5 = System.nanoTime();
-        trace.addReductionNanos(t5 - t4);
+        trace.addPhaseNanos(Trace.Phase.REDUCE, t5 - t4);
         trace.recordCounts(i, s, true);
         t = s.total();
         x = s.x();
@@ -250,7 +250,7 @@ public final class VisionTransformer implements AutoCloseable {
         trace.addPhaseNanos(Trace.Phase.FC2, t8 - t7);
         Plan after = reducer.afterBlock(i, s, trace);
         if (after != null) spare = PlanApplier.apply(par, s, after, spare);
-        trace.addReductionNanos(System.nanoTime() - t8);
+        trace.addPhaseNanos(Trace.Phase.REDUCE, System.nanoTime() - t8);
         trace.recordSource(i, s);
         return spare;
     }

@@ -16,7 +16,6 @@ public final class Trace {
     private final String[][] decisions;
     private int[][] finalSource;
     private int[][][] blockSources; // [block][image][original token]
-    private long reductionNanos;
     private long forwardNanos;
     private final long[] phaseNanos = new long[Phase.values().length];
 
@@ -93,17 +92,11 @@ public final class Trace {
 
     /** Time spent deciding and applying reductions (probes, matching, merging), in this forward pass. */
     public long reductionNanos() {
-        return reductionNanos;
+        return phaseNanos(Phase.REDUCE);
     }
 
-    public void addReductionNanos(long n) {
-        reductionNanos += n;
-        phaseNanos[Phase.REDUCE.ordinal()] += n;
-    }
-
-    /** Adds wall time to a phase ({@link Phase#REDUCE} goes through {@link #addReductionNanos}). */
+    /** Adds wall time to a phase. */
     public void addPhaseNanos(Phase p, long n) {
-        if (p == Phase.REDUCE) throw new IllegalArgumentException("use addReductionNanos");
         phaseNanos[p.ordinal()] += n;
     }
 

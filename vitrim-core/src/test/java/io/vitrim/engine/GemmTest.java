@@ -97,17 +97,21 @@ class GemmTest {
 
     @Test
     void bitIdenticalAcrossThreadCounts() {
-        int m = 211, k = 300, n = 130;
-        float[] a = rand(m * k, 7), w = rand(n * k, 8), bias = rand(n, 9);
+        assertSameBitsOnThreads(211, 300, 130, 4, Gemm.Mode.SET_GELU, 7);
+    }
+
+    /** C computed on 1..maxThreads threads, compared bit for bit with the single-threaded C. */
+    private static void assertSameBitsOnThreads(int m, int k, int n, int maxThreads, Gemm.Mode mode, long seed) {
+        float[] a = rand(m * k, seed), w = rand(n * k, seed + 1), bias = rand(n, seed + 2);
         PackedMatrix pb = PackedMatrix.ofLinearWeight(w, n, k, bias);
         float[] ref = null;
-        for (int threads = 1; threads <= 4; threads++) {
+        for (int threads = 1; threads <= maxThreads; threads++) {
             float[] c = new float[m * n];
             try (Parallel par = Parallel.create(threads)) {
-                Gemm.gemm(par, a, 0, k, m, pb, c, 0, n, Gemm.Mode.SET_GELU);
+                Gemm.gemm(par, a, 0, k, m, pb, c, 0, n, mode);
             }
             if (ref == null) ref = c;
-            else assertThat(c).as("threads=%d", threads).containsExactly(ref);
+            else assertThat(Arrays.mismatch(c, ref)).as("first differing element, %dx%dx%d, threads=%d", m, k, n, threads).isEqualTo(-1);
         }
     }
 
@@ -126,20 +130,10 @@ class GemmTest {
         assertThat(Gemm.balancedRows(1001, 128, 3)).isEqualTo(120); // 8 tasks of 128 → 9 of 120
         assertThat(Gemm.balancedRows(129, 8, 2)).isEqualTo(8);      // ¾ floor: never below MR
         // and the split never changes a bit: reduced-token shapes with 12 and 36 panels, 1–3 threads;
-        // the last two pack A on one thread (all panels in one task) but not on three
+        // the 200-row ones pack A on one thread (all panels in one task) but not on three, the
+        // 1,379-row one has its row blocks resized on 2 threads and its columns split evenly on 3
         for (int[] s : new int[][] {{54, 384, 384}, {41, 1536, 384}, {93, 384, 1152}, {200, 384, 1152}, {200, 1536, 384}, {1379, 384, 384}}) {
-            int m = s[0], k = s[1], n = s[2];
-            float[] a = rand(m * k, 12), w = rand(n * k, 13), bias = rand(n, 14);
-            PackedMatrix pb = PackedMatrix.ofLinearWeight(w, n, k, bias);
-            float[] ref = null;
-            for (int threads = 1; threads <= 3; threads++) {
-                float[] c = new float[m * n];
-                try (Parallel par = Parallel.create(threads)) {
-                    Gemm.gemm(par, a, 0, k, m, pb, c, 0, n, Gemm.Mode.ADD);
-                }
-                if (ref == null) ref = c;
-                else assertThat(Arrays.mismatch(c, ref)).as("first differing element, %dx%dx%d, threads=%d", m, k, n, threads).isEqualTo(-1);
-            }
+            assertSameBitsOnThreads(s[0], s[1], s[2], 3, Gemm.Mode.ADD, 12);
         }
     }
 
