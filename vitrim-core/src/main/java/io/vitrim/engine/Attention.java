@@ -159,14 +159,14 @@ public final class Attention {
                 FloatVector x = FloatVector.fromArray(VecMath.F, a, off + j)
                         .fma(vs, FloatVector.fromArray(VecMath.F, bias, bo + j));
                 x.intoArray(a, off + j);
-                vmax = vmax.max(x);
+                vmax = vmax.lanewise(VectorOperators.MAX, x);
             }
             for (; j < n; j++) a[off + j] = Math.fma(a[off + j], scale, bias[bo + j]);
         } else {
             for (; j < bound; j += V) {
                 FloatVector x = FloatVector.fromArray(VecMath.F, a, off + j).mul(vs);
                 x.intoArray(a, off + j);
-                vmax = vmax.max(x);
+                vmax = vmax.lanewise(VectorOperators.MAX, x);
             }
             for (; j < n; j++) a[off + j] = a[off + j] * scale;
         }

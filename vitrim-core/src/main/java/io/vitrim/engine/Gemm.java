@@ -279,15 +279,41 @@ public final class Gemm {
                 int co = cOff + (i0 + ir) * ldc + j0;
                 int ao = aBase + ir * (lda == PACKED ? kc : lda);
                 if (mr == MR && nc == NR) {
-                    kernel(as, ao, lda, MR, bData, bo, kc, c, co, ldc, loadC, bias, j0, gelu);
+                    // full tiles call their kernel straight from here: a dispatcher in between was
+                    // inlined into this loop in some JVMs and not in others (GEMMs 5-10 % apart)
+                    if (lda == PACKED) kernel8p(as, ao, bData, bo, kc, c, co, ldc, loadC, bias, j0);
+                    else if (MR == 8) kernel8(as, ao, lda, MR, bData, bo, kc, c, co, ldc, loadC, bias, j0);
+                    else kernel6(as, ao, lda, MR, bData, bo, kc, c, co, ldc, loadC, bias, j0);
+                    if (gelu) geluRows(c, co, ldc, MR);
                 } else {
-                    java.util.Arrays.fill(tile, 0f);
-                    if (loadC) for (int r = 0; r < mr; r++) System.arraycopy(c, co + r * ldc, tile, r * NR, nc);
-                    kernel(as, ao, lda, mr, bData, bo, kc, tile, 0, NR, loadC, bias, j0, gelu);
-                    for (int r = 0; r < mr; r++) System.arraycopy(tile, r * NR, c, co + r * ldc, nc);
+                    edgeTile(as, ao, lda, mr, nc, bData, bo, kc, c, co, ldc, loadC, bias, j0, gelu, tile);
                 }
             }
         }
+    }
+
+    private static void geluRows(float[] c, int co, int ldc, int rows) {
+        for (int r = 0; r < rows; r++) VecMath.geluInPlace(c, co + r * ldc, NR);
+    }
+
+    /**
+     * A tile cut by the edge of C ({@code mr} rows, {@code nc} columns): computed on the scratch
+     * {@code tile} and copied out. A short remainder runs a 1- or 4-row kernel — same per-element
+     * FMA order, less work (token counts like 49 or 97 leave one row; 4 rows for it cost 2-5 % of
+     * such a GEMM).
+     */
+    private static void edgeTile(float[] a, int ao, int lda, int mr, int nc, float[] b, int bo, int kc,
+                                 float[] c, int co, int ldc, boolean loadC, float[] bias, int biasOff, boolean gelu, float[] tile) {
+        java.util.Arrays.fill(tile, 0f);
+        if (loadC) for (int r = 0; r < mr; r++) System.arraycopy(c, co + r * ldc, tile, r * NR, nc);
+        int rows = lda == PACKED ? MR : mr == 1 ? 1 : mr <= 4 ? 4 : MR;
+        if (lda == PACKED) kernel8p(a, ao, b, bo, kc, tile, 0, NR, loadC, bias, biasOff);
+        else if (rows == 1) kernel1(a, ao, b, bo, kc, tile, 0, loadC, bias, biasOff);
+        else if (rows == 4) kernel4(a, ao, lda, mr, b, bo, kc, tile, 0, NR, loadC, bias, biasOff);
+        else if (MR == 8) kernel8(a, ao, lda, mr, b, bo, kc, tile, 0, NR, loadC, bias, biasOff);
+        else kernel6(a, ao, lda, mr, b, bo, kc, tile, 0, NR, loadC, bias, biasOff);
+        if (gelu) geluRows(tile, 0, NR, Math.min(rows, mr));
+        for (int r = 0; r < mr; r++) System.arraycopy(tile, r * NR, c, co + r * ldc, nc);
     }
 
     /**
@@ -306,21 +332,30 @@ public final class Gemm {
         }
     }
 
-    /**
-     * One MR × NR tile: {@code C = (loadC ? C : 0) + bias + A_rows · B_sliver}, where A row r
-     * starts at {@code ao + r·lda} (rows past {@code mr} repeat the last valid row; the caller
-     * discards them). Vectors never cross a method boundary here: a non-inlined helper taking a
-     * vector makes C2 box it, which halves the speed (measured).
+    /*
+     * The kernels: one MR × NR tile (or 1 / 4 rows) {@code C = (loadC ? C : 0) + bias + A_rows · B_sliver},
+     * where A row r starts at {@code ao + r·lda} (rows past {@code mr} repeat the last valid row; the
+     * caller discards them). Vectors never cross a method boundary here: a non-inlined helper taking
+     * a vector makes C2 box it, which halves the speed (measured).
      */
-    private static void kernel(float[] a, int ao, int lda, int mr, float[] b, int bo, int kc, float[] c, int co, int ldc,
-                               boolean loadC, float[] bias, int biasOff, boolean gelu) {
-        // a short remainder sliver runs a 4-row tile: same per-element FMA order, half the work
-        boolean four = mr <= 4 && lda != PACKED;
-        if (lda == PACKED) kernel8p(a, ao, b, bo, kc, c, co, ldc, loadC, bias, biasOff);
-        else if (four) kernel4(a, ao, lda, mr, b, bo, kc, c, co, ldc, loadC, bias, biasOff);
-        else if (MR == 8) kernel8(a, ao, lda, mr, b, bo, kc, c, co, ldc, loadC, bias, biasOff);
-        else kernel6(a, ao, lda, mr, b, bo, kc, c, co, ldc, loadC, bias, biasOff);
-        if (gelu) for (int r = 0; r < Math.min(four ? 4 : MR, MR); r++) VecMath.geluInPlace(c, co + r * ldc, NR);
+
+    /** One row: {@code C[0, 0:NR] = (loadC ? C : 0) + bias + a_row · B_sliver}. */
+    private static void kernel1(float[] a, int a0, float[] b, int bo, int kc, float[] c, int co,
+                                boolean loadC, float[] bias, int biasOff) {
+        float[] src = loadC ? c : ZERO_TILE;
+        int s0 = loadC ? co : 0;
+        float[] bsrc = bias != null ? bias : ZERO_TILE;
+        int bOff = bias != null ? biasOff : 0;
+        FloatVector c00 = FloatVector.fromArray(F, src, s0).add(FloatVector.fromArray(F, bsrc, bOff));
+        FloatVector c01 = FloatVector.fromArray(F, src, s0 + V).add(FloatVector.fromArray(F, bsrc, bOff + V));
+        for (int kk = 0; kk < kc; kk++) {
+            int bi = bo + kk * (2 * V);
+            FloatVector x = FloatVector.broadcast(F, a[a0 + kk]);
+            c00 = x.fma(FloatVector.fromArray(F, b, bi), c00);
+            c01 = x.fma(FloatVector.fromArray(F, b, bi + V), c01);
+        }
+        c00.intoArray(c, co);
+        c01.intoArray(c, co + V);
     }
 
     private static void kernel4(float[] a, int a0, int lda, int mr, float[] b, int bo, int kc, float[] c, int co, int ldc,

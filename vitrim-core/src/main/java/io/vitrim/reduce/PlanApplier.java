@@ -3,6 +3,7 @@ package io.vitrim.reduce;
 import io.vitrim.engine.Parallel;
 import io.vitrim.engine.VecMath;
 import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.VectorOperators;
 
 /**
  * Applies a {@link Plan} to tokens, sizes and sources alike: for every destination, the
@@ -96,9 +97,10 @@ public final class PlanApplier {
     }
 
     private static void divide(float a, float[] y, int yo, int n) {
+        FloatVector va = FloatVector.broadcast(VecMath.F, a);
         int i = 0;
         for (int bound = VecMath.F.loopBound(n); i < bound; i += VecMath.VLEN) {
-            FloatVector.fromArray(VecMath.F, y, yo + i).div(a).intoArray(y, yo + i);
+            FloatVector.fromArray(VecMath.F, y, yo + i).lanewise(VectorOperators.DIV, va).intoArray(y, yo + i);
         }
         for (; i < n; i++) y[yo + i] /= a;
     }

@@ -145,9 +145,10 @@ public final class ToMe implements TokenReducer {
     /** {@code dst[d..d+n) = x[xo..xo+n) / ‖x[xo..xo+n)‖₂} (squares summed lane-wise, then across lanes). */
     static void normalize(float[] x, int xo, int n, float[] dst, int d) {
         float norm = ProbeCollector.norm(x, xo, n);
+        FloatVector vn = FloatVector.broadcast(VecMath.F, norm);
         int e = 0;
         for (int bound = VecMath.F.loopBound(n); e < bound; e += VecMath.VLEN) {
-            FloatVector.fromArray(VecMath.F, x, xo + e).div(norm).intoArray(dst, d + e);
+            FloatVector.fromArray(VecMath.F, x, xo + e).lanewise(VectorOperators.DIV, vn).intoArray(dst, d + e);
         }
         for (; e < n; e++) dst[d + e] = x[xo + e] / norm;
     }
@@ -177,7 +178,7 @@ public final class ToMe implements TokenReducer {
         int j = from;
         FloatVector vmax = FloatVector.broadcast(VecMath.F, Float.NEGATIVE_INFINITY);
         for (int bound = from + VecMath.F.loopBound(to - from); j < bound; j += VecMath.VLEN) {
-            vmax = vmax.max(FloatVector.fromArray(VecMath.F, v, j));
+            vmax = vmax.lanewise(VectorOperators.MAX, FloatVector.fromArray(VecMath.F, v, j));
         }
         float max = vmax.reduceLanes(VectorOperators.MAX);
         for (; j < to; j++) max = Math.max(max, v[j]);
