@@ -298,9 +298,10 @@ public final class Gemm {
 
     /**
      * A tile cut by the edge of C ({@code mr} rows, {@code nc} columns): computed on the scratch
-     * {@code tile} and copied out. A short remainder runs a 1- or 4-row kernel — same per-element
-     * FMA order, less work (token counts like 49 or 97 leave one row; 4 rows for it cost 2-5 % of
-     * such a GEMM).
+     * {@code tile} and copied out. A short remainder runs a 1- or 4-row kernel, a last panel of at
+     * most one vector of columns a half-width one — same per-element FMA order, less work (token
+     * counts like 49 or 97 leave one row; 4 rows for it cost 2-5 % of such a GEMM; Q·Kᵀ at 197
+     * tokens has 5 columns in its last 32-column panel).
      */
     private static void edgeTile(float[] a, int ao, int lda, int mr, int nc, float[] b, int bo, int kc,
                                  float[] c, int co, int ldc, boolean loadC, float[] bias, int biasOff, boolean gelu, float[] tile) {
@@ -308,6 +309,7 @@ public final class Gemm {
         if (loadC) for (int r = 0; r < mr; r++) System.arraycopy(c, co + r * ldc, tile, r * NR, nc);
         int rows = lda == PACKED ? MR : mr == 1 ? 1 : mr <= 4 ? 4 : MR;
         if (lda == PACKED) kernel8p(a, ao, b, bo, kc, tile, 0, NR, loadC, bias, biasOff);
+        else if (rows == MR && MR == 8 && nc <= V) kernel8h(a, ao, lda, mr, b, bo, kc, tile, 0, NR, loadC, bias, biasOff);
         else if (rows == 1) kernel1(a, ao, b, bo, kc, tile, 0, loadC, bias, biasOff);
         else if (rows == 4) kernel4(a, ao, lda, mr, b, bo, kc, tile, 0, NR, loadC, bias, biasOff);
         else if (MR == 8) kernel8(a, ao, lda, mr, b, bo, kc, tile, 0, NR, loadC, bias, biasOff);
@@ -356,6 +358,42 @@ public final class Gemm {
         }
         c00.intoArray(c, co);
         c01.intoArray(c, co + V);
+    }
+
+    /** {@link #kernel8} on the first vector of columns only (a panel's last ≤ V columns). */
+    private static void kernel8h(float[] a, int a0, int lda, int mr, float[] b, int bo, int kc, float[] c, int co, int ldc,
+                                 boolean loadC, float[] bias, int biasOff) {
+        int a1 = a0 + Math.min(1, mr - 1) * lda, a2 = a0 + Math.min(2, mr - 1) * lda, a3 = a0 + Math.min(3, mr - 1) * lda;
+        int a4 = a0 + Math.min(4, mr - 1) * lda, a5 = a0 + Math.min(5, mr - 1) * lda, a6 = a0 + Math.min(6, mr - 1) * lda;
+        int a7 = a0 + Math.min(7, mr - 1) * lda;
+        float[] src = loadC ? c : ZERO_TILE;
+        int s0 = loadC ? co : 0, sld = loadC ? ldc : NR;
+        float[] bsrc = bias != null ? bias : ZERO_TILE;
+        FloatVector bias0 = FloatVector.fromArray(F, bsrc, bias != null ? biasOff : 0);
+        int s1 = s0 + sld, s2 = s1 + sld, s3 = s2 + sld, s4 = s3 + sld, s5 = s4 + sld, s6 = s5 + sld, s7 = s6 + sld;
+        FloatVector c0 = FloatVector.fromArray(F, src, s0).add(bias0), c1 = FloatVector.fromArray(F, src, s1).add(bias0);
+        FloatVector c2 = FloatVector.fromArray(F, src, s2).add(bias0), c3 = FloatVector.fromArray(F, src, s3).add(bias0);
+        FloatVector c4 = FloatVector.fromArray(F, src, s4).add(bias0), c5 = FloatVector.fromArray(F, src, s5).add(bias0);
+        FloatVector c6 = FloatVector.fromArray(F, src, s6).add(bias0), c7 = FloatVector.fromArray(F, src, s7).add(bias0);
+        for (int kk = 0; kk < kc; kk++) {
+            FloatVector b0 = FloatVector.fromArray(F, b, bo + kk * (2 * V));
+            c0 = FloatVector.broadcast(F, a[a0 + kk]).fma(b0, c0);
+            c1 = FloatVector.broadcast(F, a[a1 + kk]).fma(b0, c1);
+            c2 = FloatVector.broadcast(F, a[a2 + kk]).fma(b0, c2);
+            c3 = FloatVector.broadcast(F, a[a3 + kk]).fma(b0, c3);
+            c4 = FloatVector.broadcast(F, a[a4 + kk]).fma(b0, c4);
+            c5 = FloatVector.broadcast(F, a[a5 + kk]).fma(b0, c5);
+            c6 = FloatVector.broadcast(F, a[a6 + kk]).fma(b0, c6);
+            c7 = FloatVector.broadcast(F, a[a7 + kk]).fma(b0, c7);
+        }
+        c0.intoArray(c, co);
+        c1.intoArray(c, co + ldc);
+        c2.intoArray(c, co + 2 * ldc);
+        c3.intoArray(c, co + 3 * ldc);
+        c4.intoArray(c, co + 4 * ldc);
+        c5.intoArray(c, co + 5 * ldc);
+        c6.intoArray(c, co + 6 * ldc);
+        c7.intoArray(c, co + 7 * ldc);
     }
 
     private static void kernel4(float[] a, int a0, int lda, int mr, float[] b, int bo, int kc, float[] c, int co, int ldc,

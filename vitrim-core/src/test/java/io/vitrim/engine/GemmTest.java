@@ -132,8 +132,9 @@ class GemmTest {
         // and the split never changes a bit: reduced-token shapes with 12 and 36 panels, 1–3 threads;
         // the 200-row ones pack A on one thread (all panels in one task) but not on three, the
         // 1,379-row one has its row blocks resized on 2 threads and its columns split evenly on 3;
-        // 41 and 49 rows end in a one-row tile (kernel1 on 2–3 threads, the packed 8-row kernel on one)
-        for (int[] s : new int[][] {{54, 384, 384}, {41, 1536, 384}, {49, 384, 1536}, {93, 384, 1152}, {200, 384, 1152}, {200, 1536, 384}, {1379, 384, 384}}) {
+        // 41 and 49 rows end in a one-row tile (kernel1 on 2–3 threads, the packed 8-row kernel on one);
+        // 1,160 columns end in an 8-column panel (half-width kernel unless A is packed)
+        for (int[] s : new int[][] {{54, 384, 384}, {41, 1536, 384}, {49, 384, 1536}, {200, 384, 1160}, {93, 384, 1152}, {200, 384, 1152}, {200, 1536, 384}, {1379, 384, 384}}) {
             assertSameBitsOnThreads(s[0], s[1], s[2], 3, Gemm.Mode.ADD, 12);
         }
     }
