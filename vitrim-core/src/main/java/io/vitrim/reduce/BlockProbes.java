@@ -3,6 +3,7 @@ package io.vitrim.reduce;
 import io.vitrim.engine.Parallel;
 import io.vitrim.engine.VecMath;
 import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.VectorOperators;
 
 /**
  * What the attention layer of one block exposed, row-aligned with the {@link TokenState} the
@@ -43,11 +44,12 @@ public final class BlockProbes {
 
     private static void meanOverHeads(float[] src, int off, int heads, int hd, float[] dst, int dOff) {
         float inv = heads;
+        FloatVector vInv = FloatVector.broadcast(VecMath.F, inv);
         int e = 0;
         for (int bound = VecMath.F.loopBound(hd); e < bound; e += VecMath.VLEN) {
             FloatVector acc = FloatVector.fromArray(VecMath.F, src, off + e);
             for (int h = 1; h < heads; h++) acc = acc.add(FloatVector.fromArray(VecMath.F, src, off + h * hd + e));
-            acc.div(inv).intoArray(dst, dOff + e);
+            acc.lanewise(VectorOperators.DIV, vInv).intoArray(dst, dOff + e);
         }
         for (; e < hd; e++) {
             float acc = src[off + e];
