@@ -160,11 +160,13 @@ public final class VisionTransformer implements AutoCloseable {
         float[] spare = ws.x2;
         for (int i = 0; i < blocks.length; i++) {
             spare = block(i, s, ws, spare, reducer, trace);
+            // copies of the source map only when the caller asked (LGTM tracks it for its windows anyway)
+            if (trackSource) trace.recordSource(i, s);
         }
         long h0 = System.nanoTime();
         float[] logits = head(s, reducer.sizeWeightedPool());
         trace.addPhaseNanos(Trace.Phase.HEAD, System.nanoTime() - h0);
-        trace.finish(s);
+        if (trackSource) trace.finish(s);
         trace.setForwardNanos(System.nanoTime() - start);
         ws.x1 = s.x();
         ws.x2 = spare;
@@ -251,7 +253,6 @@ public final class VisionTransformer implements AutoCloseable {
         Plan after = reducer.afterBlock(i, s, trace);
         if (after != null) spare = PlanApplier.apply(par, s, after, spare);
         trace.addPhaseNanos(Trace.Phase.REDUCE, System.nanoTime() - t8);
-        trace.recordSource(i, s);
         return spare;
     }
 

@@ -121,7 +121,7 @@ public final class Trace {
         blockSources[blk] = Arrays.stream(s.source()).map(int[]::clone).toArray(int[][]::new);
     }
 
-    /** Per image, original token → local token index after block {@code blk} (−1 = pruned); null if not tracked. */
+    /** Per image, original token → local token index after block {@code blk} (−1 = pruned); null unless the forward pass was asked to track sources. */
     public int[][] sourceAfter(int blk) {
         return blockSources == null ? null : blockSources[blk];
     }
@@ -132,7 +132,7 @@ public final class Trace {
         finalSource = src == null ? null : Arrays.stream(src).map(int[]::clone).toArray(int[][]::new);
     }
 
-    /** Per image, original token → final local token index (−1 = pruned), or null if not tracked. */
+    /** Per image, original token → final local token index (−1 = pruned); null unless the forward pass was asked to track sources. */
     public int[][] finalSource() {
         return finalSource;
     }
