@@ -280,7 +280,8 @@ public final class Gemm {
                 int ao = aBase + ir * (lda == PACKED ? kc : lda);
                 if (mr == MR && nc == NR) {
                     // full tiles call their kernel straight from here: a dispatcher in between was
-                    // inlined into this loop in some JVMs and not in others (GEMMs 5-10 % apart)
+                    // inlined into this loop in some JVMs and not in others (the JIT logs of a fast
+                    // and a slow process differed there), so the hot path no longer depends on it
                     if (lda == PACKED) kernel8p(as, ao, bData, bo, kc, c, co, ldc, loadC, bias, j0);
                     else if (MR == 8) kernel8(as, ao, lda, MR, bData, bo, kc, c, co, ldc, loadC, bias, j0);
                     else kernel6(as, ao, lda, MR, bData, bo, kc, c, co, ldc, loadC, bias, j0);
