@@ -30,6 +30,7 @@ import java.util.concurrent.Callable;
             "  vitrim bench --reduce tome:r=13 --reduce ppt --json",
             "  vitrim bench --peak                              # also: share of this machine's FMA peak",
             "  vitrim bench --reduce tome:r=13 --breakdown      # time per part of the forward pass",
+            "  vitrim bench --batch 1 --reduce ppt --forks 5    # five fresh JVMs: median speed-up and its range",
             "  vitrim bench --model models/deit-s --batch 64 --rounds 20"})
 final class BenchCommand implements Callable<Integer> {
     static final String DEFAULT_ARCH = "deit_small_patch16_224";
@@ -65,6 +66,12 @@ final class BenchCommand implements Callable<Integer> {
     @Option(names = "--json", description = "Print the results as one JSON object.")
     boolean json;
 
+    @Option(names = "--forks", paramLabel = "N", defaultValue = "1",
+            description = "Measure in N fresh JVMs, one after the other (as JMH forks do), and report per method the median over the forks"
+                    + " and each fork's speed-up: the ratio to 'none' moves between JVM processes more than between rounds"
+                    + " (default: ${DEFAULT-VALUE}, this JVM).")
+    int forks;
+
     @picocli.CommandLine.Spec
     picocli.CommandLine.Model.CommandSpec spec;
 
@@ -73,87 +80,177 @@ final class BenchCommand implements Callable<Integer> {
         if (batch < 1 || batch > 4096) throw new VitrimException("--batch " + batch + ": must be between 1 and 4096");
         if (rounds < 1) throw new VitrimException("--rounds " + rounds + ": must be at least 1");
         if (!(warmup >= 0)) throw new VitrimException("--warmup " + warmup + ": must be >= 0");
+        if (forks < 1 || forks > 100) throw new VitrimException("--forks " + forks + ": must be between 1 and 100");
         PrintWriter out = spec.commandLine().getOut();
         PrintWriter err = spec.commandLine().getErr();
         int n = threads.get();
-        try (VisionTransformer m = model.load(n, DEFAULT_ARCH)) {
-            List<TokenReducer> reducers = new ArrayList<>();
-            reducers.add(TokenReducer.NONE);
-            for (String r : reduce) {
-                TokenReducer t = Reductions.parse(r, m.config());
-                if (!t.spec().equals("none")) reducers.add(t);
+        String header = String.format(Locale.ROOT, "%s: %s, batch %d, %s, %s", "vitrim bench", model.describe(), batch, threadsText(n), SystemInfo.summary());
+        Progress progress = new Progress(err, !json);
+        double peakGflops = Double.NaN;
+        List<Throughput.Result> res;
+        double[][] forkSpeedups = null;
+        if (forks > 1) {
+            List<Map<String, Object>> runs = BenchForks.run(BenchForks.withoutForks(spec.commandLine().getParseResult().originalArgs()), forks, progress);
+            if (!json) out.println(header + ", " + forks + " forks (fresh JVMs)");
+            res = medianOverForks(runs);
+            forkSpeedups = new double[res.size()][forks];
+            double[] peaks = new double[forks];
+            for (int f = 0; f < forks; f++) {
+                List<?> rs = (List<?>) runs.get(f).get("results");
+                for (int i = 0; i < res.size(); i++) forkSpeedups[i][f] = num((Map<?, ?>) rs.get(i), "speedup");
+                if (peak) peaks[f] = num(runs.get(f), "peak_gflops");
             }
-            String header = String.format(Locale.ROOT, "%s: %s, batch %d, %s, %s", "vitrim bench", model.describe(), batch, threadsText(n), SystemInfo.summary());
-            if (!json) {
-                out.println(header);
-                out.flush();
-            }
-            Progress progress = new Progress(err, !json);
-            double peakGflops = Double.NaN;
             if (peak) {
-                progress.status("measuring the FMA peak on " + threadsText(n));
-                peakGflops = PeakFlops.measure(n, 20_000_000, 5);
+                peakGflops = BenchForks.median(peaks);
+                if (!json) out.printf(Locale.ROOT, "FP32 FMA peak: %.0f GFLOP/s on %s (median of the forks; %s)%n", peakGflops, threadsText(n), PeakFlops.describe());
+            }
+        } else {
+            try (VisionTransformer m = model.load(n, DEFAULT_ARCH)) {
+                List<TokenReducer> reducers = new ArrayList<>();
+                reducers.add(TokenReducer.NONE);
+                for (String r : reduce) {
+                    TokenReducer t = Reductions.parse(r, m.config());
+                    if (!t.spec().equals("none")) reducers.add(t);
+                }
                 if (!json) {
-                    progress.done();
-                    out.printf(Locale.ROOT, "FP32 FMA peak: %.0f GFLOP/s on %s (%s)%n", peakGflops, threadsText(n), PeakFlops.describe());
+                    out.println(header);
                     out.flush();
                 }
-            }
-            List<Throughput.Result> res = Throughput.measure(m, reducers,
-                    new Throughput.Settings(batch, warmup, 2, rounds, 1234), progress::status);
-            progress.done();
-            if (json) {
-                Map<String, Object> o = new LinkedHashMap<>();
-                o.put("model", model.describe());
-                o.put("batch", batch);
-                o.put("threads", n);
-                o.put("jdk", SystemInfo.jdk());
-                o.put("cpu", SystemInfo.cpu());
-                o.put("vector", SystemInfo.vector());
-                o.put("warmup_s", warmup);
-                o.put("rounds", rounds);
-                if (peak) o.put("peak_gflops", peakGflops);
-                List<Object> rs = new ArrayList<>();
-                for (Throughput.Result r : res) {
-                    Map<String, Object> e = new LinkedHashMap<>();
-                    e.put("spec", r.spec());
-                    e.put("images_per_s", r.imagesPerSecond());
-                    e.put("median_ms", r.medianMillis());
-                    e.put("gmacs", r.gmacs());
-                    e.put("mac_ratio", r.macRatio());
-                    e.put("speedup", r.speedup());
-                    e.put("gflops", gflops(r));
-                    if (peak) e.put("peak_fraction", gflops(r) / peakGflops);
-                    e.put("reduction_overhead", r.overheadFraction());
-                    e.put("runs_ms", r.runMillis());
-                    if (breakdown) {
-                        Map<String, Object> ph = new LinkedHashMap<>();
-                        for (Trace.Phase p : Trace.Phase.values()) {
-                            ph.put(p.name().toLowerCase(Locale.ROOT), Map.of("median_ms", r.phaseMillis(p), "gmacs", r.phaseGmacs(p)));
-                        }
-                        e.put("phases", ph);
+                if (peak) {
+                    progress.status("measuring the FMA peak on " + threadsText(n));
+                    peakGflops = PeakFlops.measure(n, 20_000_000, 5);
+                    if (!json) {
+                        progress.done();
+                        out.printf(Locale.ROOT, "FP32 FMA peak: %.0f GFLOP/s on %s (%s)%n", peakGflops, threadsText(n), PeakFlops.describe());
+                        out.flush();
                     }
-                    rs.add(e);
                 }
-                o.put("results", rs);
-                out.println(Json.write(o));
-            } else {
-                String peakHead = peak ? String.format(Locale.ROOT, " %7s", "% peak") : "";
-                out.printf(Locale.ROOT, "%-34s %9s %11s %8s %9s %10s %9s %9s%s%n", "method", "img/s", "ms/batch", "GMACs", "GFLOP/s",
-                        "MAC ratio", "speed-up", "overhead", peakHead);
-                for (Throughput.Result r : res) {
-                    String share = peak ? String.format(Locale.ROOT, " %6.1f%%", 100 * gflops(r) / peakGflops) : "";
-                    out.printf(Locale.ROOT, "%-34s %9.1f %11.1f %8.3f %9.1f %9.2fx %8.2fx %8.1f%%%s%n", r.spec(), r.imagesPerSecond(),
-                            r.medianMillis(), r.gmacs(), gflops(r), r.macRatio(), r.speedup(), 100 * r.overheadFraction(), share);
-                }
-                out.println("(GFLOP/s: 2 × GMACs × img/s, the work each method actually does; speed-up: median time of 'none' /"
-                        + " median time of the method, same process; overhead: share of the forward time spent deciding and applying"
-                        + " the reduction)");
-                if (breakdown) printBreakdown(out, res);
+                res = Throughput.measure(m, reducers, new Throughput.Settings(batch, warmup, 2, rounds, 1234), progress::status);
+                progress.done();
             }
         }
+        print(out, n, res, peakGflops, forkSpeedups);
         out.flush();
         return 0;
+    }
+
+    /** The results as a table (and breakdown, and per-fork speed-ups) or as one JSON object. */
+    private void print(PrintWriter out, int n, List<Throughput.Result> res, double peakGflops, double[][] forkSpeedups) {
+        if (json) {
+            Map<String, Object> o = new LinkedHashMap<>();
+            o.put("model", model.describe());
+            o.put("batch", batch);
+            o.put("threads", n);
+            o.put("jdk", SystemInfo.jdk());
+            o.put("cpu", SystemInfo.cpu());
+            o.put("vector", SystemInfo.vector());
+            o.put("warmup_s", warmup);
+            o.put("rounds", rounds);
+            o.put("forks", forks);
+            if (peak) o.put("peak_gflops", peakGflops);
+            List<Object> rs = new ArrayList<>();
+            for (Throughput.Result r : res) {
+                Map<String, Object> e = new LinkedHashMap<>();
+                e.put("spec", r.spec());
+                e.put("images_per_s", r.imagesPerSecond());
+                e.put("median_ms", r.medianMillis());
+                e.put("gmacs", r.gmacs());
+                e.put("mac_ratio", r.macRatio());
+                e.put("speedup", r.speedup());
+                e.put("gflops", gflops(r));
+                if (peak) e.put("peak_fraction", gflops(r) / peakGflops);
+                e.put("reduction_overhead", r.overheadFraction());
+                e.put("runs_ms", r.runMillis());
+                if (forkSpeedups != null) e.put("speedup_per_fork", forkSpeedups[rs.size()]);
+                if (breakdown) {
+                    Map<String, Object> ph = new LinkedHashMap<>();
+                    for (Trace.Phase p : Trace.Phase.values()) {
+                        ph.put(p.name().toLowerCase(Locale.ROOT), Map.of("median_ms", r.phaseMillis(p), "gmacs", r.phaseGmacs(p)));
+                    }
+                    e.put("phases", ph);
+                }
+                rs.add(e);
+            }
+            o.put("results", rs);
+            out.println(Json.write(o));
+        } else {
+            String peakHead = peak ? String.format(Locale.ROOT, " %7s", "% peak") : "";
+            out.printf(Locale.ROOT, "%-34s %9s %11s %8s %9s %10s %9s %9s%s%n", "method", "img/s", "ms/batch", "GMACs", "GFLOP/s",
+                    "MAC ratio", "speed-up", "overhead", peakHead);
+            for (Throughput.Result r : res) {
+                String share = peak ? String.format(Locale.ROOT, " %6.1f%%", 100 * gflops(r) / peakGflops) : "";
+                out.printf(Locale.ROOT, "%-34s %9.1f %11.1f %8.3f %9.1f %9.2fx %8.2fx %8.1f%%%s%n", r.spec(), r.imagesPerSecond(),
+                        r.medianMillis(), r.gmacs(), gflops(r), r.macRatio(), r.speedup(), 100 * r.overheadFraction(), share);
+            }
+            out.println("(GFLOP/s: 2 × GMACs × img/s, the work each method actually does; speed-up: median time of 'none' /"
+                    + " median time of the method, same process; overhead: share of the forward time spent deciding and applying"
+                    + " the reduction)");
+            if (forkSpeedups != null) printForks(out, res, forkSpeedups);
+            if (breakdown) printBreakdown(out, res);
+        }
+    }
+
+    /** Each fork's speed-ups, and speed-up ÷ MAC ratio: median and range over the forks. */
+    private static void printForks(PrintWriter out, List<Throughput.Result> res, double[][] speedups) {
+        int forks = speedups[0].length;
+        out.println();
+        out.println("speed-up in each fork (a fresh JVM each; the table above shows medians over the " + forks + " forks)");
+        for (int i = 1; i < res.size(); i++) {
+            Throughput.Result r = res.get(i);
+            StringBuilder l = new StringBuilder(String.format(Locale.ROOT, "%-34s", r.spec()));
+            double lo = Double.POSITIVE_INFINITY, hi = Double.NEGATIVE_INFINITY;
+            for (double v : speedups[i]) {
+                l.append(String.format(Locale.ROOT, " %5.2fx", v));
+                lo = Math.min(lo, v);
+                hi = Math.max(hi, v);
+            }
+            l.append(String.format(Locale.ROOT, "   ÷ MAC ratio: median %.3f, range %.3f–%.3f",
+                    BenchForks.median(speedups[i]) / r.macRatio(), lo / r.macRatio(), hi / r.macRatio()));
+            out.println(l);
+        }
+    }
+
+    /** Per method, the median over the forks of each fork's figures (the MACs are the same in every fork). */
+    private List<Throughput.Result> medianOverForks(List<Map<String, Object>> runs) {
+        List<?> first = (List<?>) runs.get(0).get("results");
+        List<Throughput.Result> out = new ArrayList<>();
+        Trace.Phase[] phases = Trace.Phase.values();
+        for (int i = 0; i < first.size(); i++) {
+            Map<?, ?> r0 = (Map<?, ?>) first.get(i);
+            double[] ms = new double[runs.size()], speedup = new double[runs.size()], overhead = new double[runs.size()];
+            double[][] phaseMs = new double[phases.length][runs.size()];
+            List<Double> allRuns = new ArrayList<>();
+            for (int f = 0; f < runs.size(); f++) {
+                Map<?, ?> r = (Map<?, ?>) ((List<?>) runs.get(f).get("results")).get(i);
+                ms[f] = num(r, "median_ms");
+                speedup[f] = num(r, "speedup");
+                overhead[f] = num(r, "reduction_overhead");
+                for (Object v : (List<?>) r.get("runs_ms")) allRuns.add(((Number) v).doubleValue());
+                Map<?, ?> ph = (Map<?, ?>) r.get("phases");
+                for (int p = 0; p < phases.length && ph != null; p++) phaseMs[p][f] = num((Map<?, ?>) ph.get(key(phases[p])), "median_ms");
+            }
+            double[] phaseMed = new double[phases.length], phaseGmacs = new double[phases.length];
+            Map<?, ?> ph0 = (Map<?, ?>) r0.get("phases");
+            for (int p = 0; p < phases.length; p++) {
+                phaseMed[p] = BenchForks.median(phaseMs[p]);
+                if (ph0 != null) phaseGmacs[p] = num((Map<?, ?>) ph0.get(key(phases[p])), "gmacs");
+            }
+            double med = BenchForks.median(ms);
+            out.add(new Throughput.Result((String) r0.get("spec"), allRuns.stream().mapToDouble(Double::doubleValue).toArray(), med,
+                    batch / (med / 1000), num(r0, "gmacs"), num(r0, "mac_ratio"), BenchForks.median(speedup),
+                    BenchForks.median(overhead), phaseMed, phaseGmacs));
+        }
+        return out;
+    }
+
+    private static String key(Trace.Phase p) {
+        return p.name().toLowerCase(Locale.ROOT);
+    }
+
+    private static double num(Map<?, ?> m, String k) {
+        Object v = m.get(k);
+        if (!(v instanceof Number)) throw new VitrimException("bench fork: no number \"" + k + "\" in its JSON output");
+        return ((Number) v).doubleValue();
     }
 
     /** Per phase: ms per batch of every method, and for the reduced ones speed-up (MAC ratio) over 'none'. */

@@ -162,6 +162,7 @@ class CliTest {
         assertBadInput(run("classify", "--model", MODEL.toString(), "--batch", "0", PHOTOS.toString()), "--batch");
         assertBadInput(run("classify", "--model", MODEL.toString()), "nothing to classify");
         assertBadInput(run("bench", "--threads", "0"), "--threads");
+        assertBadInput(run("bench", "--forks", "0"), "--forks");
         assertBadInput(run("bench", "--frobnicate"), "Unknown option");
         Path px = tmp.resolve("wrong.safetensors");
         SafeTensors.write(px, Map.of("pixel_values", new SafeTensors.Tensor(new float[3 * 8 * 8], 1, 3, 8, 8)), null);
@@ -192,6 +193,29 @@ class CliTest {
         // the tiny test model is far from the FMA peak; its share is a ratio of two measured rates
         assertThat(((Number) pn.get("peak_fraction")).doubleValue()).isStrictlyBetween(0.0, 1.0)
                 .isCloseTo(((Number) pn.get("gflops")).doubleValue() / peakGflops, org.assertj.core.data.Offset.offset(1e-9));
+
+        // --forks: the same measurement in fresh JVMs; medians over the forks, each fork's speed-up kept
+        Run fk = run("bench", "--model", MODEL.toString(), "--reduce", "tome:r=4", "--batch", "2", "--warmup", "0", "--rounds", "1",
+                "--threads", "1", "--forks", "2", "--json");
+        assertThat(fk.code()).as(fk.err()).isZero();
+        Map<String, Object> fo = Json.parseObject(fk.out().trim());
+        assertThat(fo.get("forks")).isEqualTo(2L);
+        List<?> fres = (List<?>) fo.get("results");
+        assertThat(((Map<?, ?>) fres.get(0)).get("speedup_per_fork")).isEqualTo(List.of(1.0, 1.0));
+        List<?> tomeForks = (List<?>) ((Map<?, ?>) fres.get(1)).get("speedup_per_fork");
+        assertThat(tomeForks).hasSize(2);
+        double lo = Math.min(((Number) tomeForks.get(0)).doubleValue(), ((Number) tomeForks.get(1)).doubleValue());
+        double hi = Math.max(((Number) tomeForks.get(0)).doubleValue(), ((Number) tomeForks.get(1)).doubleValue());
+        assertThat(((Number) ((Map<?, ?>) fres.get(1)).get("speedup")).doubleValue()).as("median of two forks").isCloseTo((lo + hi) / 2,
+                org.assertj.core.data.Offset.offset(1e-12));
+        assertThat((List<?>) ((Map<?, ?>) fres.get(1)).get("runs_ms")).as("every fork's rounds").hasSize(2);
+        Run ft = run("bench", "--model", MODEL.toString(), "--reduce", "tome:r=4", "--batch", "2", "--warmup", "0", "--rounds", "1",
+                "--threads", "1", "--forks=2");
+        assertThat(ft.code()).as(ft.err()).isZero();
+        assertThat(ft.out()).contains("2 forks (fresh JVMs)").contains("speed-up in each fork").contains("÷ MAC ratio: median");
+        Run bad = run("bench", "--model", MODEL.toString(), "--forks", "2", "--reduce", "tome:r=oops");
+        assertBadInput(bad, "bench fork 1 failed", "tome:r=oops");
+        assertThat(bad.out()).as("nothing on stdout when a fork fails").isEmpty();
 
         Run i = run("info", "--arch", "deit_small_patch16_224", "--json");
         assertThat(i.code()).as(i.err()).isZero();
