@@ -90,19 +90,14 @@ final class BenchCommand implements Callable<Integer> {
         List<Throughput.Result> res;
         double[][] forkSpeedups = null;
         if (forks > 1) {
-            List<Map<String, Object>> runs = BenchForks.run(BenchForks.withoutForks(spec.commandLine().getParseResult().originalArgs()), forks, progress);
-            if (!json) out.println(header + ", " + forks + " forks (fresh JVMs)");
-            res = medianOverForks(runs);
-            forkSpeedups = new double[res.size()][forks];
-            double[] peaks = new double[forks];
-            for (int f = 0; f < forks; f++) {
-                List<?> rs = (List<?>) runs.get(f).get("results");
-                for (int i = 0; i < res.size(); i++) forkSpeedups[i][f] = num((Map<?, ?>) rs.get(i), "speedup");
-                if (peak) peaks[f] = num(runs.get(f), "peak_gflops");
-            }
-            if (peak) {
-                peakGflops = BenchForks.median(peaks);
-                if (!json) out.printf(Locale.ROOT, "FP32 FMA peak: %.0f GFLOP/s on %s (median of the forks; %s)%n", peakGflops, threadsText(n), PeakFlops.describe());
+            BenchForks.Summary sum = BenchForks.summarise(
+                    BenchForks.run(BenchForks.withoutForks(spec.commandLine().getParseResult().originalArgs()), forks, progress), batch, peak);
+            res = sum.results();
+            forkSpeedups = sum.speedups();
+            peakGflops = sum.peakGflops();
+            if (!json) {
+                out.println(header + ", " + forks + " forks (fresh JVMs)");
+                if (peak) out.printf(Locale.ROOT, "FP32 FMA peak: %.0f GFLOP/s on %s (median of the forks; %s)%n", peakGflops, threadsText(n), PeakFlops.describe());
             }
         } else {
             try (VisionTransformer m = model.load(n, DEFAULT_ARCH)) {
@@ -165,7 +160,7 @@ final class BenchCommand implements Callable<Integer> {
                 if (breakdown) {
                     Map<String, Object> ph = new LinkedHashMap<>();
                     for (Trace.Phase p : Trace.Phase.values()) {
-                        ph.put(p.name().toLowerCase(Locale.ROOT), Map.of("median_ms", r.phaseMillis(p), "gmacs", r.phaseGmacs(p)));
+                        ph.put(BenchForks.key(p), Map.of("median_ms", r.phaseMillis(p), "gmacs", r.phaseGmacs(p)));
                     }
                     e.put("phases", ph);
                 }
@@ -208,49 +203,6 @@ final class BenchCommand implements Callable<Integer> {
                     BenchForks.median(speedups[i]) / r.macRatio(), lo / r.macRatio(), hi / r.macRatio()));
             out.println(l);
         }
-    }
-
-    /** Per method, the median over the forks of each fork's figures (the MACs are the same in every fork). */
-    private List<Throughput.Result> medianOverForks(List<Map<String, Object>> runs) {
-        List<?> first = (List<?>) runs.get(0).get("results");
-        List<Throughput.Result> out = new ArrayList<>();
-        Trace.Phase[] phases = Trace.Phase.values();
-        for (int i = 0; i < first.size(); i++) {
-            Map<?, ?> r0 = (Map<?, ?>) first.get(i);
-            double[] ms = new double[runs.size()], speedup = new double[runs.size()], overhead = new double[runs.size()];
-            double[][] phaseMs = new double[phases.length][runs.size()];
-            List<Double> allRuns = new ArrayList<>();
-            for (int f = 0; f < runs.size(); f++) {
-                Map<?, ?> r = (Map<?, ?>) ((List<?>) runs.get(f).get("results")).get(i);
-                ms[f] = num(r, "median_ms");
-                speedup[f] = num(r, "speedup");
-                overhead[f] = num(r, "reduction_overhead");
-                for (Object v : (List<?>) r.get("runs_ms")) allRuns.add(((Number) v).doubleValue());
-                Map<?, ?> ph = (Map<?, ?>) r.get("phases");
-                for (int p = 0; p < phases.length && ph != null; p++) phaseMs[p][f] = num((Map<?, ?>) ph.get(key(phases[p])), "median_ms");
-            }
-            double[] phaseMed = new double[phases.length], phaseGmacs = new double[phases.length];
-            Map<?, ?> ph0 = (Map<?, ?>) r0.get("phases");
-            for (int p = 0; p < phases.length; p++) {
-                phaseMed[p] = BenchForks.median(phaseMs[p]);
-                if (ph0 != null) phaseGmacs[p] = num((Map<?, ?>) ph0.get(key(phases[p])), "gmacs");
-            }
-            double med = BenchForks.median(ms);
-            out.add(new Throughput.Result((String) r0.get("spec"), allRuns.stream().mapToDouble(Double::doubleValue).toArray(), med,
-                    batch / (med / 1000), num(r0, "gmacs"), num(r0, "mac_ratio"), BenchForks.median(speedup),
-                    BenchForks.median(overhead), phaseMed, phaseGmacs));
-        }
-        return out;
-    }
-
-    private static String key(Trace.Phase p) {
-        return p.name().toLowerCase(Locale.ROOT);
-    }
-
-    private static double num(Map<?, ?> m, String k) {
-        Object v = m.get(k);
-        if (!(v instanceof Number)) throw new VitrimException("bench fork: no number \"" + k + "\" in its JSON output");
-        return ((Number) v).doubleValue();
     }
 
     /** Per phase: ms per batch of every method, and for the reduced ones speed-up (MAC ratio) over 'none'. */

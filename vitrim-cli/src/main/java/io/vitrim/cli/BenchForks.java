@@ -2,6 +2,8 @@ package io.vitrim.cli;
 
 import io.vitrim.VitrimException;
 import io.vitrim.io.Json;
+import io.vitrim.measure.Throughput;
+import io.vitrim.reduce.Trace;
 
 import java.io.IOException;
 import java.lang.management.ManagementFactory;
@@ -11,6 +13,7 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
+import java.util.Locale;
 import java.util.Map;
 
 /**
@@ -92,6 +95,60 @@ final class BenchForks {
             }
         }
         return args;
+    }
+
+    /** Medians over the forks per method, each fork's speed-ups {@code [method][fork]}, and the median FMA peak (NaN without --peak). */
+    record Summary(List<Throughput.Result> results, double[][] speedups, double peakGflops) {}
+
+    /** Per method, the median over the forks of each fork's figures (the MACs are the same in every fork). */
+    static Summary summarise(List<Map<String, Object>> runs, int batch, boolean peak) {
+        int forks = runs.size();
+        List<?> first = (List<?>) runs.get(0).get("results");
+        List<Throughput.Result> out = new ArrayList<>();
+        double[][] speedups = new double[first.size()][forks];
+        Trace.Phase[] phases = Trace.Phase.values();
+        for (int i = 0; i < first.size(); i++) {
+            Map<?, ?> r0 = (Map<?, ?>) first.get(i);
+            double[] ms = new double[forks], overhead = new double[forks];
+            double[][] phaseMs = new double[phases.length][forks];
+            List<Double> allRuns = new ArrayList<>();
+            for (int f = 0; f < forks; f++) {
+                Map<?, ?> r = (Map<?, ?>) ((List<?>) runs.get(f).get("results")).get(i);
+                ms[f] = num(r, "median_ms");
+                speedups[i][f] = num(r, "speedup");
+                overhead[f] = num(r, "reduction_overhead");
+                for (Object v : (List<?>) r.get("runs_ms")) allRuns.add(((Number) v).doubleValue());
+                Map<?, ?> ph = (Map<?, ?>) r.get("phases");
+                for (int p = 0; p < phases.length && ph != null; p++) phaseMs[p][f] = num((Map<?, ?>) ph.get(key(phases[p])), "median_ms");
+            }
+            double[] phaseMed = new double[phases.length], phaseGmacs = new double[phases.length];
+            Map<?, ?> ph0 = (Map<?, ?>) r0.get("phases");
+            for (int p = 0; p < phases.length; p++) {
+                phaseMed[p] = median(phaseMs[p]);
+                if (ph0 != null) phaseGmacs[p] = num((Map<?, ?>) ph0.get(key(phases[p])), "gmacs");
+            }
+            double med = median(ms);
+            out.add(new Throughput.Result((String) r0.get("spec"), allRuns.stream().mapToDouble(Double::doubleValue).toArray(), med,
+                    batch / (med / 1000), num(r0, "gmacs"), num(r0, "mac_ratio"), median(speedups[i]), median(overhead), phaseMed, phaseGmacs));
+        }
+        double peakGflops = Double.NaN;
+        if (peak) {
+            double[] peaks = new double[forks];
+            for (int f = 0; f < forks; f++) peaks[f] = num(runs.get(f), "peak_gflops");
+            peakGflops = median(peaks);
+        }
+        return new Summary(out, speedups, peakGflops);
+    }
+
+    /** The JSON key of a phase, as {@code bench --json --breakdown} writes it. */
+    static String key(Trace.Phase p) {
+        return p.name().toLowerCase(Locale.ROOT);
+    }
+
+    private static double num(Map<?, ?> m, String k) {
+        Object v = m.get(k);
+        if (!(v instanceof Number)) throw new VitrimException("bench fork: no number \"" + k + "\" in its JSON output");
+        return ((Number) v).doubleValue();
     }
 
     static double median(double[] v) {
