@@ -200,7 +200,7 @@ final class BenchCommand implements Callable<Integer> {
                 hi = Math.max(hi, v);
             }
             l.append(String.format(Locale.ROOT, "   ÷ MAC ratio: median %.3f, range %.3f–%.3f",
-                    BenchForks.median(speedups[i]) / r.macRatio(), lo / r.macRatio(), hi / r.macRatio()));
+                    Throughput.median(speedups[i]) / r.macRatio(), lo / r.macRatio(), hi / r.macRatio()));
             out.println(l);
         }
     }

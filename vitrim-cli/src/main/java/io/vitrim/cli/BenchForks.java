@@ -11,7 +11,6 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
-import java.util.Arrays;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
@@ -124,18 +123,19 @@ final class BenchForks {
             double[] phaseMed = new double[phases.length], phaseGmacs = new double[phases.length];
             Map<?, ?> ph0 = (Map<?, ?>) r0.get("phases");
             for (int p = 0; p < phases.length; p++) {
-                phaseMed[p] = median(phaseMs[p]);
+                phaseMed[p] = Throughput.median(phaseMs[p]);
                 if (ph0 != null) phaseGmacs[p] = num((Map<?, ?>) ph0.get(key(phases[p])), "gmacs");
             }
-            double med = median(ms);
+            double med = Throughput.median(ms);
             out.add(new Throughput.Result((String) r0.get("spec"), allRuns.stream().mapToDouble(Double::doubleValue).toArray(), med,
-                    batch / (med / 1000), num(r0, "gmacs"), num(r0, "mac_ratio"), median(speedups[i]), median(overhead), phaseMed, phaseGmacs));
+                    batch / (med / 1000), num(r0, "gmacs"), num(r0, "mac_ratio"), Throughput.median(speedups[i]),
+                    Throughput.median(overhead), phaseMed, phaseGmacs));
         }
         double peakGflops = Double.NaN;
         if (peak) {
             double[] peaks = new double[forks];
             for (int f = 0; f < forks; f++) peaks[f] = num(runs.get(f), "peak_gflops");
-            peakGflops = median(peaks);
+            peakGflops = Throughput.median(peaks);
         }
         return new Summary(out, speedups, peakGflops);
     }
@@ -149,12 +149,5 @@ final class BenchForks {
         Object v = m.get(k);
         if (!(v instanceof Number)) throw new VitrimException("bench fork: no number \"" + k + "\" in its JSON output");
         return ((Number) v).doubleValue();
-    }
-
-    static double median(double[] v) {
-        double[] c = v.clone();
-        Arrays.sort(c);
-        int n = c.length;
-        return n % 2 == 1 ? c[n / 2] : (c[n / 2 - 1] + c[n / 2]) / 2;
     }
 }

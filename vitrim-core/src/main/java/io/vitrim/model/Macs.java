@@ -18,10 +18,15 @@ public final class Macs {
 
     /** Patch embedding and head(s). */
     public static double fixed(ViTConfig c) {
-        double d = c.embedDim();
-        double embed = (double) c.numPatches() * c.inChans() * c.patchSize() * c.patchSize() * d;
-        double head = (double) c.numClasses() * d * (c.distToken() ? 2 : 1);
-        return embed + head;
+        return embed(c) + head(c);
+    }
+
+    private static double embed(ViTConfig c) {
+        return (double) c.numPatches() * c.inChans() * c.patchSize() * c.patchSize() * c.embedDim();
+    }
+
+    private static double head(ViTConfig c) {
+        return (double) c.numClasses() * c.embedDim() * (c.distToken() ? 2 : 1);
     }
 
     /** MACs of the unreduced model. */
@@ -43,9 +48,8 @@ public final class Macs {
     public static double[] byPhase(ViTConfig c, Trace t) {
         double d = c.embedDim(), hidden = c.mlpHidden();
         double[] m = new double[Trace.Phase.values().length];
-        double head = (double) c.numClasses() * d * (c.distToken() ? 2 : 1);
-        m[Trace.Phase.EMBED.ordinal()] = fixed(c) - head;
-        m[Trace.Phase.HEAD.ordinal()] = head;
+        m[Trace.Phase.EMBED.ordinal()] = embed(c);
+        m[Trace.Phase.HEAD.ordinal()] = head(c);
         for (int b = 0; b < t.batch(); b++) {
             for (int k = 0; k < t.depth(); k++) {
                 double na = t.attnTokens(b, k), nm = t.mlpTokens(b, k);
