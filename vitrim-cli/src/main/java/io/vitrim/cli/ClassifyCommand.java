@@ -6,7 +6,7 @@ import io.vitrim.image.Preprocessor;
 import io.vitrim.io.Json;
 import io.vitrim.io.SafeTensors;
 import io.vitrim.model.Prediction;
-import io.vitrim.model.ViTConfig;
+import io.vitrim.config.ViTConfig;
 import io.vitrim.model.VisionTransformer;
 import io.vitrim.reduce.Reductions;
 import io.vitrim.reduce.TokenReducer;

@@ -1,7 +1,7 @@
 package io.vitrim.cli;
 
 import io.vitrim.model.Macs;
-import io.vitrim.model.ViTConfig;
+import io.vitrim.config.ViTConfig;
 import io.vitrim.reduce.Trace;
 
 import java.io.PrintWriter;

@@ -2,7 +2,7 @@ package io.vitrim.cli;
 
 import io.vitrim.io.Json;
 import io.vitrim.model.Macs;
-import io.vitrim.model.ViTConfig;
+import io.vitrim.config.ViTConfig;
 import io.vitrim.model.VisionTransformer;
 import io.vitrim.reduce.Reductions;
 import io.vitrim.reduce.TokenReducer;

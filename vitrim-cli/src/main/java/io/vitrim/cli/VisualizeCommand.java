@@ -6,7 +6,7 @@ import io.vitrim.image.Preprocessor;
 import io.vitrim.image.RgbImage;
 import io.vitrim.image.TokenMap;
 import io.vitrim.io.AtomicFiles;
-import io.vitrim.model.ViTConfig;
+import io.vitrim.config.ViTConfig;
 import io.vitrim.model.VisionTransformer;
 import io.vitrim.reduce.Reductions;
 import io.vitrim.reduce.TokenReducer;

@@ -4,7 +4,7 @@ import io.vitrim.VitrimException;
 import io.vitrim.image.ImageDecoder;
 import io.vitrim.image.Preprocessor;
 import io.vitrim.image.RgbImage;
-import io.vitrim.model.PreprocessConfig;
+import io.vitrim.config.PreprocessConfig;
 
 import java.io.IOException;
 import java.io.InputStream;

@@ -26,8 +26,29 @@ public final class Attention {
         public float[] clsRow;
         /** [T·H]: Σ_i P[h][i][j] (attention received by key j), row-major (token, head). */
         public float[] received;
-        /** Keep the post-softmax probabilities of every task (training: needed by backward). */
+        /**
+         * Keep what backward needs per task ({@code [n, n]}): the post-softmax probabilities, or with
+         * a key mask the unmasked weights {@code U = exp(l − max)/Z} (training: needed by backward).
+         */
         public float[][] probs;
+        /** With a key mask: per task {@code [n]}, each query row's {@code ε/(n·Z)} (the ε term of P). */
+        public float[][] rowEps;
+    }
+
+    /**
+     * A soft key mask: per key token {@code m_j ∈ [0, 1]}, applied as
+     * {@code P_ij = (exp(l_ij − max_i)·m_j + ε/n) / (Σ_k exp(l_ik − max_i)·m_k + ε)} (LTMP's
+     * masked softmax; ε = 0 outside its training mode). The row max runs over all keys, masked or
+     * not. Unlike a bias {@code ln m}, it has a gradient at {@code m_j = 0}.
+     */
+    public record KeyMask(float[] mask, float eps) {}
+
+    /** Gradients of the per-key terms, accumulated by {@link #backward} when not null. */
+    public static final class KeyGrads {
+        /** [T] dL/d(key bias): Σ over heads and query rows of dL/dlogit. */
+        public float[] bias;
+        /** [T] dL/d(key mask). */
+        public float[] mask;
     }
 
     private static final class Scratch {
@@ -47,6 +68,12 @@ public final class Attention {
      */
     public static void forward(Parallel par, float[] qkv, int[] offsets, int batch, int c, int heads,
                                float[] keyBias, float[] out, Probes probes) {
+        forward(par, qkv, offsets, batch, c, heads, keyBias, null, out, probes);
+    }
+
+    /** As above, with an optional soft key mask (null = none). */
+    public static void forward(Parallel par, float[] qkv, int[] offsets, int batch, int c, int heads,
+                               float[] keyBias, KeyMask mask, float[] out, Probes probes) {
         final int hd = c / heads;
         final float scale = (float) (1.0 / Math.sqrt(hd));
         if (probes != null && probes.probs != null && probes.probs.length < batch * heads) {
@@ -55,11 +82,11 @@ public final class Attention {
         par.forEach(batch * heads, task -> {
             int b = task / heads, h = task % heads;
             int o = offsets[b], n = offsets[b + 1] - o;
-            head(qkv, o, n, c, h, hd, scale, keyBias, out, probes, task);
+            head(qkv, o, n, c, h, hd, scale, keyBias, mask, out, probes, task);
         });
     }
 
-    private static void head(float[] qkv, int o, int n, int c, int h, int hd, float scale, float[] keyBias,
+    private static void head(float[] qkv, int o, int n, int c, int h, int hd, float scale, float[] keyBias, KeyMask mask,
                              float[] out, Probes probes, int task) {
         Scratch s = SCRATCH.get();
         int ld = 3 * c;
@@ -67,7 +94,11 @@ public final class Attention {
         if (s.kPacked.length < kSize) s.kPacked = new float[kSize];
         if (s.vPacked.length < vSize) s.vPacked = new float[vSize];
         float[] p;
-        if (probes != null && probes.probs != null) {
+        if (mask != null) {
+            // P in scratch for P·V; U (and ε/(nZ) per row) kept for backward when asked
+            if (s.s.length < n * n) s.s = new float[n * n];
+            p = s.s;
+        } else if (probes != null && probes.probs != null) {
             p = probes.probs[task];
             if (p == null || p.length < n * n) p = probes.probs[task] = new float[n * n];
         } else {
@@ -78,7 +109,18 @@ public final class Attention {
         Gemm.packB(qkv, o * ld + c + h * hd, 1, ld, hd, n, s.kPacked);
         // S = Q Kᵀ [n, n]
         Gemm.gemmSerial(qkv, o * ld + h * hd, ld, 1, n, s.kPacked, hd, n, p, 0, n, Gemm.Mode.SET);
-        for (int i = 0; i < n; i++) softmaxRow(p, i * n, n, scale, keyBias, o);
+        if (mask == null) {
+            for (int i = 0; i < n; i++) softmaxRow(p, i * n, n, scale, keyBias, o);
+        } else {
+            float[] u = null, rowEps = null;
+            if (probes != null && probes.probs != null) {
+                u = probes.probs[task];
+                if (u == null || u.length < n * n) u = probes.probs[task] = new float[n * n];
+                rowEps = probes.rowEps[task];
+                if (rowEps == null || rowEps.length < n) rowEps = probes.rowEps[task] = new float[n];
+            }
+            for (int i = 0; i < n; i++) maskedSoftmaxRow(p, i * n, n, scale, keyBias, o, mask.mask(), mask.eps(), u, rowEps, i);
+        }
         if (probes != null) {
             int heads = c / hd;
             if (probes.clsRow != null) {
@@ -99,7 +141,7 @@ public final class Attention {
     }
 
     private static final class BackScratch {
-        float[] pa = new float[0], dp = new float[0];
+        float[] pa = new float[0], dp = new float[0], pm = new float[0];
     }
 
     private static final ThreadLocal<BackScratch> BACK = ThreadLocal.withInitial(BackScratch::new);
@@ -113,19 +155,43 @@ public final class Attention {
      * {@code [n, n]}) and {@code dOut [T, C]}: writes {@code dqkv [T, 3C]} (overwrites).
      * Per (image, head): {@code dV = Pᵀ·dO}, {@code dP = dO·Vᵀ},
      * {@code dS = P ⊙ (dP − rowsum(dP ⊙ P))·scale}, {@code dQ = dS·K}, {@code dK = dSᵀ·Q}.
-     * A key bias (proportional attention, masks) is a constant and needs no gradient here.
      */
     public static void backward(Parallel par, float[] qkv, int[] offsets, int batch, int c, int heads,
                                 float[][] probs, float[] dOut, float[] dqkv) {
+        backward(par, qkv, offsets, batch, c, heads, probs, null, null, dOut, dqkv, null);
+    }
+
+    /**
+     * As above, for a forward with a key bias and/or a {@link KeyMask}: with a mask, {@code probs}
+     * and {@code rowEps} are what {@link Probes} kept. When {@code keyGrads} is not null, adds the
+     * gradients of the key bias ({@code dL/dl_ij} summed over heads and query rows) and of the
+     * mask ({@code Σ_i (dP_ij − Σ_k dP_ik P_ik)·U_ij}) into its arrays — summed over heads in
+     * head order, so the result does not depend on the thread count.
+     */
+    public static void backward(Parallel par, float[] qkv, int[] offsets, int batch, int c, int heads,
+                                float[][] probs, float[][] rowEps, KeyMask mask, float[] dOut, float[] dqkv,
+                                KeyGrads keyGrads) {
         final int hd = c / heads, ld = 3 * c;
         final float scale = (float) (1.0 / Math.sqrt(hd));
+        final boolean wantBias = keyGrads != null && keyGrads.bias != null;
+        final boolean wantMask = keyGrads != null && keyGrads.mask != null && mask != null;
+        final float[][] partBias = wantBias ? new float[batch * heads][] : null;
+        final float[][] partMask = wantMask ? new float[batch * heads][] : null;
         par.forEach(batch * heads, task -> {
             int b = task / heads, h = task % heads;
             int o = offsets[b], n = offsets[b + 1] - o;
-            float[] p = probs[task];
             BackScratch s = BACK.get();
             s.pa = grow(s.pa, Gemm.packedSize(n, Math.max(hd, n)));
             s.dp = grow(s.dp, n * n);
+            float[] p = probs[task], u = null;
+            if (mask != null) {
+                // P = U ⊙ m + ε/(nZ), rebuilt from what forward kept
+                u = p;
+                s.pm = grow(s.pm, n * n);
+                p = s.pm;
+                float[] m = mask.mask(), re = rowEps[task];
+                for (int i = 0; i < n; i++) for (int j = 0; j < n; j++) p[i * n + j] = u[i * n + j] * m[o + j] + re[i];
+            }
             // dV = Pᵀ dO : A = Pᵀ [n, n], B = dO_h [n, hd]
             Gemm.packB(dOut, o * c + h * hd, c, 1, n, hd, s.pa);
             Gemm.gemmSerial(p, 0, 1, n, n, s.pa, n, hd, dqkv, o * ld + 2 * c + h * hd, ld, Gemm.Mode.SET);
@@ -133,11 +199,33 @@ public final class Attention {
             Gemm.packB(qkv, o * ld + 2 * c + h * hd, 1, ld, hd, n, s.pa);
             float[] dp = s.dp;
             Gemm.gemmSerial(dOut, o * c + h * hd, c, 1, n, s.pa, hd, n, dp, 0, n, Gemm.Mode.SET);
-            // dS = P ⊙ (dP − Σ_j dP·P) · scale, in place in dp
-            for (int i = 0; i < n; i++) {
-                float dot = 0f;
-                for (int j = 0; j < n; j++) dot += dp[i * n + j] * p[i * n + j];
-                for (int j = 0; j < n; j++) dp[i * n + j] = p[i * n + j] * (dp[i * n + j] - dot) * scale;
+            float[] db = wantBias ? (partBias[task] = new float[n]) : null;
+            float[] dm = wantMask ? (partMask[task] = new float[n]) : null;
+            if (mask == null) {
+                // dS = P ⊙ (dP − Σ_j dP·P) · scale, in place in dp
+                for (int i = 0; i < n; i++) {
+                    float dot = 0f;
+                    for (int j = 0; j < n; j++) dot += dp[i * n + j] * p[i * n + j];
+                    for (int j = 0; j < n; j++) {
+                        float dl = p[i * n + j] * (dp[i * n + j] - dot);
+                        if (db != null) db[j] += dl;
+                        dp[i * n + j] = dl * scale;
+                    }
+                }
+            } else {
+                // g = dP − Σ_k dP·P;  dl = g ⊙ U ⊙ m;  dm_j = Σ_i g_ij U_ij
+                float[] m = mask.mask();
+                for (int i = 0; i < n; i++) {
+                    float dot = 0f;
+                    for (int j = 0; j < n; j++) dot += dp[i * n + j] * p[i * n + j];
+                    for (int j = 0; j < n; j++) {
+                        float gu = (dp[i * n + j] - dot) * u[i * n + j];
+                        if (dm != null) dm[j] += gu;
+                        float dl = gu * m[o + j];
+                        if (db != null) db[j] += dl;
+                        dp[i * n + j] = dl * scale;
+                    }
+                }
             }
             // dQ = dS K : B = K [n, hd]
             Gemm.packB(qkv, o * ld + c + h * hd, ld, 1, n, hd, s.pa);
@@ -146,6 +234,43 @@ public final class Attention {
             Gemm.packB(qkv, o * ld + h * hd, ld, 1, n, hd, s.pa);
             Gemm.gemmSerial(dp, 0, 1, n, n, s.pa, n, hd, dqkv, o * ld + c + h * hd, ld, Gemm.Mode.SET);
         });
+        for (int b = 0; b < batch; b++) {
+            int o = offsets[b], n = offsets[b + 1] - o;
+            for (int h = 0; h < heads; h++) {
+                for (int j = 0; j < n; j++) {
+                    if (wantBias) keyGrads.bias[o + j] += partBias[b * heads + h][j];
+                    if (wantMask) keyGrads.mask[o + j] += partMask[b * heads + h][j];
+                }
+            }
+        }
+    }
+
+    /**
+     * In place: row ← masked softmax of {@code row·scale + bias} ({@link KeyMask}); when {@code u}
+     * is not null also stores {@code U_ij = e_ij/Z} (unmasked) and {@code ε/(n·Z)}. Scalar: used
+     * by training with LTMP's masks only.
+     */
+    static void maskedSoftmaxRow(float[] a, int off, int n, float scale, float[] bias, int bo, float[] mask, float eps,
+                                 float[] u, float[] rowEps, int row) {
+        float max = Float.NEGATIVE_INFINITY;
+        for (int j = 0; j < n; j++) {
+            float l = bias == null ? a[off + j] * scale : Math.fma(a[off + j], scale, bias[bo + j]);
+            a[off + j] = l;
+            max = Math.max(max, l);
+        }
+        float sum = 0f;
+        for (int j = 0; j < n; j++) {
+            float e = VecMath.exp(a[off + j] - max);
+            a[off + j] = e;
+            sum += e * mask[bo + j];
+        }
+        float z = sum + eps, inv = 1f / z, add = eps / n / z;
+        for (int j = 0; j < n; j++) {
+            float e = a[off + j];
+            if (u != null) u[off + j] = e * inv;
+            a[off + j] = e * mask[bo + j] * inv + add;
+        }
+        if (rowEps != null) rowEps[row] = add;
     }
 
     /** In place: row ← softmax(row·scale + bias[bo + j]). */

@@ -68,6 +68,7 @@ public final class LayerNorm {
      * {@code dγ += Σ dy·x̂}, {@code dβ += Σ dy} (summed in fixed row chunks, then in chunk order).
      *
      * @param accumulate add into {@code dx} (a residual branch) instead of overwriting it
+     * @param dgamma     null when γ is frozen (likewise {@code dbeta})
      */
     public static void backward(Parallel par, float[] x, int ldx, int rows, int c, float[] gamma,
                                 float[] mean, float[] rstd, float[] dy, int ldy, float[] dx, int lddx, boolean accumulate,
@@ -121,8 +122,8 @@ public final class LayerNorm {
         });
         for (int ch = 0; ch < chunks; ch++) {
             for (int i = 0; i < c; i++) {
-                dgamma[i] += pg[ch * c + i];
-                dbeta[i] += pb[ch * c + i];
+                if (dgamma != null) dgamma[i] += pg[ch * c + i];
+                if (dbeta != null) dbeta[i] += pb[ch * c + i];
             }
         }
     }

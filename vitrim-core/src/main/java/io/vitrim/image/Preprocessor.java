@@ -1,6 +1,6 @@
 package io.vitrim.image;
 
-import io.vitrim.model.PreprocessConfig;
+import io.vitrim.config.PreprocessConfig;
 
 /**
  * timm's eval transform (torchvision): resize the shorter side to {@code floor(size / crop_pct)}

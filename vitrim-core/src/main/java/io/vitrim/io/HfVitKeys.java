@@ -2,7 +2,7 @@ package io.vitrim.io;
 
 import io.vitrim.VitrimException;
 import io.vitrim.model.StateDict;
-import io.vitrim.model.ViTConfig;
+import io.vitrim.config.ViTConfig;
 
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -59,7 +59,7 @@ final class HfVitKeys {
         StateDict.Tensor q = from.remove(base + "query" + suffix);
         StateDict.Tensor k = from.remove(base + "key" + suffix);
         StateDict.Tensor v = from.remove(base + "value" + suffix);
-        if (q == null || k == null || v == null) return; // reported as missing by VitKeys.check
+        if (q == null || k == null || v == null) return; // reported as missing by WeightBinder.check
         if (q.data().length != k.data().length || q.data().length != v.data().length) {
             throw VitrimException.of(where, base + "{query,key,value}" + suffix + " have different shapes");
         }

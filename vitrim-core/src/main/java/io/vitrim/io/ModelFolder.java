@@ -1,8 +1,8 @@
 package io.vitrim.io;
 
-import io.vitrim.model.PreprocessConfig;
+import io.vitrim.config.PreprocessConfig;
 import io.vitrim.model.StateDict;
-import io.vitrim.model.ViTConfig;
+import io.vitrim.config.ViTConfig;
 
 import java.io.IOException;
 import java.nio.file.Files;

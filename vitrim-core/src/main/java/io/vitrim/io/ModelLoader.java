@@ -2,11 +2,11 @@ package io.vitrim.io;
 
 import io.vitrim.VitrimException;
 import io.vitrim.model.Architectures;
-import io.vitrim.model.PreprocessConfig;
-import io.vitrim.model.PreprocessConfig.Interpolation;
-import io.vitrim.model.PreprocessConfig.Resize;
+import io.vitrim.config.PreprocessConfig;
+import io.vitrim.config.PreprocessConfig.Interpolation;
+import io.vitrim.config.PreprocessConfig.Resize;
 import io.vitrim.model.StateDict;
-import io.vitrim.model.ViTConfig;
+import io.vitrim.config.ViTConfig;
 import io.vitrim.model.VisionTransformer;
 
 import java.io.IOException;

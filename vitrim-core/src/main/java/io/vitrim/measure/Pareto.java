@@ -1,6 +1,6 @@
 package io.vitrim.measure;
 
-import io.vitrim.model.ViTConfig;
+import io.vitrim.config.ViTConfig;
 import io.vitrim.reduce.Reductions;
 
 import java.util.ArrayList;

@@ -1,9 +1,13 @@
 package io.vitrim.model;
 
+import io.vitrim.config.PreprocessConfig;
+
+import io.vitrim.config.ViTConfig;
+
 import io.vitrim.VitrimException;
-import io.vitrim.model.PreprocessConfig.Interpolation;
-import io.vitrim.model.PreprocessConfig.Resize;
-import io.vitrim.model.ViTConfig.Pool;
+import io.vitrim.config.PreprocessConfig.Interpolation;
+import io.vitrim.config.PreprocessConfig.Resize;
+import io.vitrim.config.ViTConfig.Pool;
 
 import java.util.Collections;
 import java.util.LinkedHashMap;

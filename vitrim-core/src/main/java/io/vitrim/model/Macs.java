@@ -1,5 +1,6 @@
 package io.vitrim.model;
 
+import io.vitrim.config.ViTConfig;
 import io.vitrim.reduce.Trace;
 
 /**

@@ -1,5 +1,6 @@
 package io.vitrim.model;
 
+import io.vitrim.config.ViTConfig;
 import java.nio.charset.StandardCharsets;
 import java.util.Map;
 import java.util.SplittableRandom;
@@ -16,7 +17,7 @@ public final class RandomInit {
 
     public static StateDict create(ViTConfig config, long seed) {
         StateDict sd = new StateDict();
-        for (Map.Entry<String, int[]> e : VitKeys.expected(config).entrySet()) {
+        for (Map.Entry<String, int[]> e : WeightBinder.vitKeys(config).entrySet()) {
             String name = e.getKey();
             int[] shape = e.getValue();
             int n = 1;

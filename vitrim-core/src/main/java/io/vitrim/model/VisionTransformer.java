@@ -1,103 +1,107 @@
 package io.vitrim.model;
 
+import io.vitrim.config.PreprocessConfig;
+import io.vitrim.config.ViTConfig;
 import io.vitrim.VitrimException;
 import io.vitrim.engine.Attention;
 import io.vitrim.engine.Gemm;
 import io.vitrim.engine.Im2Col;
 import io.vitrim.engine.LayerNorm;
-import io.vitrim.engine.PackedMatrix;
 import io.vitrim.engine.Parallel;
-import io.vitrim.reduce.BlockProbes;
-import io.vitrim.reduce.Plan;
-import io.vitrim.reduce.PlanApplier;
-import io.vitrim.reduce.ProbeCollector;
-import io.vitrim.reduce.Probe;
+import io.vitrim.reduce.Reductions;
 import io.vitrim.reduce.TokenReducer;
 import io.vitrim.reduce.TokenState;
 import io.vitrim.reduce.Trace;
 
 import java.util.List;
-import java.util.Set;
+import java.util.Map;
 import java.util.concurrent.ConcurrentLinkedDeque;
 
 /**
- * timm's {@code VisionTransformer} for inference (algorithms.md §0.2): patch embedding, class
- * (and distillation) token, position embedding, pre-norm blocks, final norm or {@code fc_norm},
- * token or average pooling, linear head(s). Weights are packed once at construction.
+ * timm's {@code VisionTransformer} (algorithms.md §0.2 in docs/design.md): patch embedding,
+ * class (and distillation) token, position embedding, pre-norm {@link Block}s, final norm or
+ * {@code fc_norm}, token or average pooling, linear head(s). The one model definition: inference
+ * ({@link #forward}) and training ({@link #forward(Tape, float[], TokenReducer)} +
+ * {@link #backward}) run the same blocks, reducers and head. Field names follow the checkpoint
+ * keys; weights are bound once by {@link WeightBinder}.
  *
- * <p>Thread-safe: concurrent {@link #forward} calls each borrow their own workspace.
+ * <p>Thread-safe for inference: concurrent {@link #forward} calls each borrow their own
+ * workspace. Training is single-caller and changes the weights in place ({@link #weightsChanged}).
  */
 public final class VisionTransformer implements AutoCloseable {
-
-    /** One block's weights, named as the checkpoint keys. */
-    record Block(float[] norm1W, float[] norm1B, PackedMatrix qkv, PackedMatrix proj,
-                 float[] norm2W, float[] norm2B, PackedMatrix fc1, PackedMatrix fc2) {}
-
     private final ViTConfig config;
     private final PreprocessConfig preprocess;
     private final List<String> labels;
     private final Parallel par;
     private final boolean ownsPool;
+    private final WeightBinder.Weights weights;
 
-    private final PackedMatrix patchEmbed; // [3·P·P → C]
-    private final float[] clsToken;       // [C] or null
-    private final float[] distToken;      // [C] or null
-    private final float[] posEmbed;       // [N0, C]
+    private final Linear patchEmbed;      // patch_embed.proj: [C, 3·P·P]
+    private final Param clsToken;         // [1, 1, C] or null
+    private final Param distToken;        // [1, 1, C] or null
+    private final Param posEmbed;         // [1, N0, C]
     private final Block[] blocks;
-    private final float[] normW, normB;   // `norm` or `fc_norm` [C]
-    private final PackedMatrix head;      // [C → K]
-    private final PackedMatrix headDist;  // [C → K] or null
+    private final Param normWeight, normBias; // `norm` or `fc_norm` [C]
+    private final Linear head;            // [K, C]
+    private final Linear headDist;        // [K, C] or null
 
     private final ConcurrentLinkedDeque<Workspace> workspaces = new ConcurrentLinkedDeque<>();
 
-    private VisionTransformer(ViTConfig config, PreprocessConfig preprocess, List<String> labels, StateDict sd,
+    private VisionTransformer(ViTConfig config, PreprocessConfig preprocess, List<String> labels, WeightBinder.Weights w,
                               Parallel par, boolean ownsPool) {
         this.config = config;
         this.preprocess = preprocess;
         this.labels = labels;
         this.par = par;
         this.ownsPool = ownsPool;
-        int c = config.embedDim(), p = config.patchSize();
-        this.patchEmbed = linear(sd, "patch_embed.proj", c, 3 * p * p);
-        this.clsToken = config.classToken() ? sd.get("cls_token").data() : null;
-        this.distToken = config.distToken() ? sd.get("dist_token").data() : null;
-        this.posEmbed = sd.get("pos_embed").data();
+        this.weights = w;
+        this.patchEmbed = linear(w, "patch_embed.proj");
+        this.clsToken = config.classToken() ? w.get("cls_token") : null;
+        this.distToken = config.distToken() ? w.get("dist_token") : null;
+        this.posEmbed = w.get("pos_embed");
         this.blocks = new Block[config.depth()];
-        int h = config.mlpHidden();
         for (int i = 0; i < blocks.length; i++) {
             String b = "blocks." + i + ".";
-            blocks[i] = new Block(
-                    sd.get(b + "norm1.weight").data(), sd.get(b + "norm1.bias").data(),
-                    linear(sd, b + "attn.qkv", 3 * c, c), linear(sd, b + "attn.proj", c, c),
-                    sd.get(b + "norm2.weight").data(), sd.get(b + "norm2.bias").data(),
-                    linear(sd, b + "mlp.fc1", h, c), linear(sd, b + "mlp.fc2", c, h));
+            blocks[i] = new Block(i, w.get(b + "norm1.weight"), w.get(b + "norm1.bias"),
+                    linear(w, b + "attn.qkv"), linear(w, b + "attn.proj"),
+                    w.get(b + "norm2.weight"), w.get(b + "norm2.bias"),
+                    linear(w, b + "mlp.fc1"), linear(w, b + "mlp.fc2"), config.numHeads(), config.normEps());
         }
         String norm = config.fcNorm() ? "fc_norm" : "norm";
-        this.normW = sd.get(norm + ".weight").data();
-        this.normB = sd.get(norm + ".bias").data();
-        this.head = linear(sd, "head", config.numClasses(), c);
-        this.headDist = config.distToken() ? linear(sd, "head_dist", config.numClasses(), c) : null;
+        this.normWeight = w.get(norm + ".weight");
+        this.normBias = w.get(norm + ".bias");
+        this.head = linear(w, "head");
+        this.headDist = config.distToken() ? linear(w, "head_dist") : null;
     }
 
-    private static PackedMatrix linear(StateDict sd, String name, int out, int in) {
-        StateDict.Tensor w = sd.get(name + ".weight");
-        StateDict.Tensor b = sd.get(name + ".bias");
-        return PackedMatrix.ofLinearWeight(w.data(), out, in, b == null ? null : b.data());
+    private static Linear linear(WeightBinder.Weights w, String name) {
+        return new Linear(w.get(name + ".weight"), w.vit().get(name + ".bias"));
     }
 
     /**
-     * Builds a model from timm-named weights (checked strictly against the config).
+     * Builds a model from timm-named weights (checked strictly against the config; the tensors
+     * are used in place, not copied).
      *
      * @param threads threads for the forward pass (≥ 1); the model owns and closes its pool
      */
     public static VisionTransformer create(ViTConfig config, PreprocessConfig preprocess, List<String> labels,
                                            StateDict weights, int threads, Object source) {
         config.validate(source);
-        VitKeys.check(config, weights, source);
+        WeightBinder.Weights w = WeightBinder.bind(config, weights, Map.of(), source);
         if (labels != null && labels.size() != config.numClasses()) {
             throw VitrimException.of(source, labels.size() + " label names for " + config.numClasses() + " classes");
         }
-        return new VisionTransformer(config, preprocess, labels, weights, Parallel.create(threads), true);
+        return new VisionTransformer(config, preprocess, labels, w, Parallel.create(threads), true);
+    }
+
+    /** The bound weights (ViT, method and task namespaces). */
+    public WeightBinder.Weights weights() {
+        return weights;
+    }
+
+    /** The reducer for {@code spec}, bound to this model and to the method weights its checkpoint carries. */
+    public TokenReducer reducer(String spec) {
+        return Reductions.parse(spec, config, weights.methodValues());
     }
 
     public ViTConfig config() {
@@ -148,23 +152,23 @@ public final class VisionTransformer implements AutoCloseable {
     private Result run(Workspace ws, float[] pixels, int batch, TokenReducer reducer, boolean trackSource) {
         final int c = config.embedDim(), n0 = config.numTokens();
         ws.ensure(batch * n0, c, config.mlpHidden(), config.numPatches() * batch, 3 * config.patchSize() * config.patchSize());
-        int[] offsets = new int[batch + 1];
-        for (int b = 0; b <= batch; b++) offsets[b] = b * n0;
         Trace trace = new Trace(batch, config.depth());
         long start = System.nanoTime();
-        embed(pixels, batch, ws);
+        embed(pixels, batch, ws.cols, ws.block.hidden, ws.x1);
         long t0 = System.nanoTime();
         trace.addPhaseNanos(Trace.Phase.EMBED, t0 - start);
-        TokenState s = new TokenState(batch, c, config.numPrefix(), n0, config.gridW(), ws.x1, offsets,
+        TokenState s = new TokenState(batch, c, config.numPrefix(), n0, config.gridW(), ws.x1, fullOffsets(batch),
                 trackSource || reducer.needsSource(), par);
         float[] spare = ws.x2;
-        for (int i = 0; i < blocks.length; i++) {
-            spare = block(i, s, ws, spare, reducer, trace);
+        for (Block block : blocks) {
+            spare = block.forward(par, s, ws.block, null, spare, reducer, trace);
             // copies of the source map only when the caller asked (LGTM tracks it for its windows anyway)
-            if (trackSource) trace.recordSource(i, s);
+            if (trackSource) trace.recordSource(block.index, s);
         }
         long h0 = System.nanoTime();
-        float[] logits = head(s, reducer.sizeWeightedPool());
+        float[] feats = new float[batch * (config.distToken() ? 2 : 1) * c];
+        pool(s.x(), s.offsets(), s.size(), batch, reducer.sizeWeightedPool(), feats, null, null);
+        float[] logits = classify(feats, batch);
         trace.addPhaseNanos(Trace.Phase.HEAD, System.nanoTime() - h0);
         if (trackSource) trace.finish(s);
         trace.setForwardNanos(System.nanoTime() - start);
@@ -173,22 +177,25 @@ public final class VisionTransformer implements AutoCloseable {
         return new Result(logits, batch, config.numClasses(), trace);
     }
 
-    /** Patch embedding + tokens + position embedding into {@code ws.x}. */
-    private void embed(float[] pixels, int batch, Workspace ws) {
-        final int c = config.embedDim(), p = config.patchSize(), gh = config.gridH(), gw = config.gridW();
-        final int imgH = config.imgHeight(), imgW = config.imgWidth(), kdim = 3 * p * p, np = gh * gw;
+    private int[] fullOffsets(int batch) {
+        int[] offsets = new int[batch + 1];
+        for (int b = 0; b <= batch; b++) offsets[b] = b * config.numTokens();
+        return offsets;
+    }
+
+    /** Patch embedding + class/distillation tokens + position embedding into {@code x [B·N0, C]}. */
+    private void embed(float[] pixels, int batch, float[] cols, float[] patches, float[] x) {
+        final int c = config.embedDim(), p = config.patchSize(), np = config.numPatches();
         final int prefix = config.numPrefix(), n0 = config.numTokens();
-        float[] cols = ws.cols;
-        Im2Col.patches(par, pixels, batch, imgH, imgW, p, cols);
-        float[] patches = ws.hidden;
-        Gemm.gemm(par, cols, 0, kdim, batch * np, patchEmbed, patches, 0, c, Gemm.Mode.SET);
-        float[] x = ws.x1;
+        Im2Col.patches(par, pixels, batch, config.imgHeight(), config.imgWidth(), p, cols);
+        patchEmbed.forward(par, cols, batch * np, patches, Gemm.Mode.SET);
+        final float[] pos = posEmbed.value;
         par.forEach(batch, b -> {
             int base = b * n0 * c;
-            if (clsToken != null) add(clsToken, 0, posEmbed, 0, x, base, c);
-            if (distToken != null) add(distToken, 0, posEmbed, c, x, base + c, c);
+            if (clsToken != null) add(clsToken.value, 0, pos, 0, x, base, c);
+            if (distToken != null) add(distToken.value, 0, pos, c, x, base + c, c);
             for (int q = 0; q < np; q++) {
-                add(patches, (b * np + q) * c, posEmbed, (prefix + q) * c, x, base + (prefix + q) * c, c);
+                add(patches, (b * np + q) * c, pos, (prefix + q) * c, x, base + (prefix + q) * c, c);
             }
         });
     }
@@ -197,107 +204,164 @@ public final class VisionTransformer implements AutoCloseable {
         for (int i = 0; i < n; i++) out[oo + i] = a[ao + i] + b[bo + i];
     }
 
-    /** One pre-norm block with the two reduction hooks; returns the spare row buffer. */
-    private float[] block(int i, TokenState s, Workspace ws, float[] spare, TokenReducer reducer, Trace trace) {
-        final Block w = blocks[i];
-        final int c = config.embedDim(), heads = config.numHeads(), hidden = config.mlpHidden();
+    /**
+     * Final norm and pooling of the last tokens into {@code feats} ([B, C], or [B, 2, C] with a
+     * distillation token): token pooling normalises the pooled rows (the norm is per token, so
+     * this equals timm's norm-then-pool); average pooling means the patch tokens (each once, or
+     * size-weighted), then {@code fc_norm}. With {@code pooledIn} (training) the rows before the
+     * norm and the norm's statistics are kept.
+     */
+    private void pool(float[] x, int[] offsets, float[] size, int batch, boolean sizeWeighted, float[] feats,
+                      float[] pooledIn, float[][] stats) {
+        final int c = config.embedDim(), prefix = config.numPrefix();
         final float eps = config.normEps();
-        trace.recordCounts(i, s, false);
-        int t = s.total();
-        float[] x = s.x();
-        // x ← x + proj(MHSA(LN1(x)))
-        long t0 = System.nanoTime();
-        LayerNorm.forward(par, x, 0, c, t, c, w.norm1W(), w.norm1B(), eps, ws.ln, 0, c, null, null);
-        long t1 = System.nanoTime();
-        trace.addPhaseNanos(Trace.Phase.NORM, t1 - t0);
-        Gemm.gemm(par, ws.ln, 0, c, t, w.qkv(), ws.qkv, 0, 3 * c, Gemm.Mode.SET);
-        long t2 = System.nanoTime();
-        trace.addPhaseNanos(Trace.Phase.QKV, t2 - t1);
-        Set<Probe> wanted = reducer.probes(i);
-        Attention.Probes ap = null;
-        if (wanted.contains(Probe.CLS_ATTENTION) || wanted.contains(Probe.ATTENTION_RECEIVED)) {
-            ap = new Attention.Probes();
-            if (wanted.contains(Probe.CLS_ATTENTION)) ap.clsRow = new float[t * heads];
-            if (wanted.contains(Probe.ATTENTION_RECEIVED)) ap.received = new float[t * heads];
-        }
-        float[] keyBias = null;
-        if (reducer.proportionalAttention() && s.size() != null) {
-            keyBias = new float[t];
-            float[] size = s.size();
-            for (int j = 0; j < t; j++) keyBias[j] = (float) Math.log(size[j]);
-        }
-        Attention.forward(par, ws.qkv, s.offsets(), s.batch(), c, heads, keyBias, ws.attn, ap);
-        long t3 = System.nanoTime();
-        trace.addPhaseNanos(Trace.Phase.ATTENTION, t3 - t2);
-        Gemm.gemm(par, ws.attn, 0, c, t, w.proj(), x, 0, c, Gemm.Mode.ADD);
-        long t4 = System.nanoTime();
-        trace.addPhaseNanos(Trace.Phase.PROJ, t4 - t3);
-        // reduction inside the block (timed: the method's own overhead)
-        Plan plan = reducer.inBlock(i, s, wanted.isEmpty() ? null : ProbeCollector.collect(par, wanted, s, ws.qkv, ap, heads), trace);
-        if (plan != null) spare = PlanApplier.apply(par, s, plan, spare);
-        long t5 = System.nanoTime();
-        trace.addPhaseNanos(Trace.Phase.REDUCE, t5 - t4);
-        trace.recordCounts(i, s, true);
-        t = s.total();
-        x = s.x();
-        // x ← x + fc2(GELU(fc1(LN2(x))))
-        LayerNorm.forward(par, x, 0, c, t, c, w.norm2W(), w.norm2B(), eps, ws.ln, 0, c, null, null);
-        long t6 = System.nanoTime();
-        trace.addPhaseNanos(Trace.Phase.NORM, t6 - t5);
-        Gemm.gemm(par, ws.ln, 0, c, t, w.fc1(), ws.hidden, 0, hidden, Gemm.Mode.SET_GELU);
-        long t7 = System.nanoTime();
-        trace.addPhaseNanos(Trace.Phase.FC1, t7 - t6);
-        Gemm.gemm(par, ws.hidden, 0, hidden, t, w.fc2(), x, 0, c, Gemm.Mode.ADD);
-        long t8 = System.nanoTime();
-        trace.addPhaseNanos(Trace.Phase.FC2, t8 - t7);
-        Plan after = reducer.afterBlock(i, s, trace);
-        if (after != null) spare = PlanApplier.apply(par, s, after, spare);
-        trace.addPhaseNanos(Trace.Phase.REDUCE, System.nanoTime() - t8);
-        return spare;
-    }
-
-    /** Norm, pooling and classifier head → logits [B, K]. */
-    private float[] head(TokenState s, boolean sizeWeighted) {
-        final int c = config.embedDim(), batch = s.batch(), k = config.numClasses(), prefix = config.numPrefix();
-        final float eps = config.normEps();
-        float[] x = s.x();
         int rowsPerImage = config.distToken() ? 2 : 1;
-        float[] feats = new float[batch * rowsPerImage * c];
+        float[] in = pooledIn != null ? pooledIn : feats;
         if (config.globalPool() == ViTConfig.Pool.TOKEN) {
             for (int b = 0; b < batch; b++) {
-                for (int r = 0; r < rowsPerImage; r++) {
-                    System.arraycopy(x, (s.offset(b) + r) * c, feats, (b * rowsPerImage + r) * c, c);
-                }
+                for (int r = 0; r < rowsPerImage; r++) System.arraycopy(x, (offsets[b] + r) * c, in, (b * rowsPerImage + r) * c, c);
             }
-            // norm is per token, so normalising the pooled rows equals timm's norm-then-pool
-            LayerNorm.forward(par, feats, 0, c, batch * rowsPerImage, c, normW, normB, eps, feats, 0, c, null, null);
-        } else {
-            if (!config.fcNorm()) {
-                LayerNorm.forward(par, x, 0, c, s.total(), c, normW, normB, eps, x, 0, c, null, null);
-            }
-            for (int b = 0; b < batch; b++) {
-                int o = s.offset(b), n = s.count(b);
-                double[] acc = new double[c];
-                double wsum = 0;
-                for (int t = prefix; t < n; t++) {
-                    double wt = sizeWeighted ? s.size(o + t) : 1.0;
-                    wsum += wt;
-                    for (int j = 0; j < c; j++) acc[j] += wt * x[(o + t) * c + j];
-                }
-                for (int j = 0; j < c; j++) feats[b * c + j] = (float) (acc[j] / wsum);
-            }
-            if (config.fcNorm()) LayerNorm.forward(par, feats, 0, c, batch, c, normW, normB, eps, feats, 0, c, null, null);
+            LayerNorm.forward(par, in, 0, c, batch * rowsPerImage, c, normWeight.value, normBias.value, eps, feats, 0, c,
+                    stats == null ? null : stats[0], stats == null ? null : stats[1]);
+            return;
         }
+        if (!config.fcNorm()) {
+            LayerNorm.forward(par, x, 0, c, offsets[batch], c, normWeight.value, normBias.value, eps, x, 0, c, null, null);
+        }
+        for (int b = 0; b < batch; b++) {
+            int o = offsets[b], n = offsets[b + 1] - o;
+            double[] acc = new double[c];
+            double wsum = 0;
+            for (int t = prefix; t < n; t++) {
+                double wt = sizeWeighted && size != null ? size[o + t] : 1.0;
+                wsum += wt;
+                for (int j = 0; j < c; j++) acc[j] += wt * x[(o + t) * c + j];
+            }
+            for (int j = 0; j < c; j++) in[b * c + j] = (float) (acc[j] / wsum);
+        }
+        if (config.fcNorm()) {
+            LayerNorm.forward(par, in, 0, c, batch, c, normWeight.value, normBias.value, eps, feats, 0, c,
+                    stats == null ? null : stats[0], stats == null ? null : stats[1]);
+        }
+    }
+
+    /** Linear head(s) → logits [B, K]; a distilled model averages its two heads. */
+    private float[] classify(float[] feats, int batch) {
+        final int c = config.embedDim(), k = config.numClasses();
         float[] logits = new float[batch * k];
         if (headDist == null) {
-            Gemm.gemm(par, feats, 0, c, batch, head, logits, 0, k, Gemm.Mode.SET);
+            head.forward(par, feats, batch, logits, Gemm.Mode.SET);
         } else {
             float[] l0 = new float[batch * k], l1 = new float[batch * k];
-            Gemm.gemm(par, feats, 0, 2 * c, batch, head, l0, 0, k, Gemm.Mode.SET);
-            Gemm.gemm(par, feats, c, 2 * c, batch, headDist, l1, 0, k, Gemm.Mode.SET);
+            Gemm.gemm(par, feats, 0, 2 * c, batch, head.packed(), l0, 0, k, Gemm.Mode.SET);
+            Gemm.gemm(par, feats, c, 2 * c, batch, headDist.packed(), l1, 0, k, Gemm.Mode.SET);
             for (int i = 0; i < logits.length; i++) logits[i] = (l0[i] + l1[i]) / 2f;
         }
         return logits;
+    }
+
+    // ------------------------------------------------------------------ training
+
+    /**
+     * Activations for training forwards of {@code batch} images. Training supports a class token
+     * with token pooling, or average pooling with {@code fc_norm}; not a distillation token.
+     */
+    public Tape newTape(int batch) {
+        if (config.distToken()) throw new VitrimException("training a distilled (dist_token) model is not supported");
+        if (config.globalPool() == ViTConfig.Pool.AVG && !config.fcNorm()) {
+            throw new VitrimException("training supports global_pool=avg only with fc_norm");
+        }
+        return new Tape(config, batch);
+    }
+
+    /**
+     * The training forward: the same blocks, reducer and head as {@link #forward}, keeping the
+     * activations in {@code tape}; returns logits [B, K] (kept in the tape).
+     */
+    public float[] forward(Tape tape, float[] pixels, TokenReducer reducer) {
+        final int batch = tape.batch, c = config.embedDim();
+        if (pixels.length != (long) batch * 3 * config.imgHeight() * config.imgWidth()) {
+            throw new IllegalArgumentException("expected " + batch + " images of 3x" + config.imgHeight() + "x" + config.imgWidth());
+        }
+        Trace trace = new Trace(batch, config.depth());
+        Tape.Grads g = tape.grads;
+        float[] x = g.dx, spare = g.dxSpare; // free until the backward pass
+        embed(pixels, batch, tape.cols, g.dln, x);
+        TokenState s = new TokenState(batch, c, config.numPrefix(), config.numTokens(), config.gridW(), x, fullOffsets(batch),
+                reducer.needsSource(), par);
+        for (int i = 0; i < blocks.length; i++) spare = blocks[i].forward(par, s, null, tape.blocks[i], spare, reducer, trace);
+        tape.finalOffsets = s.offsets();
+        tape.finalSize = reducer.sizeWeightedPool() ? s.size() : null;
+        // the final rows live in a gradient buffer: pooling copies what its backward needs
+        pool(s.x(), s.offsets(), s.size(), batch, reducer.sizeWeightedPool(), tape.feats, tape.pooledIn,
+                new float[][] {tape.featMean, tape.featRstd});
+        tape.logits = classify(tape.feats, batch);
+        tape.trace = trace;
+        return tape.logits;
+    }
+
+    /**
+     * Backward from dL/dlogits [B, K] of the last {@link #forward(Tape, float[], TokenReducer)}:
+     * adds the gradient of every parameter that has one ({@link Param#requireGrad}).
+     */
+    public void backward(Tape tape, float[] dlogits) {
+        final int d = config.embedDim(), batch = tape.batch, prefix = config.numPrefix(), n0 = config.numTokens();
+        Tape.Grads g = tape.grads;
+        // head and final norm
+        float[] dfeat = new float[batch * d];
+        head.backward(par, tape.feats, dlogits, batch, dfeat, false, g.scratch);
+        float[] dpooled = new float[batch * d];
+        LayerNorm.backward(par, tape.pooledIn, d, batch, d, normWeight.value, tape.featMean, tape.featRstd, dfeat, d, dpooled, d,
+                false, normWeight.grad, normBias.grad);
+        int[] off = tape.finalOffsets;
+        float[] dx = g.dx;
+        java.util.Arrays.fill(dx, 0, off[batch] * d, 0f);
+        for (int b = 0; b < batch; b++) {
+            int o = off[b], n = off[b + 1] - o;
+            if (config.globalPool() == ViTConfig.Pool.TOKEN) {
+                System.arraycopy(dpooled, b * d, dx, o * d, d);
+                continue;
+            }
+            double wsum = 0;
+            for (int t = prefix; t < n; t++) wsum += tape.finalSize != null ? tape.finalSize[o + t] : 1.0;
+            for (int t = prefix; t < n; t++) {
+                float wt = (float) ((tape.finalSize != null ? tape.finalSize[o + t] : 1.0) / wsum);
+                for (int j = 0; j < d; j++) dx[(o + t) * d + j] = dpooled[b * d + j] * wt;
+            }
+        }
+        for (int i = blocks.length - 1; i >= 0; i--) blocks[i].backward(par, tape.blocks[i], g);
+        // embeddings: pos_embed and cls_token sum over the batch; patches go to the conv
+        dx = g.dx;
+        if (posEmbed.grad != null) for (int b = 0; b < batch; b++) for (int q = 0; q < n0 * d; q++) posEmbed.grad[q] += dx[b * n0 * d + q];
+        if (clsToken != null && clsToken.grad != null) {
+            for (int b = 0; b < batch; b++) for (int j = 0; j < d; j++) clsToken.grad[j] += dx[b * n0 * d + j];
+        }
+        if (patchEmbed.w.grad != null || patchEmbed.b.grad != null) {
+            int np = config.numPatches();
+            float[] dpatch = g.dln; // [B·np, d]
+            for (int b = 0; b < batch; b++) System.arraycopy(dx, (b * n0 + prefix) * d, dpatch, b * np * d, np * d);
+            patchEmbed.backward(par, tape.cols, dpatch, batch * np, null, false, g.scratch);
+        }
+    }
+
+    /** Re-packs the weights after they were changed in place (an optimiser step). */
+    public void weightsChanged() {
+        patchEmbed.pack();
+        head.pack();
+        if (headDist != null) headDist.pack();
+        for (Block b : blocks) {
+            b.attnQkv.pack();
+            b.attnProj.pack();
+            b.mlpFc1.pack();
+            b.mlpFc2.pack();
+        }
+    }
+
+    /** The current weights as a state dict in checkpoint order (copies). */
+    public StateDict stateDict() {
+        StateDict sd = new StateDict();
+        for (Param q : weights.all()) sd.put(q.name, q.value.clone(), q.shape);
+        return sd;
     }
 
     /** Classifies one decoded image (preprocessed with this model's config). */
@@ -331,17 +395,13 @@ public final class VisionTransformer implements AutoCloseable {
 
     /** Reusable activation buffers of one forward pass. */
     private static final class Workspace {
-        float[] x1 = new float[0], x2 = new float[0], ln = new float[0], qkv = new float[0], attn = new float[0],
-                hidden = new float[0], cols = new float[0];
+        float[] x1 = new float[0], x2 = new float[0], cols = new float[0];
+        final Block.Scratch block = new Block.Scratch();
 
         void ensure(int rows, int c, int hidden, int patchRows, int kdim) {
             if (x1.length < rows * c) x1 = new float[rows * c];
             if (x2.length < rows * c) x2 = new float[rows * c];
-            if (ln.length < rows * c) ln = new float[rows * c];
-            if (attn.length < rows * c) attn = new float[rows * c];
-            if (qkv.length < rows * 3 * c) qkv = new float[rows * 3 * c];
-            int h = Math.max(rows * hidden, patchRows * c);
-            if (this.hidden.length < h) this.hidden = new float[h];
+            block.ensure(Math.max(rows, patchRows), c, Math.max(hidden, c));
             if (cols.length < patchRows * kdim) cols = new float[patchRows * kdim];
         }
     }

@@ -1,6 +1,6 @@
 package io.vitrim.reduce;
 
-import io.vitrim.model.ViTConfig;
+import io.vitrim.config.ViTConfig;
 
 import java.util.List;
 
@@ -20,6 +20,26 @@ public interface Method {
 
     /** Parses and validates {@code spec} for {@code model}. */
     TokenReducer create(Spec spec, ViTConfig model);
+
+    /**
+     * Parses and validates {@code spec} for {@code model}, given the checkpoint's tensors in this
+     * method's namespace ({@link #weights}; absent keys are absent from the map). Methods that
+     * own weights override this and say which key is missing when they need it.
+     */
+    default TokenReducer create(Spec spec, ViTConfig model, java.util.Map<String, float[]> weights) {
+        return create(spec, model);
+    }
+
+    /** The checkpoint keys this method owns for {@code model}: its namespace (none by default). */
+    default List<WeightKey> weights(ViTConfig model) {
+        return List.of();
+    }
+
+    /**
+     * A key of a method's namespace. Training-only keys (auxiliary heads) load without error and
+     * are listed by {@code vitrim info}, but inference does not use them.
+     */
+    record WeightKey(String name, int[] shape, boolean trainingOnly) {}
 
     /** A documented knob. */
     record Knob(String name, String defaultValue, String help) {

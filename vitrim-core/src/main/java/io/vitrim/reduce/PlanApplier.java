@@ -18,6 +18,48 @@ public final class PlanApplier {
      * becomes {@code s.x()}, and the old row buffer is returned for reuse.
      */
     public static float[] apply(Parallel par, TokenState s, Plan p, float[] spare) {
+        return apply(par, s, p, spare, null);
+    }
+
+    /**
+     * What training keeps of one applied plan: the plan is a linear map of the rows,
+     * {@code y_g = Σ_{i ∈ g} coef_i · x_i} (decisions and sizes are constants of the forward
+     * pass), so its backward is the transposed gather with the same coefficients.
+     */
+    public static final class Recording {
+        int oldRows, newRows;
+        int[] memberStart, memberCount, members;
+        float[] coef;
+
+        /** Rows before / after the plan. */
+        public int oldRows() {
+            return oldRows;
+        }
+
+        public int newRows() {
+            return newRows;
+        }
+
+        /**
+         * dL/dx of the rows before the plan ({@code [oldRows, C]}, overwritten) from dL/dy of the rows
+         * after it ({@code [newRows, C]}); dropped rows get zeros.
+         */
+        public void backward(Parallel par, float[] dy, int c, float[] dx) {
+            java.util.Arrays.fill(dx, 0, oldRows * c, 0f);
+            par.forRange(newRows, 16, (g0, g1) -> {
+                for (int g = g0; g < g1; g++) {
+                    for (int k = memberStart[g]; k < memberStart[g] + memberCount[g]; k++) {
+                        int row = members[k];
+                        if (memberCount[g] == 1) System.arraycopy(dy, g * c, dx, row * c, c);
+                        else axpy(coef[k], dy, g * c, dx, row * c, c);
+                    }
+                }
+            });
+        }
+    }
+
+    /** As {@link #apply(Parallel, TokenState, Plan, float[])}; fills {@code rec} when not null. */
+    public static float[] apply(Parallel par, TokenState s, Plan p, float[] spare, Recording rec) {
         final int batch = s.batch(), c = s.dim();
         int[] newOff = new int[batch + 1];
         for (int b = 0; b < batch; b++) {
@@ -80,6 +122,21 @@ public final class PlanApplier {
                 divide(wsum[g], nx, g * c, c);
             }
         });
+        if (rec != null) {
+            rec.oldRows = s.total();
+            rec.newRows = newT;
+            rec.memberStart = memberStart;
+            rec.memberCount = memberCount;
+            rec.members = members;
+            rec.coef = new float[s.total()];
+            for (int g = 0; g < newT; g++) {
+                for (int k = memberStart[g]; k < memberStart[g] + memberCount[g]; k++) {
+                    int row = members[k];
+                    float sz = size == null ? 1f : size[row];
+                    rec.coef[k] = memberCount[g] == 1 ? 1f : (weights == null ? sz : weights[row] * sz) / wsum[g];
+                }
+            }
+        }
         float[] old = s.x;
         s.x = nx;
         s.offsets = newOff;

@@ -1,6 +1,6 @@
 package io.vitrim.reduce;
 
-import io.vitrim.model.ViTConfig;
+import io.vitrim.config.ViTConfig;
 
 /**
  * A reduction spec not yet bound to a model — the Java API's way to say "ToMe with r = 13"
@@ -46,6 +46,11 @@ public final class Reduction {
     /** The reducer for {@code model}; throws a {@link io.vitrim.VitrimException} if the spec does not fit it. */
     public TokenReducer bind(ViTConfig model) {
         return Reductions.parse(spec, model);
+    }
+
+    /** The reducer for a model whose checkpoint carries method weights (e.g. LTMP thresholds). */
+    public TokenReducer bind(ViTConfig model, java.util.Map<String, float[]> methodWeights) {
+        return Reductions.parse(spec, model, methodWeights);
     }
 
     @Override

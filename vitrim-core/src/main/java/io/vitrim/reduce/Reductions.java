@@ -1,7 +1,7 @@
 package io.vitrim.reduce;
 
 import io.vitrim.VitrimException;
-import io.vitrim.model.ViTConfig;
+import io.vitrim.config.ViTConfig;
 
 import java.util.Collections;
 import java.util.LinkedHashMap;
@@ -36,6 +36,14 @@ public final class Reductions {
 
     /** Parses {@code spec} (e.g. {@code tome:r=13}) into a reducer validated for {@code model}. */
     public static TokenReducer parse(String spec, ViTConfig model) {
+        return parse(spec, model, Map.of());
+    }
+
+    /**
+     * As {@link #parse(String, ViTConfig)}, with the checkpoint's method-namespace tensors (e.g.
+     * LTMP's thresholds) that a method with weights binds.
+     */
+    public static TokenReducer parse(String spec, ViTConfig model, Map<String, float[]> methodWeights) {
         Spec s = Spec.parse(spec);
         Method m = REGISTRY.get(s.method());
         if (m == null) {
@@ -47,7 +55,7 @@ public final class Reductions {
                 throw s.error("unknown knob \"" + k + "\" for " + m.name() + "; valid: " + (valid.isEmpty() ? "(none)" : String.join(", ", valid)));
             }
         }
-        TokenReducer r = m.create(s, model);
+        TokenReducer r = m.create(s, model, methodWeights);
         s.checkAllUsed(valid);
         return r;
     }

@@ -3,7 +3,7 @@ package io.vitrim.reduce;
 import io.vitrim.engine.Gemm;
 import io.vitrim.engine.Parallel;
 import io.vitrim.engine.VecMath;
-import io.vitrim.model.ViTConfig;
+import io.vitrim.config.ViTConfig;
 import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.VectorMask;
 import jdk.incubator.vector.VectorOperators;

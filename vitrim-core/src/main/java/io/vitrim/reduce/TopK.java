@@ -1,6 +1,6 @@
 package io.vitrim.reduce;
 
-import io.vitrim.model.ViTConfig;
+import io.vitrim.config.ViTConfig;
 
 import java.util.ArrayList;
 import java.util.EnumSet;

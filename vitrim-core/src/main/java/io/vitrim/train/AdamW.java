@@ -1,21 +1,31 @@
 package io.vitrim.train;
 
+import io.vitrim.model.Param;
+
 import java.util.List;
 
 /**
  * AdamW with decoupled weight decay, computed as {@code torch.optim.AdamW} does (same float
  * operations in the same order): {@code p ← p·(1 − lr·wd)}; {@code m ← β1·m + (1−β1)·g};
  * {@code v ← β2·v + (1−β2)·g²}; {@code p ← p − (lr / (1−β1ᵗ)) · m / (√v / √(1−β2ᵗ) + ε)}.
- * Weight decay applies only to parameters with {@link Param#decay}.
+ * Weight decay applies only to parameters with {@link Param#decay}; each parameter may carry a
+ * learning-rate multiplier ({@link ParamGroups}).
  */
 public final class AdamW {
     public final float beta1, beta2, eps, weightDecay;
     private final List<Param> params;
+    private final float[] lrScale;
     final float[][] m, v;
     long step;
 
     public AdamW(List<Param> params, float beta1, float beta2, float eps, float weightDecay) {
+        this(params, null, beta1, beta2, eps, weightDecay);
+    }
+
+    /** @param lrScale per parameter multiplier of the learning rate (null = all 1) */
+    public AdamW(List<Param> params, float[] lrScale, float beta1, float beta2, float eps, float weightDecay) {
         this.params = params;
+        this.lrScale = lrScale;
         this.beta1 = beta1;
         this.beta2 = beta2;
         this.eps = eps;
@@ -33,13 +43,14 @@ public final class AdamW {
     }
 
     /** One update with learning rate {@code lr}. */
-    public void step(float lr) {
+    public void step(float baseLr) {
         step++;
         double bc1 = 1 - Math.pow(beta1, step);
         double bc2 = 1 - Math.pow(beta2, step);
-        float stepSize = (float) (lr / bc1);
         float bc2Sqrt = (float) Math.sqrt(bc2);
         for (int i = 0; i < params.size(); i++) {
+            float lr = lrScale == null ? baseLr : (float) (baseLr * (double) lrScale[i]);
+            float stepSize = (float) (lr / bc1);
             Param p = params.get(i);
             float[] w = p.value, g = p.grad, mi = m[i], vi = v[i];
             float decay = p.decay ? 1f - lr * weightDecay : 1f;

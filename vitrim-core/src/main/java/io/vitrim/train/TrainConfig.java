@@ -21,9 +21,20 @@ import java.util.Map;
  * @param flip           random horizontal flips
  * @param seed           initialisation, data order and augmentation seed
  * @param sinCosPos      initialise the position embedding with 2-D sine-cosine values (MAE)
+ * @param reduce         token reduction inside the training graph ({@code none} = none)
+ * @param init           model folder the weights start from (null = random initialisation)
+ * @param groups         trained parameters and their learning rates
  */
 public record TrainConfig(int epochs, int batch, double lr, double minLr, double warmupEpochs, double weightDecay,
-                          double clipNorm, double labelSmoothing, int cropPad, boolean flip, long seed, boolean sinCosPos) {
+                          double clipNorm, double labelSmoothing, int cropPad, boolean flip, long seed, boolean sinCosPos,
+                          String reduce, String init, ParamGroups groups) {
+
+    /** From scratch, every parameter trained, no token reduction. */
+    public TrainConfig(int epochs, int batch, double lr, double minLr, double warmupEpochs, double weightDecay,
+                       double clipNorm, double labelSmoothing, int cropPad, boolean flip, long seed, boolean sinCosPos) {
+        this(epochs, batch, lr, minLr, warmupEpochs, weightDecay, clipNorm, labelSmoothing, cropPad, flip, seed, sinCosPos,
+                "none", null, ParamGroups.ALL);
+    }
 
     public Map<String, Object> toJson() {
         Map<String, Object> m = new LinkedHashMap<>();
@@ -39,13 +50,27 @@ public record TrainConfig(int epochs, int batch, double lr, double minLr, double
         m.put("flip", flip);
         m.put("seed", seed);
         m.put("sincos_pos_init", sinCosPos);
+        m.put("reduce", reduce);
+        if (init != null) m.put("init", init);
+        m.put("trainable", groups.trainable());
+        m.put("lr_groups", groups.lrGroups());
+        m.put("layer_decay", groups.layerDecay());
         return m;
     }
 
     public static TrainConfig fromJson(Json.Obj o) {
         return new TrainConfig(o.intValue("epochs", 0), o.intValue("batch", 0), o.number("lr", 0), o.number("min_lr", 0),
                 o.number("warmup_epochs", 0), o.number("weight_decay", 0), o.number("clip_norm", 0),
-                o.number("label_smoothing", 0), o.intValue("crop_pad", 0), o.bool("flip", true), o.integer("seed", 0), o.bool("sincos_pos_init", false));
+                o.number("label_smoothing", 0), o.intValue("crop_pad", 0), o.bool("flip", true), o.integer("seed", 0), o.bool("sincos_pos_init", false),
+                o.str("reduce", "none"), o.str("init", null),
+                new ParamGroups(strings(o, "trainable"), strings(o, "lr_groups"), o.number("layer_decay", 1.0)));
+    }
+
+    private static java.util.List<String> strings(Json.Obj o, String key) {
+        if (!o.has(key)) return java.util.List.of();
+        java.util.List<String> out = new java.util.ArrayList<>();
+        for (Object x : o.list(key)) out.add(String.valueOf(x));
+        return out;
     }
 
     /** Linear warm-up then cosine decay, per step. */

@@ -2,16 +2,17 @@ package io.vitrim.train;
 
 import io.vitrim.VitrimException;
 import io.vitrim.data.LabelledImages;
-import io.vitrim.engine.Parallel;
 import io.vitrim.io.AtomicFiles;
 import io.vitrim.io.Json;
 import io.vitrim.io.ModelFolder;
 import io.vitrim.io.SafeTensors;
 import io.vitrim.measure.Accuracy;
-import io.vitrim.model.PreprocessConfig;
+import io.vitrim.config.PreprocessConfig;
+import io.vitrim.model.Param;
 import io.vitrim.model.RandomInit;
 import io.vitrim.model.StateDict;
-import io.vitrim.model.ViTConfig;
+import io.vitrim.model.Tape;
+import io.vitrim.config.ViTConfig;
 import io.vitrim.model.VisionTransformer;
 import io.vitrim.reduce.TokenReducer;
 
@@ -24,8 +25,10 @@ import java.util.List;
 import java.util.Map;
 
 /**
- * The training loop: AdamW, warm-up + cosine schedule, gradient clipping, label smoothing,
- * augmented batches from a background thread; after every epoch an evaluation, the model folder
+ * The training loop over the one model ({@link VisionTransformer}, with the run's token
+ * reduction inside the training graph): AdamW over the trained {@link ParamGroups}, warm-up +
+ * cosine schedule, gradient clipping, label smoothing, a sum of {@link LossTerm}s, augmented
+ * batches from a background thread; after every epoch an evaluation, the model folder
  * ({@code config.json} + {@code model.safetensors}), the metrics log and a checkpoint — each
  * written atomically. {@link #resume} continues bit for bit from the last completed epoch.
  */
@@ -49,7 +52,12 @@ public final class Trainer {
     private final int threads;
     private final PreprocessConfig pre;
     private final List<Map<String, Object>> history = new ArrayList<>();
-    private VitTrainModel net;
+    private final StateDict initial;
+    private final List<LossTerm> loss;
+    private VisionTransformer net;
+    private TokenReducer reducer;
+    private List<Param> trained;
+    private TrainingStep stepper;
     private AdamW opt;
     private int epochsDone;
     private long step;
@@ -60,6 +68,15 @@ public final class Trainer {
      * @param pre   preprocessing written into the model folder (mean/std used for training too)
      */
     public Trainer(ViTConfig model, PreprocessConfig pre, TrainConfig cfg, LabelledImages train, LabelledImages eval, Path out, int threads) {
+        this(model, pre, cfg, null, List.of(LossTerm.CROSS_ENTROPY), train, eval, out, threads);
+    }
+
+    /**
+     * @param initial starting weights (fine-tuning, {@code cfg.init()}); null = seeded random
+     * @param loss    the loss terms, summed
+     */
+    public Trainer(ViTConfig model, PreprocessConfig pre, TrainConfig cfg, StateDict initial, List<LossTerm> loss,
+                   LabelledImages train, LabelledImages eval, Path out, int threads) {
         if (model.numClasses() != train.classes().size()) {
             throw VitrimException.of(train.source(), train.classes().size() + " classes but the model has " + model.numClasses());
         }
@@ -71,6 +88,8 @@ public final class Trainer {
         this.eval = eval;
         this.out = out;
         this.threads = threads;
+        this.initial = initial;
+        this.loss = List.copyOf(loss);
     }
 
     /** Per-channel mean and std of a data set's pixels in [0, 1] units: {mean[3], std[3]}. */
@@ -115,7 +134,7 @@ public final class Trainer {
                 sd.put(e.getKey(), st.floats(e.getKey()), shape);
             }
             build(sd);
-            List<Param> ps = net.params();
+            List<Param> ps = trained;
             for (int i = 0; i < ps.size(); i++) {
                 System.arraycopy(st.floats("adamw.m." + ps.get(i).name), 0, opt.m[i], 0, opt.m[i].length);
                 System.arraycopy(st.floats("adamw.v." + ps.get(i).name), 0, opt.v[i], 0, opt.v[i].length);
@@ -130,21 +149,32 @@ public final class Trainer {
     }
 
     private void build(StateDict init) {
-        net = new VitTrainModel(model, init, parallel);
-        opt = new AdamW(net.params(), 0.9f, 0.999f, 1e-8f, (float) cfg.weightDecay());
+        if (net != null) net.close();
+        net = VisionTransformer.create(model, pre, train.classes(), init, threads, cfg.init() != null ? cfg.init() : "training");
+        reducer = net.reducer(cfg.reduce());
+        List<ParamGroups.Group> groups = cfg.groups().resolve(net.weights().all(), model.depth(), cfg.lr());
+        trained = new ArrayList<>();
+        float[] scale = new float[groups.size()];
+        for (int i = 0; i < groups.size(); i++) {
+            trained.add(groups.get(i).param());
+            scale[i] = (float) groups.get(i).lrScale();
+        }
+        opt = new AdamW(trained, scale, 0.9f, 0.999f, 1e-8f, (float) cfg.weightDecay());
+        stepper = new TrainingStep(net, reducer, trained, loss);
     }
-
-    private Parallel parallel;
 
     /** Runs the remaining epochs. */
     public void run(Listener l) throws IOException {
-        try (Parallel par = Parallel.create(threads)) {
-            parallel = par;
+        try {
             if (!resume(l)) {
-                StateDict init = RandomInit.create(model, cfg.seed());
-                if (cfg.sinCosPos()) RandomInit.sinCosPosEmbed(init, model);
-                build(init);
+                StateDict init = initial;
+                if (init == null) {
+                    init = RandomInit.create(model, cfg.seed());
+                    if (cfg.sinCosPos()) RandomInit.sinCosPosEmbed(init, model);
+                }
+                build(copy(init));
             }
+            Tape tape = net.newTape(cfg.batch());
             int stepsPerEpoch = train.size() / cfg.batch();
             int k = model.numClasses();
             for (int epoch = epochsDone; epoch < cfg.epochs(); epoch++) {
@@ -155,10 +185,11 @@ public final class Trainer {
                     for (int s = 0; s < stepsPerEpoch; s++) {
                         BatchStream.Batch b = bs.next();
                         float[] targets = SoftmaxCrossEntropy.smoothed(b.labels(), k, (float) cfg.labelSmoothing());
-                        VitTrainModel.StepResult r = net.step(b.pixels(), targets, cfg.batch());
-                        if (cfg.clipNorm() > 0) AdamW.clipGradNorm(net.params(), cfg.clipNorm());
+                        TrainingStep.Result r = stepper.run(tape, b.pixels(), targets);
+                        if (cfg.clipNorm() > 0) AdamW.clipGradNorm(trained, cfg.clipNorm());
                         double lr = cfg.lrAt(step, stepsPerEpoch);
                         opt.step((float) lr);
+                        net.weightsChanged();
                         step++;
                         lossSum += r.loss() * cfg.batch();
                         correct += r.correct();
@@ -183,11 +214,9 @@ public final class Trainer {
                 StateDict sd = net.stateDict();
                 if (eval != null) {
                     long e0 = System.nanoTime();
-                    try (VisionTransformer vt = VisionTransformer.create(model, pre, train.classes(), sd, threads, "training")) {
-                        Accuracy.Result a = Accuracy.evaluate(vt, eval, TokenReducer.NONE, 250, null, null);
-                        m.put("eval_top1", a.top1Rate());
-                        m.put("eval_top5", a.top5Rate());
-                    }
+                    Accuracy.Result a = Accuracy.evaluate(net, eval, reducer, 250, null, null);
+                    m.put("eval_top1", a.top1Rate());
+                    m.put("eval_top5", a.top5Rate());
                     m.put("eval_seconds", (System.nanoTime() - e0) / 1e9);
                 }
                 m.put("train_seconds_total", secondsSoFar);
@@ -196,7 +225,16 @@ public final class Trainer {
                 save(sd);
                 l.epoch(m);
             }
+        } finally {
+            if (net != null) net.close();
         }
+    }
+
+    /** The model weights start as a copy: the caller's state dict stays as it was. */
+    private static StateDict copy(StateDict sd) {
+        StateDict c = new StateDict();
+        for (Map.Entry<String, StateDict.Tensor> e : sd.tensors().entrySet()) c.put(e.getKey(), e.getValue().data().clone(), e.getValue().shape());
+        return c;
     }
 
     private void save(StateDict sd) throws IOException {
@@ -206,8 +244,10 @@ public final class Trainer {
         writeMetrics();
         // checkpoint: weights, optimiser moments, position in the run
         Map<String, SafeTensors.Tensor> t = new LinkedHashMap<>();
-        for (Param p : net.params()) t.put(p.name, new SafeTensors.Tensor(p.value, longs(p.shape)));
-        List<Param> ps = net.params();
+        for (Map.Entry<String, StateDict.Tensor> e : sd.tensors().entrySet()) {
+            t.put(e.getKey(), new SafeTensors.Tensor(e.getValue().data(), longs(e.getValue().shape())));
+        }
+        List<Param> ps = trained;
         for (int i = 0; i < ps.size(); i++) {
             t.put("adamw.m." + ps.get(i).name, new SafeTensors.Tensor(opt.m[i], longs(ps.get(i).shape)));
             t.put("adamw.v." + ps.get(i).name, new SafeTensors.Tensor(opt.v[i], longs(ps.get(i).shape)));

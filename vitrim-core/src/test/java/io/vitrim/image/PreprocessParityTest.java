@@ -1,7 +1,7 @@
 package io.vitrim.image;
 
 import io.vitrim.io.Json;
-import io.vitrim.model.PreprocessConfig;
+import io.vitrim.config.PreprocessConfig;
 import io.vitrim.testing.Fixtures;
 import org.junit.jupiter.api.DynamicTest;
 import org.junit.jupiter.api.TestFactory;

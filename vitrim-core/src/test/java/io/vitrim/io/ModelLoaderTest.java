@@ -3,7 +3,7 @@ package io.vitrim.io;
 import io.vitrim.VitrimException;
 import io.vitrim.model.RandomInit;
 import io.vitrim.model.StateDict;
-import io.vitrim.model.ViTConfig;
+import io.vitrim.config.ViTConfig;
 import io.vitrim.model.VisionTransformer;
 import io.vitrim.model.Architectures;
 import io.vitrim.reduce.TokenReducer;

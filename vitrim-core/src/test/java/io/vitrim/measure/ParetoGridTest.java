@@ -1,7 +1,7 @@
 package io.vitrim.measure;
 
 import io.vitrim.model.Architectures;
-import io.vitrim.model.ViTConfig;
+import io.vitrim.config.ViTConfig;
 import io.vitrim.reduce.Reductions;
 import org.junit.jupiter.api.Test;
 

@@ -1,5 +1,6 @@
 package io.vitrim.model;
 
+import io.vitrim.config.ViTConfig;
 import io.vitrim.reduce.TokenReducer;
 import io.vitrim.testing.HashInit;
 import org.junit.jupiter.api.Test;

@@ -1,5 +1,6 @@
 package io.vitrim.model;
 
+import io.vitrim.config.ViTConfig;
 import io.vitrim.io.Json;
 import io.vitrim.reduce.TokenReducer;
 import io.vitrim.testing.Fixtures;

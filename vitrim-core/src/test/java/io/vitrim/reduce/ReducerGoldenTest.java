@@ -2,7 +2,7 @@ package io.vitrim.reduce;
 
 import io.vitrim.io.Json;
 import io.vitrim.model.StateDict;
-import io.vitrim.model.ViTConfig;
+import io.vitrim.config.ViTConfig;
 import io.vitrim.model.VisionTransformer;
 import io.vitrim.testing.Fixtures;
 import io.vitrim.testing.HashInit;

@@ -2,7 +2,7 @@ package io.vitrim.reduce;
 
 import io.vitrim.engine.Parallel;
 import io.vitrim.model.StateDict;
-import io.vitrim.model.ViTConfig;
+import io.vitrim.config.ViTConfig;
 import io.vitrim.model.VisionTransformer;
 import io.vitrim.testing.HashInit;
 import org.junit.jupiter.api.Test;

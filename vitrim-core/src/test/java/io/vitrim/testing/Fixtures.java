@@ -1,7 +1,7 @@
 package io.vitrim.testing;
 
 import io.vitrim.io.Json;
-import io.vitrim.model.ViTConfig;
+import io.vitrim.config.ViTConfig;
 
 import java.io.IOException;
 import java.io.InputStream;

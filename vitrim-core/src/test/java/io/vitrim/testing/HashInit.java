@@ -2,8 +2,8 @@ package io.vitrim.testing;
 
 import io.vitrim.model.RandomInit;
 import io.vitrim.model.StateDict;
-import io.vitrim.model.ViTConfig;
-import io.vitrim.model.VitKeys;
+import io.vitrim.config.ViTConfig;
+import io.vitrim.model.WeightBinder;
 
 import java.util.Map;
 
@@ -51,7 +51,7 @@ public final class HashInit {
 
     public static StateDict stateDict(ViTConfig c, long seed, double qkGain) {
         StateDict sd = new StateDict();
-        for (Map.Entry<String, int[]> e : VitKeys.expected(c).entrySet()) {
+        for (Map.Entry<String, int[]> e : WeightBinder.vitKeys(c).entrySet()) {
             int n = 1;
             for (int d : e.getValue()) n *= d;
             double[] s = scaleFor(e.getKey(), e.getValue(), qkGain);

@@ -4,6 +4,8 @@ import io.vitrim.engine.Attention;
 import io.vitrim.engine.LayerNorm;
 import io.vitrim.engine.Parallel;
 import io.vitrim.engine.VecMath;
+import io.vitrim.model.Linear;
+import io.vitrim.model.Param;
 import org.junit.jupiter.api.Test;
 
 import java.util.SplittableRandom;
@@ -164,10 +166,9 @@ class GradientCheckTest {
             }
             return y;
         };
-        Param pw = new Param("x.weight", new int[] {out, in}, f(wt));
-        Param pb = new Param("x.bias", new int[] {out}, f(b));
+        Param pw = new Param("x.weight", new int[] {out, in}, f(wt)).requireGrad();
+        Param pb = new Param("x.bias", new int[] {out}, f(b)).requireGrad();
         Linear lin = new Linear(pw, pb);
-        lin.pack();
         float[] dx = new float[rows * in];
         try (Parallel par = Parallel.create(2)) {
             lin.backward(par, f(x), f(w), rows, dx, false, new Linear.Scratch());

@@ -1,10 +1,13 @@
 package io.vitrim.train;
 
-import io.vitrim.engine.Parallel;
+import io.vitrim.model.Param;
+import io.vitrim.model.Tape;
+import io.vitrim.model.VisionTransformer;
+import io.vitrim.reduce.TokenReducer;
 import io.vitrim.io.Json;
 import io.vitrim.io.ModelLoader;
 import io.vitrim.model.StateDict;
-import io.vitrim.model.ViTConfig;
+import io.vitrim.config.ViTConfig;
 import io.vitrim.testing.Fixtures;
 import io.vitrim.testing.HashInit;
 import org.junit.jupiter.api.Test;
@@ -44,8 +47,8 @@ class TrainStepGoldenTest {
     @Test
     void adamWMatchesTorchOnGivenGradients() {
         StateDict want = ModelLoader.readTensors(res("adamw.safetensors"));
-        Param w = new Param("blocks.0.mlp.fc1.weight", new int[] {7, 5}, io.vitrim.testing.HashInit.uniform(7, "w", 35, 0.5, 0));
-        Param b = new Param("blocks.0.mlp.fc1.bias", new int[] {5}, io.vitrim.testing.HashInit.uniform(7, "b", 5, 0.5, 0));
+        Param w = new Param("blocks.0.mlp.fc1.weight", new int[] {7, 5}, io.vitrim.testing.HashInit.uniform(7, "w", 35, 0.5, 0)).requireGrad();
+        Param b = new Param("blocks.0.mlp.fc1.bias", new int[] {5}, io.vitrim.testing.HashInit.uniform(7, "b", 5, 0.5, 0)).requireGrad();
         assertThat(w.decay).isTrue();
         assertThat(b.decay).isFalse();
         AdamW opt = new AdamW(List.of(w, b), 0.9f, 0.999f, 1e-8f, 0.05f);
@@ -57,6 +60,12 @@ class TrainStepGoldenTest {
         }
         assertThat(relErr(w.value, want.get("w").data())).isLessThan(1e-6);
         assertThat(relErr(b.value, want.get("b").data())).isLessThan(1e-6);
+    }
+
+    static StateDict copy(StateDict sd) {
+        StateDict c = new StateDict();
+        sd.tensors().forEach((k, t) -> c.put(k, t.data().clone(), t.shape()));
+        return c;
     }
 
     @Test
@@ -71,22 +80,25 @@ class TrainStepGoldenTest {
         List<Object> labels = f.list("labels");
         double[] loss = f.numbers("loss"), norms = f.numbers("grad_norm"), lr = f.numbers("lr");
         for (int threads : new int[] {1, 2}) {
-            try (Parallel par = Parallel.create(threads)) {
-                VitTrainModel m = new VitTrainModel(cfg, init, par);
-                AdamW opt = new AdamW(m.params(), 0.9f, 0.999f, 1e-8f, (float) f.number("weight_decay", 0));
+            try (VisionTransformer m = VisionTransformer.create(cfg, null, null, copy(init), threads, "fixture")) {
+                List<Param> params = m.weights().all();
+                TrainingStep step = new TrainingStep(m, TokenReducer.NONE, params, List.of(LossTerm.CROSS_ENTROPY));
+                Tape tape = m.newTape(batch);
+                AdamW opt = new AdamW(params, 0.9f, 0.999f, 1e-8f, (float) f.number("weight_decay", 0));
                 for (int s = 0; s < 2; s++) {
                     float[] px = HashInit.pixels(cfg, batch, seeds[s]);
                     float[] t = SoftmaxCrossEntropy.smoothed(Fixtures.ints((List<Object>) labels.get(s)), cfg.numClasses(), eps);
-                    VitTrainModel.StepResult r = m.step(px, t, batch);
+                    TrainingStep.Result r = step.run(tape, px, t);
                     assertThat(r.loss()).as("loss of step %d", s).isCloseTo(loss[s], org.assertj.core.data.Offset.offset(1e-5 * Math.abs(loss[s])));
                     if (s == 0) {
-                        for (Param p : m.params()) {
+                        for (Param p : params) {
                             assertThat(relErr(p.grad, grads.get(p.name).data())).as("gradient of %s", p.name).isLessThan(1e-4);
                         }
                     }
-                    double norm = AdamW.clipGradNorm(m.params(), f.number("clip", 0));
+                    double norm = AdamW.clipGradNorm(params, f.number("clip", 0));
                     assertThat(norm).isCloseTo(norms[s], org.assertj.core.data.Offset.offset(1e-4 * norms[s]));
                     opt.step((float) lr[s]);
+                    m.weightsChanged();
                     assertThat(opt.steps()).isEqualTo(s + 1);
                 }
             }

@@ -2,13 +2,14 @@ package io.vitrim.train;
 
 import io.vitrim.VitrimException;
 import io.vitrim.data.LabelledImages;
-import io.vitrim.engine.Parallel;
+import io.vitrim.model.Param;
+import io.vitrim.model.Tape;
 import io.vitrim.io.ModelLoader;
 import io.vitrim.io.SafeTensors;
-import io.vitrim.model.PreprocessConfig;
+import io.vitrim.config.PreprocessConfig;
 import io.vitrim.model.RandomInit;
 import io.vitrim.model.StateDict;
-import io.vitrim.model.ViTConfig;
+import io.vitrim.config.ViTConfig;
 import io.vitrim.model.VisionTransformer;
 import io.vitrim.reduce.TokenReducer;
 import org.junit.jupiter.api.Test;
@@ -19,6 +20,7 @@ import java.awt.image.BufferedImage;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.List;
 import java.util.Map;
 import java.util.SplittableRandom;
 
@@ -57,9 +59,11 @@ class TrainerTest {
         LabelledImages d = LabelledImages.load(dataset("overfit", 12, 1), PRE, 2, 0, null);
         assertThat(d.size()).isEqualTo(36);
         assertThat(d.classes()).containsExactly("circle", "square", "stripe");
-        try (Parallel par = Parallel.create(2)) {
-            VitTrainModel m = new VitTrainModel(TINY, RandomInit.create(TINY, 0), par);
-            AdamW opt = new AdamW(m.params(), 0.9f, 0.999f, 1e-8f, 0f);
+        try (VisionTransformer m = VisionTransformer.create(TINY, null, null, RandomInit.create(TINY, 0), 2, "tiny")) {
+            List<Param> params = m.weights().all();
+            TrainingStep step = new TrainingStep(m, TokenReducer.NONE, params, List.of(LossTerm.CROSS_ENTROPY));
+            Tape tape = m.newTape(36);
+            AdamW opt = new AdamW(params, 0.9f, 0.999f, 1e-8f, 0f);
             int per = 3 * 16 * 16;
             float[] px = new float[36 * per];
             int[] labels = new int[36];
@@ -70,12 +74,13 @@ class TrainerTest {
             float[] t = SoftmaxCrossEntropy.smoothed(labels, 3, 0f);
             int correct = 0;
             for (int s = 0; s < 150 && correct < 36; s++) {
-                correct = m.step(px, t, 36).correct();
+                correct = step.run(tape, px, t).correct();
                 opt.step(3e-3f);
+                m.weightsChanged();
             }
-            m.forward(px, 36);
+            float[] logits = m.forward(px, 36, TokenReducer.NONE, false).logits();
             int right = 0;
-            for (int i = 0; i < 36; i++) if (VitTrainModel.argmax(m.logits(), i * 3, 3) == labels[i]) right++;
+            for (int i = 0; i < 36; i++) if (TrainingStep.argmax(logits, i * 3, 3) == labels[i]) right++;
             assertThat(right).as("train accuracy after overfitting").isEqualTo(36);
         }
     }

@@ -1,4 +1,4 @@
-package io.vitrim.train;
+package io.vitrim.model;
 
 import io.vitrim.engine.Parallel;
 import org.junit.jupiter.api.Test;

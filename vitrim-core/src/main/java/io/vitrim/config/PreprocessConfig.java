@@ -1,4 +1,4 @@
-package io.vitrim.model;
+package io.vitrim.config;
 
 import java.util.Arrays;
 

@@ -1,0 +1,185 @@
+package io.vitrim.model;
+
+import io.vitrim.engine.Attention;
+import io.vitrim.engine.Gemm;
+import io.vitrim.engine.LayerNorm;
+import io.vitrim.engine.Parallel;
+import io.vitrim.engine.VecMath;
+import io.vitrim.reduce.BlockProbes;
+import io.vitrim.reduce.Plan;
+import io.vitrim.reduce.PlanApplier;
+import io.vitrim.reduce.Probe;
+import io.vitrim.reduce.ProbeCollector;
+import io.vitrim.reduce.TokenReducer;
+import io.vitrim.reduce.TokenState;
+import io.vitrim.reduce.Trace;
+
+import java.util.Set;
+
+/**
+ * timm's pre-norm {@code Block}, the one definition that inference and training run:
+ * <pre>
+ *   x ← x + attn.proj(MHSA(norm1(x)))        (attn.qkv → softmax(q·kᵀ·scale + ln size) → ·v)
+ *   plan ← reducer.inBlock(...)  ;  x ← plan(x)     (ToMe, PPT, LGTM, ...: merge / prune)
+ *   x ← x + mlp.fc2(GELU(mlp.fc1(norm2(x))))
+ *   plan ← reducer.afterBlock(...) ; x ← plan(x)    (between blocks)
+ * </pre>
+ * Field names are the checkpoint keys under {@code blocks.{i}.}. With a {@link Tape.BlockTape}
+ * the forward keeps what {@link #backward} needs, for whatever token count the block saw.
+ */
+public final class Block {
+    final int index;
+    final Param norm1Weight, norm1Bias, norm2Weight, norm2Bias;
+    final Linear attnQkv, attnProj, mlpFc1, mlpFc2;
+    private final int dim, heads, hidden;
+    private final float eps;
+
+    Block(int index, Param norm1Weight, Param norm1Bias, Linear attnQkv, Linear attnProj,
+          Param norm2Weight, Param norm2Bias, Linear mlpFc1, Linear mlpFc2, int heads, float eps) {
+        this.index = index;
+        this.norm1Weight = norm1Weight;
+        this.norm1Bias = norm1Bias;
+        this.attnQkv = attnQkv;
+        this.attnProj = attnProj;
+        this.norm2Weight = norm2Weight;
+        this.norm2Bias = norm2Bias;
+        this.mlpFc1 = mlpFc1;
+        this.mlpFc2 = mlpFc2;
+        this.dim = attnProj.out;
+        this.heads = heads;
+        this.hidden = mlpFc1.out;
+        this.eps = eps;
+    }
+
+    /** Buffers of one inference forward, reused by every block. */
+    static final class Scratch {
+        float[] ln = new float[0], qkv = new float[0], attn = new float[0], hidden = new float[0];
+
+        void ensure(int rows, int c, int hid) {
+            if (ln.length < rows * c) ln = new float[rows * c];
+            if (attn.length < rows * c) attn = new float[rows * c];
+            if (qkv.length < rows * 3 * c) qkv = new float[rows * 3 * c];
+            if (hidden.length < rows * hid) hidden = new float[rows * hid];
+        }
+    }
+
+    /**
+     * Runs the block on {@code s} (rewritten in place); returns the spare row buffer.
+     *
+     * @param tape null for inference; otherwise receives the activations for {@link #backward}
+     */
+    float[] forward(Parallel par, TokenState s, Scratch ws, Tape.BlockTape tape, float[] spare,
+                    TokenReducer reducer, Trace trace) {
+        final int c = dim, i = index;
+        trace.recordCounts(i, s, false);
+        int t = s.total();
+        float[] x = s.x();
+        float[] ln = tape == null ? ws.ln : tape.ln1, qkv = tape == null ? ws.qkv : tape.qkv;
+        float[] attn = tape == null ? ws.attn : tape.attn;
+        if (tape != null) {
+            tape.offsetsIn = s.offsets();
+            System.arraycopy(x, 0, tape.xin, 0, t * c);
+        }
+        // x ← x + proj(MHSA(LN1(x)))
+        long t0 = System.nanoTime();
+        LayerNorm.forward(par, x, 0, c, t, c, norm1Weight.value, norm1Bias.value, eps, ln, 0, c,
+                tape == null ? null : tape.mean1, tape == null ? null : tape.rstd1);
+        long t1 = System.nanoTime();
+        trace.addPhaseNanos(Trace.Phase.NORM, t1 - t0);
+        attnQkv.forward(par, ln, t, qkv, Gemm.Mode.SET);
+        long t2 = System.nanoTime();
+        trace.addPhaseNanos(Trace.Phase.QKV, t2 - t1);
+        Set<Probe> wanted = reducer.probes(i);
+        Attention.Probes ap = null;
+        if (tape != null || wanted.contains(Probe.CLS_ATTENTION) || wanted.contains(Probe.ATTENTION_RECEIVED)) {
+            ap = new Attention.Probes();
+            if (wanted.contains(Probe.CLS_ATTENTION)) ap.clsRow = new float[t * heads];
+            if (wanted.contains(Probe.ATTENTION_RECEIVED)) ap.received = new float[t * heads];
+            if (tape != null) ap.probs = tape.probs;
+        }
+        float[] keyBias = null;
+        if (reducer.proportionalAttention() && s.size() != null) {
+            keyBias = new float[t];
+            float[] size = s.size();
+            for (int j = 0; j < t; j++) keyBias[j] = (float) Math.log(size[j]);
+        }
+        Attention.forward(par, qkv, s.offsets(), s.batch(), c, heads, keyBias, attn, ap);
+        long t3 = System.nanoTime();
+        trace.addPhaseNanos(Trace.Phase.ATTENTION, t3 - t2);
+        attnProj.forward(par, attn, t, x, Gemm.Mode.ADD);
+        long t4 = System.nanoTime();
+        trace.addPhaseNanos(Trace.Phase.PROJ, t4 - t3);
+        // reduction inside the block (timed: the method's own overhead)
+        BlockProbes probes = wanted.isEmpty() ? null : ProbeCollector.collect(par, wanted, s, qkv, ap, heads);
+        Plan plan = reducer.inBlock(i, s, probes, trace);
+        if (tape != null) tape.inPlan = plan == null ? null : new PlanApplier.Recording();
+        if (plan != null) spare = PlanApplier.apply(par, s, plan, spare, tape == null ? null : tape.inPlan);
+        long t5 = System.nanoTime();
+        trace.addPhaseNanos(Trace.Phase.REDUCE, t5 - t4);
+        trace.recordCounts(i, s, true);
+        t = s.total();
+        x = s.x();
+        // x ← x + fc2(GELU(fc1(LN2(x))))
+        if (tape != null) {
+            tape.offsetsMid = s.offsets();
+            System.arraycopy(x, 0, tape.xmid, 0, t * c);
+            ln = tape.ln2;
+        }
+        LayerNorm.forward(par, x, 0, c, t, c, norm2Weight.value, norm2Bias.value, eps, ln, 0, c,
+                tape == null ? null : tape.mean2, tape == null ? null : tape.rstd2);
+        long t6 = System.nanoTime();
+        trace.addPhaseNanos(Trace.Phase.NORM, t6 - t5);
+        float[] h;
+        if (tape == null) {
+            h = ws.hidden;
+            mlpFc1.forward(par, ln, t, h, Gemm.Mode.SET_GELU);
+        } else {
+            // training keeps the pre-activation for GELU's backward
+            mlpFc1.forward(par, ln, t, tape.hpre, Gemm.Mode.SET);
+            float[] hp = tape.hpre;
+            h = tape.h;
+            final int hid = hidden;
+            final float[] hh = h;
+            par.forRange(t, 64, (r0, r1) -> {
+                System.arraycopy(hp, r0 * hid, hh, r0 * hid, (r1 - r0) * hid);
+                VecMath.geluInPlace(hh, r0 * hid, (r1 - r0) * hid);
+            });
+        }
+        long t7 = System.nanoTime();
+        trace.addPhaseNanos(Trace.Phase.FC1, t7 - t6);
+        mlpFc2.forward(par, h, t, x, Gemm.Mode.ADD);
+        long t8 = System.nanoTime();
+        trace.addPhaseNanos(Trace.Phase.FC2, t8 - t7);
+        Plan after = reducer.afterBlock(i, s, trace);
+        if (tape != null) tape.afterPlan = after == null ? null : new PlanApplier.Recording();
+        if (after != null) spare = PlanApplier.apply(par, s, after, spare, tape == null ? null : tape.afterPlan);
+        trace.addPhaseNanos(Trace.Phase.REDUCE, System.nanoTime() - t8);
+        return spare;
+    }
+
+    /**
+     * Backward of {@link #forward}: from {@code dx = dL/d(block output)} (in {@code g.dx}), leaves
+     * dL/d(block input) in {@code g.dx} and adds every parameter gradient. Plans are linear maps
+     * of the rows with fixed decisions, so their backward is the transposed gather; sizes (and so
+     * proportional attention's bias) are constants of the forward pass.
+     */
+    void backward(Parallel par, Tape.BlockTape a, Tape.Grads g) {
+        final int c = dim, hid = hidden;
+        if (a.afterPlan != null) g.planBackward(par, a.afterPlan, c);
+        int tm = a.offsetsMid[a.offsetsMid.length - 1], tin = a.offsetsIn[a.offsetsIn.length - 1];
+        // x_out = xmid + fc2(gelu(fc1(LN2(xmid))))
+        mlpFc2.backward(par, a.h, g.dx, tm, g.dh, false, g.scratch);
+        float[] hp = a.hpre, dh = g.dh;
+        par.forRange(tm, 64, (r0, r1) -> VecMath.geluBackwardInPlace(dh, hp, r0 * hid, (r1 - r0) * hid));
+        mlpFc1.backward(par, a.ln2, dh, tm, g.dln, false, g.scratch);
+        LayerNorm.backward(par, a.xmid, c, tm, c, norm2Weight.value, a.mean2, a.rstd2, g.dln, c, g.dx, c, true,
+                norm2Weight.grad, norm2Bias.grad);
+        if (a.inPlan != null) g.planBackward(par, a.inPlan, c);
+        // xmid = plan(xin + proj(attn(LN1(xin))))
+        attnProj.backward(par, a.attn, g.dx, tin, g.dattn, false, g.scratch);
+        Attention.backward(par, a.qkv, a.offsetsIn, a.offsetsIn.length - 1, c, heads, a.probs, g.dattn, g.dqkv);
+        attnQkv.backward(par, a.ln1, g.dqkv, tin, g.dln, false, g.scratch);
+        LayerNorm.backward(par, a.xin, c, tin, c, norm1Weight.value, a.mean1, a.rstd1, g.dln, c, g.dx, c, true,
+                norm1Weight.grad, norm1Bias.grad);
+    }
+}

@@ -1,0 +1,100 @@
+package io.vitrim.model;
+
+import io.vitrim.config.ViTConfig;
+import io.vitrim.engine.Parallel;
+import io.vitrim.reduce.PlanApplier;
+import io.vitrim.reduce.Trace;
+
+/**
+ * What a training forward keeps for the backward pass, for one batch size: per block the
+ * activations at the token counts that block saw (buffers sized for the unreduced count, so a
+ * step allocates nothing large), the head's inputs, and the gradient buffers of the backward.
+ * One tape per training thread; reused across steps.
+ */
+public final class Tape {
+    final int batch;
+    final float[] cols;                 // [B·np, 3·P·P] image patches (the conv's input)
+    final BlockTape[] blocks;
+    final float[] pooledIn, feats, featMean, featRstd; // head: pooled rows, their norm, its statistics
+    float[] logits;
+    int[] finalOffsets;                 // token rows of the last state
+    float[] finalSize;                  // its sizes (size-weighted pooling), or null
+    final Grads grads;
+    Trace trace;
+
+    /** One block's activations. */
+    static final class BlockTape {
+        int[] offsetsIn, offsetsMid;      // rows entering attention / the MLP
+        final float[] xin, ln1, mean1, rstd1, qkv, attn, xmid, ln2, mean2, rstd2, hpre, h;
+        final float[][] probs;            // per (image, head) post-softmax [n, n]
+        PlanApplier.Recording inPlan, afterPlan;
+
+        BlockTape(int rows, int c, int hid, int tasks) {
+            xin = new float[rows * c];
+            ln1 = new float[rows * c];
+            mean1 = new float[rows];
+            rstd1 = new float[rows];
+            qkv = new float[rows * 3 * c];
+            attn = new float[rows * c];
+            xmid = new float[rows * c];
+            ln2 = new float[rows * c];
+            mean2 = new float[rows];
+            rstd2 = new float[rows];
+            hpre = new float[rows * hid];
+            h = new float[rows * hid];
+            probs = new float[tasks][];
+        }
+    }
+
+    /** Gradient buffers of one backward pass; {@link #dx} holds dL/d(current rows). */
+    static final class Grads {
+        float[] dx, dxSpare;
+        final float[] dln, dqkv, dattn, dh;
+        final Linear.Scratch scratch = new Linear.Scratch();
+
+        Grads(int rows, int c, int hid) {
+            dx = new float[rows * c];
+            dxSpare = new float[rows * c];
+            dln = new float[rows * c];
+            dqkv = new float[rows * 3 * c];
+            dattn = new float[rows * c];
+            dh = new float[rows * hid];
+        }
+
+        /** dx ← Pᵀ·dx through an applied plan (rows after → rows before). */
+        void planBackward(Parallel par, PlanApplier.Recording plan, int c) {
+            plan.backward(par, dx, c, dxSpare);
+            float[] t = dx;
+            dx = dxSpare;
+            dxSpare = t;
+        }
+    }
+
+    Tape(ViTConfig cfg, int batch) {
+        this.batch = batch;
+        int rows = batch * cfg.numTokens(), c = cfg.embedDim(), hid = cfg.mlpHidden();
+        int p = cfg.patchSize();
+        cols = new float[batch * cfg.numPatches() * 3 * p * p];
+        blocks = new BlockTape[cfg.depth()];
+        for (int i = 0; i < blocks.length; i++) blocks[i] = new BlockTape(rows, c, hid, batch * cfg.numHeads());
+        pooledIn = new float[batch * c];
+        feats = new float[batch * c];
+        featMean = new float[batch];
+        featRstd = new float[batch];
+        grads = new Grads(Math.max(rows, batch * cfg.numPatches()), c, hid);
+    }
+
+    public int batch() {
+        return batch;
+    }
+
+    /** Token counts (and timings) of the last training forward. */
+    public Trace trace() {
+        return trace;
+    }
+
+    /** Logits [B, K] of the last training forward. */
+    public float[] logits() {
+        return logits;
+    }
+}

@@ -1,0 +1,183 @@
+package io.vitrim.model;
+
+import io.vitrim.config.ViTConfig;
+import io.vitrim.VitrimException;
+import io.vitrim.reduce.Method;
+import io.vitrim.reduce.Reductions;
+
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * The one place where checkpoint keys are bound, in three namespaces:
+ * <ul>
+ *   <li>the ViT's own — timm's names and shapes ({@code patch_embed.*}, {@code blocks.{i}.*},
+ *       {@code norm.*} / {@code fc_norm.*}, {@code head.*}, {@code head_dist.*}; docs/models.md);</li>
+ *   <li>a token-reduction method's ({@link Method#weights}, e.g. LTMP's
+ *       {@code blocks.{i}.merge_masker.threshold}, Cropr's {@code cropr.{k}.*}) — optional, and
+ *       keys a method marks training-only are accepted and listed but unused at inference;</li>
+ *   <li>a task head's (a segmentation decoder), declared by the task.</li>
+ * </ul>
+ * Strict: a missing ViT key, a wrong shape or a key no namespace knows is an error that lists
+ * them. A checkpoint that carries a method's weights therefore loads for every spec.
+ */
+public final class WeightBinder {
+    private WeightBinder() {}
+
+    /** The bound weights: every tensor as a {@link Param}, by namespace, in checkpoint order. */
+    public record Weights(Map<String, Param> vit, Map<String, Param> method, Map<String, Param> task, List<String> trainingOnly) {
+        /** The ViT parameter {@code name} (never null: binding checked it). */
+        public Param get(String name) {
+            Param p = vit.get(name);
+            if (p == null) throw new IllegalStateException("no weight " + name);
+            return p;
+        }
+
+        /** The method weights as plain tensors, for {@link io.vitrim.reduce.Reductions#parse}. */
+        public Map<String, float[]> methodValues() {
+            Map<String, float[]> m = new LinkedHashMap<>();
+            for (Param p : method.values()) m.put(p.name, p.value);
+            return m;
+        }
+
+        /** All parameters (ViT, method, task) in checkpoint order. */
+        public List<Param> all() {
+            List<Param> l = new ArrayList<>(vit.values());
+            l.addAll(method.values());
+            l.addAll(task.values());
+            return l;
+        }
+    }
+
+    /**
+     * Checks {@code sd} strictly and binds it (the tensors are shared, not copied).
+     *
+     * @param taskKeys a task head's keys with their shapes (empty for classification)
+     */
+    public static Weights bind(ViTConfig c, StateDict sd, Map<String, int[]> taskKeys, Object where) {
+        check(c, sd, taskKeys, where);
+        Map<String, Param> vit = new LinkedHashMap<>(), method = new LinkedHashMap<>(), task = new LinkedHashMap<>();
+        Map<String, Method.WeightKey> methodKeys = methodKeys(c);
+        List<String> trainingOnly = new ArrayList<>();
+        Map<String, int[]> own = vitKeys(c);
+        for (String k : own.keySet()) {
+            StateDict.Tensor t = sd.get(k);
+            vit.put(k, new Param(k, own.get(k), t.data()));
+        }
+        for (Map.Entry<String, StateDict.Tensor> e : sd.tensors().entrySet()) {
+            String k = e.getKey();
+            if (own.containsKey(k)) continue;
+            Method.WeightKey mk = methodKeys.get(k);
+            if (mk != null) {
+                method.put(k, new Param(k, mk.shape(), e.getValue().data()));
+                if (mk.trainingOnly()) trainingOnly.add(k);
+            } else {
+                task.put(k, new Param(k, taskKeys.get(k), e.getValue().data()));
+            }
+        }
+        return new Weights(vit, method, task, trainingOnly);
+    }
+
+    /** Every method key of every registered method for this model, by name. */
+    static Map<String, Method.WeightKey> methodKeys(ViTConfig c) {
+        Map<String, Method.WeightKey> m = new LinkedHashMap<>();
+        for (Method method : Reductions.methods().values()) for (Method.WeightKey k : method.weights(c)) m.put(k.name(), k);
+        return m;
+    }
+
+    /** Every key of the ViT's own namespace, with its shape, in checkpoint order. */
+    public static Map<String, int[]> vitKeys(ViTConfig c) {
+        int d = c.embedDim(), p = c.patchSize(), h = c.mlpHidden(), k = c.numClasses();
+        Map<String, int[]> m = new LinkedHashMap<>();
+        if (c.classToken()) m.put("cls_token", new int[] {1, 1, d});
+        if (c.distToken()) m.put("dist_token", new int[] {1, 1, d});
+        m.put("pos_embed", new int[] {1, c.numTokens(), d});
+        m.put("patch_embed.proj.weight", new int[] {d, c.inChans(), p, p});
+        m.put("patch_embed.proj.bias", new int[] {d});
+        for (int i = 0; i < c.depth(); i++) {
+            String b = "blocks." + i + ".";
+            m.put(b + "norm1.weight", new int[] {d});
+            m.put(b + "norm1.bias", new int[] {d});
+            m.put(b + "attn.qkv.weight", new int[] {3 * d, d});
+            if (c.qkvBias()) m.put(b + "attn.qkv.bias", new int[] {3 * d});
+            m.put(b + "attn.proj.weight", new int[] {d, d});
+            m.put(b + "attn.proj.bias", new int[] {d});
+            m.put(b + "norm2.weight", new int[] {d});
+            m.put(b + "norm2.bias", new int[] {d});
+            m.put(b + "mlp.fc1.weight", new int[] {h, d});
+            m.put(b + "mlp.fc1.bias", new int[] {h});
+            m.put(b + "mlp.fc2.weight", new int[] {d, h});
+            m.put(b + "mlp.fc2.bias", new int[] {d});
+        }
+        String norm = c.fcNorm() ? "fc_norm" : "norm";
+        m.put(norm + ".weight", new int[] {d});
+        m.put(norm + ".bias", new int[] {d});
+        m.put("head.weight", new int[] {k, d});
+        m.put("head.bias", new int[] {k});
+        if (c.distToken()) {
+            m.put("head_dist.weight", new int[] {k, d});
+            m.put("head_dist.bias", new int[] {k});
+        }
+        return m;
+    }
+
+    /**
+     * Fails with one message listing missing keys, unexpected keys and wrong shapes (a few of
+     * each, with counts). Token and position embeddings may
+     * omit their leading 1-dimensions ({@code [C]} for {@code [1,1,C]}).
+     */
+    public static void check(ViTConfig c, StateDict sd, Object where) {
+        check(c, sd, Map.of(), where);
+    }
+
+    /** As {@link #check(ViTConfig, StateDict, Object)}, also accepting a task head's keys. */
+    public static void check(ViTConfig c, StateDict sd, Map<String, int[]> taskKeys, Object where) {
+        Map<String, int[]> want = vitKeys(c);
+        Map<String, Method.WeightKey> methodKeys = methodKeys(c);
+        List<String> missing = new ArrayList<>(), wrong = new ArrayList<>(), unexpected = new ArrayList<>();
+        for (Map.Entry<String, int[]> e : want.entrySet()) {
+            StateDict.Tensor t = sd.get(e.getKey());
+            if (t == null) missing.add(e.getKey());
+            else if (!sameShape(e.getKey(), t.shape(), e.getValue())) {
+                wrong.add(e.getKey() + " " + Arrays.toString(t.shape()) + " (expected " + Arrays.toString(e.getValue()) + ")");
+            }
+        }
+        for (Map.Entry<String, StateDict.Tensor> e : sd.tensors().entrySet()) {
+            String k = e.getKey();
+            if (want.containsKey(k)) continue;
+            int[] shape = methodKeys.containsKey(k) ? methodKeys.get(k).shape() : taskKeys.get(k);
+            if (shape == null) unexpected.add(k);
+            else if (!Arrays.equals(e.getValue().shape(), shape)) {
+                wrong.add(k + " " + Arrays.toString(e.getValue().shape()) + " (expected " + Arrays.toString(shape) + ")");
+            }
+        }
+        if (missing.isEmpty() && wrong.isEmpty() && unexpected.isEmpty()) return;
+        StringBuilder b = new StringBuilder("checkpoint does not match " + c.architecture() + " (embed " + c.embedDim()
+                + ", depth " + c.depth() + ", heads " + c.numHeads() + ", " + c.numClasses() + " classes)");
+        section(b, "wrong shape", wrong);
+        section(b, "missing", missing);
+        section(b, "unexpected", unexpected);
+        throw VitrimException.of(where, b.toString());
+    }
+
+    private static void section(StringBuilder b, String what, List<String> items) {
+        if (items.isEmpty()) return;
+        b.append("; ").append(items.size()).append(' ').append(what).append(": ");
+        int show = Math.min(items.size(), 6);
+        b.append(String.join(", ", items.subList(0, show)));
+        if (items.size() > show) b.append(", ...");
+    }
+
+    private static boolean sameShape(String key, int[] a, int[] b) {
+        if (Arrays.equals(a, b)) return true;
+        boolean token = key.equals("cls_token") || key.equals("dist_token") || key.equals("pos_embed");
+        return token && Arrays.equals(squeeze(a), squeeze(b));
+    }
+
+    private static int[] squeeze(int[] s) {
+        return Arrays.stream(s).filter(x -> x != 1).toArray();
+    }
+}
