@@ -18,6 +18,7 @@ import torch
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import hashinit  # noqa: E402
 import safetensors_io  # noqa: E402
+import tome_ref  # noqa: E402
 import vit_ref  # noqa: E402
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
@@ -326,6 +327,44 @@ def train():
         "grad_norm": [norm1, norm2], "clip": 0.5, "lr": [2e-3, 1e-3], "weight_decay": 0.05})
 
 
+# Training with ToMe inside the graph: (name, config, spec for Java, r, pool_wavg). Matching runs
+# under no_grad in the reference, so decisions are constants and gradients flow through the
+# size-weighted merges (and proportional attention's ln size, itself a constant).
+TRAIN_REDUCE_CASES = [
+    ("tome_token", vit_ref.Cfg(img=16, patch=4, dim=32, depth=3, heads=2, classes=5), "tome:r=2", 2, False),
+    ("tome_avg_wavg", vit_ref.Cfg(img=16, patch=4, dim=32, depth=3, heads=2, classes=5, pool="avg"), "tome:r=3,pool=wavg", 3, True),
+]
+
+
+def train_reduce():
+    """One training step (loss, every parameter gradient) with token merging in the graph."""
+    out_dir = os.path.join(RES, "train")
+    cases = []
+    for name, cfg, spec, r, wavg in TRAIN_REDUCE_CASES:
+        for seed in range(400, 440):
+            batch = 3
+            sd = hash_state_dict(cfg, seed, 2.0)
+            params = {k: v.clone().requires_grad_(True) for k, v in sd.items()}
+            px = hash_pixels(cfg, batch, seed + 1)
+            labels = [seed % 5, (seed + 2) % 5, (seed + 4) % 5]
+            red = tome_ref.ToMe(cfg, r, prop_attn=True, pool_wavg=wavg)
+            logits, trace = vit_ref.forward(px, params, cfg, red)
+            if min(red.margins) < 1e-4:
+                continue
+            loss = torch.nn.functional.cross_entropy(logits, torch.tensor(labels), label_smoothing=0.1)
+            loss.backward()
+            grads = {k: v.grad.detach().clone() for k, v in params.items()}
+            safetensors_io.save(os.path.join(out_dir, name + "_grads.safetensors"), grads)
+            cases.append({"name": name, "config": cfg.to_json(), "spec": spec, "seed": seed, "qk_gain": 2.0,
+                          "batch": batch, "pixel_seed": seed + 1, "labels": labels, "label_smoothing": 0.1,
+                          "loss": float(loss), "tokens": trace["tokens"], "min_margin": min(red.margins)})
+            print(name, "seed", seed, "tokens", trace["tokens"][0], "margin %.2e" % min(red.margins), "loss", float(loss))
+            break
+        else:
+            raise SystemExit(name + ": no seed without near-ties")
+    write_json(os.path.join(out_dir, "reduce_cases.json"), {"cases": cases})
+
+
 # (name, resize size or (h, w), crop (h, w), interpolation, photos) — the torchvision/timm eval
 # pipeline: Resize(S) keeps the aspect ratio; a (h, w) tuple stretches (Hugging Face style).
 IMAGE_CONFIGS = [
@@ -374,3 +413,5 @@ if __name__ == "__main__":
         adaptive()
     if what in ("train", "all"):
         train()
+    if what in ("train_reduce", "all"):
+        train_reduce()

@@ -181,7 +181,7 @@ public final class Attention {
             int b = task / heads, h = task % heads;
             int o = offsets[b], n = offsets[b + 1] - o;
             BackScratch s = BACK.get();
-            s.pa = grow(s.pa, Gemm.packedSize(n, Math.max(hd, n)));
+            s.pa = grow(s.pa, Math.max(Gemm.packedSize(n, hd), Gemm.packedSize(hd, n)));
             s.dp = grow(s.dp, n * n);
             float[] p = probs[task], u = null;
             if (mask != null) {
@@ -214,14 +214,27 @@ public final class Attention {
                 }
             } else {
                 // g = dP − Σ_k dP·P;  dl = g ⊙ U ⊙ m;  dm_j = Σ_i g_ij U_ij
+                // with ε > 0, P is not shift-invariant: the row max (a function of the logits, as
+                // torch.max is under autograd) gets dL/dM = Σ_j dP_ij·(P_ij·Σ_k U_ik m_k − U_ij m_j)
                 float[] m = mask.mask();
+                boolean viaMax = mask.eps() != 0f;
                 for (int i = 0; i < n; i++) {
-                    float dot = 0f;
+                    float dot = 0f, dmax = 0f;
+                    int arg = 0;
                     for (int j = 0; j < n; j++) dot += dp[i * n + j] * p[i * n + j];
+                    if (viaMax) {
+                        float sz = 0f;
+                        for (int j = 0; j < n; j++) {
+                            sz += u[i * n + j] * m[o + j];
+                            if (u[i * n + j] > u[i * n + arg]) arg = j;
+                        }
+                        for (int j = 0; j < n; j++) dmax += dp[i * n + j] * (p[i * n + j] * sz - u[i * n + j] * m[o + j]);
+                    }
                     for (int j = 0; j < n; j++) {
                         float gu = (dp[i * n + j] - dot) * u[i * n + j];
                         if (dm != null) dm[j] += gu;
                         float dl = gu * m[o + j];
+                        if (viaMax && j == arg) dl += dmax;
                         if (db != null) db[j] += dl;
                         dp[i * n + j] = dl * scale;
                     }

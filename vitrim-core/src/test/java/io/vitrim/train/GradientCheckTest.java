@@ -149,6 +149,85 @@ class GradientCheckTest {
         assertClose(dqkv, numeric(v -> attentionRef(v, off, c, heads, bias), qkv.clone(), w), "attention dqkv");
     }
 
+    /**
+     * Attention with a per-key bias and LTMP's soft key mask,
+     * {@code P_ij = (exp(l_ij − max)·m_j + ε/n) / (Σ_k exp(l_ik − max)·m_k + ε)}.
+     */
+    static double[] maskedAttentionRef(double[] qkv, int[] off, int c, int heads, double[] bias, double[] mask, double eps) {
+        int t = off[off.length - 1], hd = c / heads, ld = 3 * c;
+        double[] out = new double[t * c];
+        for (int b = 0; b + 1 < off.length; b++) {
+            int o = off[b], n = off[b + 1] - o;
+            for (int h = 0; h < heads; h++) {
+                for (int i = 0; i < n; i++) {
+                    double[] s = new double[n];
+                    double mx = Double.NEGATIVE_INFINITY;
+                    for (int j = 0; j < n; j++) {
+                        double acc = 0;
+                        for (int e = 0; e < hd; e++) acc += qkv[(o + i) * ld + h * hd + e] * qkv[(o + j) * ld + c + h * hd + e];
+                        s[j] = acc / Math.sqrt(hd) + bias[o + j];
+                        mx = Math.max(mx, s[j]);
+                    }
+                    double z = eps;
+                    for (int j = 0; j < n; j++) z += s[j] = Math.exp(s[j] - mx) * mask[o + j];
+                    for (int e = 0; e < hd; e++) {
+                        double acc = 0;
+                        for (int j = 0; j < n; j++) acc += (s[j] + eps / n) / z * qkv[(o + j) * ld + 2 * c + h * hd + e];
+                        out[(o + i) * c + h * hd + e] = acc;
+                    }
+                }
+            }
+        }
+        return out;
+    }
+
+    @Test
+    void attentionKeyBiasGradient() {
+        // proportional attention's ln(size) as a bias with a gradient
+        int c = 12, heads = 3, t = 12;
+        int[] off = {0, 5, 12};
+        double[] qkv = randD(t * 3 * c, 1.5), bias = randD(t, 0.7), w = randD(t * c, 1);
+        double[] ones = new double[t];
+        java.util.Arrays.fill(ones, 1);
+        Attention.Probes pr = new Attention.Probes();
+        pr.probs = new float[2 * heads][];
+        Attention.forward(Parallel.serial(), f(qkv), off, 2, c, heads, f(bias), null, new float[t * c], pr);
+        float[] dqkv = new float[t * 3 * c];
+        Attention.KeyGrads kg = new Attention.KeyGrads();
+        kg.bias = new float[t];
+        Attention.backward(Parallel.create(2), f(qkv), off, 2, c, heads, pr.probs, null, null, f(w), dqkv, kg);
+        assertClose(kg.bias, numeric(v -> maskedAttentionRef(qkv, off, c, heads, v, ones, 0), bias.clone(), w), "attention d(key bias)");
+        assertClose(dqkv, numeric(v -> maskedAttentionRef(v, off, c, heads, bias, ones, 0), qkv.clone(), w), "attention dqkv with bias");
+    }
+
+    @Test
+    void attentionSoftMaskGradient() {
+        int c = 12, heads = 3, t = 13;
+        int[] off = {0, 6, 13};
+        double[] qkv = randD(t * 3 * c, 1.5), bias = randD(t, 0.5), w = randD(t * c, 1);
+        double[] mask = new double[t];
+        for (int j = 0; j < t; j++) mask[j] = j % 4 == 1 ? 0.0 : j % 4 == 2 ? 0.3 + 0.1 * j / t : 1.0; // hard zeros, soft, ones
+        for (double eps : new double[] {0.0, 0.05}) {
+            Attention.Probes pr = new Attention.Probes();
+            pr.probs = new float[2 * heads][];
+            pr.rowEps = new float[2 * heads][];
+            Attention.KeyMask km = new Attention.KeyMask(f(mask), (float) eps);
+            float[] out = new float[t * c];
+            Attention.forward(Parallel.serial(), f(qkv), off, 2, c, heads, f(bias), km, out, pr);
+            double[] want = maskedAttentionRef(qkv, off, c, heads, bias, mask, eps);
+            for (int i = 0; i < out.length; i++) assertThat((double) out[i]).isCloseTo(want[i], org.assertj.core.data.Offset.offset(1e-5));
+            float[] dqkv = new float[t * 3 * c];
+            Attention.KeyGrads kg = new Attention.KeyGrads();
+            kg.bias = new float[t];
+            kg.mask = new float[t];
+            Attention.backward(Parallel.create(2), f(qkv), off, 2, c, heads, pr.probs, pr.rowEps, km, f(w), dqkv, kg);
+            final double e = eps;
+            assertClose(kg.mask, numeric(v -> maskedAttentionRef(qkv, off, c, heads, bias, v, e), mask.clone(), w), "d(mask), eps " + eps);
+            assertClose(kg.bias, numeric(v -> maskedAttentionRef(qkv, off, c, heads, v, mask, e), bias.clone(), w), "d(bias) with mask, eps " + eps);
+            assertClose(dqkv, numeric(v -> maskedAttentionRef(v, off, c, heads, bias, mask, e), qkv.clone(), w), "dqkv with mask, eps " + eps);
+        }
+    }
+
     // ------------------------------------------------------------------ linear, GELU, loss
 
     @Test
