@@ -6,6 +6,8 @@ import io.vitrim.io.ModelLoader;
 import io.vitrim.model.Architectures;
 import io.vitrim.config.PreprocessConfig;
 import io.vitrim.config.ViTConfig;
+import io.vitrim.reduce.Reductions;
+import io.vitrim.train.ParamGroups;
 import io.vitrim.train.TrainConfig;
 import io.vitrim.train.Trainer;
 import picocli.CommandLine.Command;
@@ -20,13 +22,18 @@ import java.util.Map;
 import java.util.concurrent.Callable;
 
 @Command(name = "train", sortOptions = false, mixinStandardHelpOptions = true,
-        description = {"Train a ViT from scratch on a labelled image set (<class>/<image> in a zip or folder).",
-            "Writes a timm-style model folder (config.json + model.safetensors), metrics.csv/jsonl and a checkpoint",
-            "after every epoch, all atomically; --resume continues bit for bit from the last completed epoch."},
+        description = {"Train a ViT on a labelled image set (<class>/<image> in a zip or folder), from scratch or",
+            "from a model folder (--init), optionally with token reduction inside the training graph (--reduce).",
+            "Writes a timm-style model folder (config.json + model.safetensors), metrics.csv/jsonl and a",
+            "checkpoint after every epoch, all atomically; --resume continues bit for bit."},
         footer = {"", "Examples:",
-            "  vitrim train --data ../shared/data/cifar10/train.zip --eval-data ../shared/data/cifar10/test.zip \\",
-            "      --img-size 32 --patch-size 4 --embed-dim 192 --depth 7 --heads 3 --epochs 30 --out models/cifar",
-            "  vitrim train --resume --out models/cifar          # after an interruption",
+            "  vitrim train --data train.zip --eval-data test.zip --img-size 32 --patch-size 4 \\",
+            "      --embed-dim 192 --depth 7 --heads 3 --epochs 30 --out models/cifar",
+            "  vitrim train --resume --out models/cifar",
+            "  vitrim train --init models/cifar10-vit --reduce tome:r=4 --data train.zip \\",
+            "      --epochs 1 --lr 1e-4 --warmup 0 --out /tmp/tome-ft",
+            "  vitrim train --init models/cifar10-vit --trainable 'head.*,fc_norm.*' --data train.zip \\",
+            "      --epochs 2 --out /tmp/head-only",
             "  vitrim train --data photos/ --limit 500 --epochs 2 --img-size 64 --patch-size 8 --out /tmp/try"})
 final class TrainCommand implements Callable<Integer> {
     @Option(names = "--data", paramLabel = "ZIP|DIR", description = "Training images, <class>/<image> layout.")
@@ -40,6 +47,24 @@ final class TrainCommand implements Callable<Integer> {
 
     @Option(names = "--resume", description = "Continue the run whose checkpoint is in --out (same settings).")
     boolean resume;
+
+    @Option(names = "--init", paramLabel = "DIR", description = "Start from this model folder's weights (fine-tuning); its shapes, classes and preprocessing are kept.")
+    Path init;
+
+    @Option(names = "--reduce", paramLabel = "SPEC", defaultValue = "none",
+            description = "Token reduction inside the training graph, e.g. tome:r=4 (default: ${DEFAULT-VALUE}; see vitrim classify --help).")
+    String reduce;
+
+    @Option(names = "--trainable", paramLabel = "GLOB", split = ",",
+            description = "Train only the parameters matching these globs (checkpoint names, * = anything), freeze the rest.")
+    java.util.List<String> trainable = new java.util.ArrayList<>();
+
+    @Option(names = "--lr-group", paramLabel = "GLOB=LR", description = "Peak learning rate for matching parameters (repeatable; first match wins).")
+    java.util.List<String> lrGroups = new java.util.ArrayList<>();
+
+    @Option(names = "--layer-decay", paramLabel = "F", defaultValue = "1",
+            description = "Layer-wise lr decay: block i gets F^(depth - i), embeddings F^(depth + 1) (default: ${DEFAULT-VALUE} = off).")
+    double layerDecay;
 
     @Option(names = "--arch", paramLabel = "NAME", defaultValue = "vit_tiny_patch16_224", description = "Base architecture (default: ${DEFAULT-VALUE}).")
     String arch;
@@ -59,10 +84,10 @@ final class TrainCommand implements Callable<Integer> {
     @Option(names = "--heads", paramLabel = "N", description = "Attention heads override.")
     Integer heads;
 
-    @Option(names = "--mlp-ratio", paramLabel = "R", defaultValue = "4", description = "MLP width / embedding width (default: ${DEFAULT-VALUE}).")
-    double mlpRatio;
+    @Option(names = "--mlp-ratio", paramLabel = "R", description = "MLP width / embedding width (default: 4).")
+    Double mlpRatio;
 
-    @Option(names = "--pool", defaultValue = "token", description = "Pooling for the head: token (class token) or avg (mean of patch tokens + fc_norm) (default: ${DEFAULT-VALUE}).")
+    @Option(names = "--pool", description = "Pooling for the head: token (class token) or avg (mean of patch tokens + fc_norm) (default: token).")
     String pool;
 
     @Option(names = "--epochs", defaultValue = "30", description = "Epochs (default: ${DEFAULT-VALUE}).")
@@ -135,17 +160,52 @@ final class TrainCommand implements Callable<Integer> {
         if (epochs < 1 || batch < 1 || lr <= 0 || warmup < 0 || minLr < 0 || labelSmoothing < 0 || labelSmoothing >= 1 || cropPad < 0) {
             throw new VitrimException("invalid training options: need epochs >= 1, batch >= 1, lr > 0, warmup >= 0, 0 <= label smoothing < 1");
         }
-        cfg = new TrainConfig(epochs, batch, lr, minLr, warmup, weightDecay, clip, labelSmoothing, cropPad, !noFlip, seed, sinCosPos);
+        ParamGroups groups = new ParamGroups(trainable, lrGroups, layerDecay);
+        cfg = new TrainConfig(epochs, batch, lr, minLr, warmup, weightDecay, clip, labelSmoothing, cropPad, !noFlip, seed, sinCosPos,
+                reduce, init == null ? null : init.toString(), groups);
+        if (init != null) {
+            ModelLoader.Checkpoint cp = ModelLoader.read(init, null);
+            model = cp.config();
+            checkFits(model);
+            if (cp.preprocess() == null) throw VitrimException.of(init, "has no preprocessing config (pretrained_cfg mean/std)");
+            initial = cp;
+            checkSpecAndGroups(model, cp.weights().tensors().keySet());
+            return run(err, model, cp.preprocess(), cfg, nThreads);
+        }
         ViTConfig base = Architectures.get(arch).config();
-        ViTConfig.Pool headPool = ViTConfig.Pool.parse(pool, "--pool"); // avg pooling comes with fc_norm, as in timm
+        ViTConfig.Pool headPool = ViTConfig.Pool.parse(pool == null ? "token" : pool, "--pool"); // avg pooling comes with fc_norm, as in timm
         int img = imgSize != null ? imgSize : base.imgHeight();
         int dim = embedDim != null ? embedDim : base.embedDim();
         model = new ViTConfig(base.architecture(), img, img, patchSize != null ? patchSize : base.patchSize(), 3, dim,
-                depth != null ? depth : base.depth(), heads != null ? heads : base.numHeads(), (int) Math.round(dim * mlpRatio),
+                depth != null ? depth : base.depth(), heads != null ? heads : base.numHeads(),
+                (int) Math.round(dim * (mlpRatio == null ? 4.0 : mlpRatio)),
                 base.qkvBias(), true, false, headPool, headPool == ViTConfig.Pool.AVG, 1, base.normEps()); // classes: from the data
+        model.validate("--arch " + arch);
+        checkSpecAndGroups(model, io.vitrim.model.WeightBinder.vitKeys(model.withNumClasses(2)).keySet());
         PreprocessConfig pre = new PreprocessConfig(img, img, 1.0, PreprocessConfig.Interpolation.BICUBIC,
                 PreprocessConfig.Resize.SHORTER_SIDE, PreprocessConfig.IMAGENET_MEAN, PreprocessConfig.IMAGENET_STD);
         return run(err, model, pre, cfg, nThreads);
+    }
+
+    private ModelLoader.Checkpoint initial;
+
+    /** Fine-tuning keeps the folder's shapes: an override that differs is an error naming both. */
+    private void checkFits(ViTConfig m) {
+        java.util.List<String> bad = new java.util.ArrayList<>();
+        if (imgSize != null && (imgSize != m.imgHeight() || imgSize != m.imgWidth())) bad.add("--img-size " + imgSize + " (folder: " + m.imgHeight() + ")");
+        if (patchSize != null && patchSize != m.patchSize()) bad.add("--patch-size " + patchSize + " (folder: " + m.patchSize() + ")");
+        if (embedDim != null && embedDim != m.embedDim()) bad.add("--embed-dim " + embedDim + " (folder: " + m.embedDim() + ")");
+        if (depth != null && depth != m.depth()) bad.add("--depth " + depth + " (folder: " + m.depth() + ")");
+        if (heads != null && heads != m.numHeads()) bad.add("--heads " + heads + " (folder: " + m.numHeads() + ")");
+        if (mlpRatio != null && Math.round(m.embedDim() * mlpRatio) != m.mlpHidden()) bad.add("--mlp-ratio " + mlpRatio + " (folder: mlp " + m.mlpHidden() + ")");
+        if (pool != null && !pool.equals(m.globalPool().timmName())) bad.add("--pool " + pool + " (folder: " + m.globalPool().timmName() + ")");
+        if (!bad.isEmpty()) throw VitrimException.of(init, "shapes do not fit the overrides: " + String.join(", ", bad) + "; fine-tuning keeps the model's shapes");
+    }
+
+    /** The reduction spec and the parameter groups fail before any data is loaded. */
+    private void checkSpecAndGroups(ViTConfig m, java.util.Set<String> names) {
+        Reductions.parse(reduce, m.numClasses() > 0 ? m : m.withNumClasses(2));
+        new ParamGroups(trainable, lrGroups, layerDecay).validate(new java.util.ArrayList<>(names), lr);
     }
 
     private int run(PrintWriter err, ViTConfig model, PreprocessConfig pre, TrainConfig cfg, int nThreads) throws Exception {
@@ -156,7 +216,14 @@ final class TrainCommand implements Callable<Integer> {
         if (eval != null && !eval.classes().equals(train.classes())) {
             throw VitrimException.of(evalData, "classes " + eval.classes() + " differ from the training classes " + train.classes());
         }
-        if (!resume) {
+        if (initial != null) {
+            if (train.classes().size() != model.numClasses()) {
+                throw VitrimException.of(data, train.classes().size() + " classes, but " + init + " has " + model.numClasses());
+            }
+            if (initial.labels() != null && !initial.labels().equals(train.classes())) {
+                throw VitrimException.of(data, "classes " + train.classes() + " differ from " + init + "'s labels " + initial.labels());
+            }
+        } else if (!resume) {
             float[][] st = Trainer.channelStats(train);
             pre = new PreprocessConfig(pre.inputHeight(), pre.inputWidth(), 1.0, pre.interpolation(), pre.resize(), st[0], st[1]);
             model = model.withNumClasses(train.classes().size()).validate("--arch " + arch);
@@ -165,7 +232,9 @@ final class TrainCommand implements Callable<Integer> {
                 train.size(), train.classes().size(), eval == null ? "" : ", eval " + eval.size() + " images", model.architecture(),
                 model.embedDim(), model.depth(), model.numHeads(), model.patchSize(), model.imgHeight(), model.parameterCount(), nThreads);
         err.flush();
-        Trainer t = new Trainer(model, pre, cfg, train, eval, out, nThreads);
+        if (!cfg.reduce().equals("none")) err.println("token reduction in training: " + cfg.reduce());
+        Trainer t = new Trainer(model, pre, cfg, initial == null ? null : initial.weights(), java.util.List.of(io.vitrim.train.LossTerm.CROSS_ENTROPY),
+                train, eval, out, nThreads);
         TrainProgress progress = new TrainProgress(err, cfg.epochs(), cfg.batch()) {
             @Override
             public void epoch(Map<String, Object> m) {

@@ -38,8 +38,9 @@ public record ParamGroups(List<String> trainable, List<String> lrGroups, double 
      * an entry that matches no parameter is an error that names it.
      */
     public List<Group> resolve(List<Param> params, int depth, double peakLr) {
+        List<String> names = params.stream().map(p -> p.name).toList();
         List<Pattern> train = new ArrayList<>();
-        for (String g : trainable) train.add(glob(g, "--trainable", params));
+        for (String g : trainable) train.add(glob(g, "--trainable", names));
         Map<Pattern, Double> lrs = new LinkedHashMap<>();
         for (String e : lrGroups) {
             int eq = e.lastIndexOf('=');
@@ -51,7 +52,7 @@ public record ParamGroups(List<String> trainable, List<String> lrGroups, double 
                 throw new VitrimException("--lr-group \"" + e + "\": \"" + e.substring(eq + 1) + "\" is not a number");
             }
             if (!(lr >= 0) || Double.isInfinite(lr)) throw new VitrimException("--lr-group \"" + e + "\": the learning rate must be >= 0");
-            lrs.put(glob(e.substring(0, eq).trim(), "--lr-group", params), lr);
+            lrs.put(glob(e.substring(0, eq).trim(), "--lr-group", names), lr);
         }
         List<Group> out = new ArrayList<>();
         for (Param p : params) {
@@ -79,16 +80,23 @@ public record ParamGroups(List<String> trainable, List<String> lrGroups, double 
         return depth + 1;
     }
 
+    /** Checks every pattern against the parameter names (before any data is loaded). */
+    public void validate(List<String> names, double peakLr) {
+        List<Param> fake = new ArrayList<>();
+        for (String n : names) fake.add(new Param(n, new int[] {1}, new float[1]));
+        resolve(fake, 0, peakLr);
+    }
+
     /** {@code *} matches any run of characters; everything else literally. */
-    private static Pattern glob(String g, String option, List<Param> params) {
+    private static Pattern glob(String g, String option, List<String> names) {
         if (g.isEmpty()) throw new VitrimException(option + ": empty parameter pattern");
         String[] parts = g.split("\\*", -1);
         StringBuilder r = new StringBuilder(Pattern.quote(parts[0]));
         for (int i = 1; i < parts.length; i++) r.append(".*").append(Pattern.quote(parts[i]));
         Pattern p = Pattern.compile(r.toString());
-        if (params.stream().noneMatch(q -> p.matcher(q.name).matches())) {
+        if (names.stream().noneMatch(q -> p.matcher(q).matches())) {
             throw new VitrimException(option + " \"" + g + "\" matches no parameter (names are checkpoint keys such as "
-                    + params.get(Math.min(4, params.size() - 1)).name + "; vitrim info --model DIR lists them)");
+                    + names.get(Math.min(4, names.size() - 1)) + "; vitrim info --explain lists them)");
         }
         return p;
     }
