@@ -1,4 +1,4 @@
-"""PPT (algorithms.md §5) and DFE + LGTM (§4.2, the spec's interpretation) written from the spec
+"""PPT and DFE + LGTM (docs/methods.md; LGTM as vitrim interprets it) written from the spec
 as reducers for vit_ref.forward, with decision margins recorded so fixtures avoid near-ties."""
 import math
 import torch

@@ -1,4 +1,4 @@
-"""ToMe written from algorithms.md §1 (the reference's merge.py + timm patch), as a reducer for
+"""ToMe written from docs/methods.md (ToMe; the reference's merge.py + timm patch), as a reducer for
 vit_ref.forward. Records the decision margins so fixtures can avoid near-ties."""
 import math
 import torch

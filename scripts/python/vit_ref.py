@@ -1,4 +1,4 @@
-"""A plain-PyTorch reference of timm's VisionTransformer forward (algorithms.md §0.2-0.5),
+"""A plain-PyTorch reference of timm's VisionTransformer forward (docs/design.md §2),
 written for vitrim's golden fixtures. Token-reduction methods hook in via `reducer`."""
 import math
 import torch

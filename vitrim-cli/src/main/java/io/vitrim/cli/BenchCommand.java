@@ -6,7 +6,7 @@ import io.vitrim.measure.PeakFlops;
 import io.vitrim.measure.SystemInfo;
 import io.vitrim.measure.Throughput;
 import io.vitrim.model.VisionTransformer;
-import io.vitrim.reduce.Reductions;
+import io.vitrim.reduce.Methods;
 import io.vitrim.reduce.TokenReducer;
 import io.vitrim.reduce.Trace;
 import picocli.CommandLine.Command;
@@ -104,7 +104,7 @@ final class BenchCommand implements Callable<Integer> {
                 List<TokenReducer> reducers = new ArrayList<>();
                 reducers.add(TokenReducer.NONE);
                 for (String r : reduce) {
-                    TokenReducer t = Reductions.parse(r, m.config());
+                    TokenReducer t = Methods.parse(r, m.config());
                     if (!t.spec().equals("none")) reducers.add(t);
                 }
                 if (!json) {

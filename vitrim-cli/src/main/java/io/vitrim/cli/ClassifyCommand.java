@@ -8,7 +8,7 @@ import io.vitrim.io.SafeTensors;
 import io.vitrim.model.Prediction;
 import io.vitrim.config.ViTConfig;
 import io.vitrim.model.VisionTransformer;
-import io.vitrim.reduce.Reductions;
+import io.vitrim.reduce.Methods;
 import io.vitrim.reduce.TokenReducer;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
@@ -90,10 +90,10 @@ final class ClassifyCommand implements Callable<Integer> {
         int pixelBatch = 0;
         try (Inputs in = inputs.isEmpty() ? null : Inputs.collect(inputs);
              VisionTransformer m = model.load(nThreads, null)) {
-            TokenReducer reducer = Reductions.parse(reduce, m.config());
+            TokenReducer reducer = Methods.parse(reduce, m.config());
             if (compare != null) {
                 if (pixels != null) throw new VitrimException("--compare works on images, not with --pixels");
-                comparison = new Comparison(reduce, compare, Reductions.parse(compare, m.config()), m.config());
+                comparison = new Comparison(reduce, compare, Methods.parse(compare, m.config()), m.config());
             }
             explainer = explain ? new Explain(m.config()) : null;
             if (pixels != null) {

@@ -5,7 +5,7 @@ import io.vitrim.data.LabelledImages;
 import io.vitrim.io.Json;
 import io.vitrim.measure.Accuracy;
 import io.vitrim.model.VisionTransformer;
-import io.vitrim.reduce.Reductions;
+import io.vitrim.reduce.Methods;
 import io.vitrim.reduce.TokenReducer;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
@@ -59,7 +59,7 @@ final class EvalCommand implements Callable<Integer> {
         try (VisionTransformer m = model.load(n, null)) {
             List<TokenReducer> reducers = new ArrayList<>();
             if (reduce.isEmpty()) reducers.add(TokenReducer.NONE);
-            for (String r : reduce) reducers.add(Reductions.parse(r, m.config()));
+            for (String r : reduce) reducers.add(Methods.parse(r, m.config()));
             Progress p = new Progress(err, !json);
             LabelledImages d = LabelledImages.load(data, m.preprocess(), n, limit, k -> p.status("loading " + k + " images"));
             int[] map = classMap(d, m, data);

@@ -4,7 +4,7 @@ import io.vitrim.io.Json;
 import io.vitrim.model.Macs;
 import io.vitrim.config.ViTConfig;
 import io.vitrim.model.VisionTransformer;
-import io.vitrim.reduce.Reductions;
+import io.vitrim.reduce.Methods;
 import io.vitrim.reduce.TokenReducer;
 import io.vitrim.reduce.Trace;
 import picocli.CommandLine.Command;
@@ -48,13 +48,13 @@ final class InfoCommand implements Callable<Integer> {
     public Integer call() {
         PrintWriter out = spec.commandLine().getOut();
         if (methods) {
-            out.print("Token-reduction methods (--reduce METHOD:knob=value,...):\n" + Reductions.help());
+            out.print("Token-reduction methods (--reduce METHOD:knob=value,...):\n" + Methods.help());
             out.flush();
             return 0;
         }
         try (VisionTransformer m = model.load(1, BenchCommand.DEFAULT_ARCH)) {
             ViTConfig c = m.config();
-            TokenReducer r = Reductions.parse(reduce, c);
+            TokenReducer r = Methods.parse(reduce, c);
             // token counts come from a traced forward pass on one noise image
             float[] px = new float[3 * c.imgHeight() * c.imgWidth()];
             java.util.SplittableRandom rnd = new java.util.SplittableRandom(7);

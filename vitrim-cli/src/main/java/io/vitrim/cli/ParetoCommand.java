@@ -9,7 +9,7 @@ import io.vitrim.measure.Pareto;
 import io.vitrim.measure.SystemInfo;
 import io.vitrim.measure.Throughput;
 import io.vitrim.model.VisionTransformer;
-import io.vitrim.reduce.Reductions;
+import io.vitrim.reduce.Methods;
 import io.vitrim.reduce.Spec;
 import io.vitrim.reduce.TokenReducer;
 import picocli.CommandLine.Command;
@@ -90,15 +90,15 @@ final class ParetoCommand implements Callable<Integer> {
             // the grid: validated before any measuring
             List<String> specs = new ArrayList<>();
             specs.add("none");
-            List<String> ms = methods != null ? methods : new ArrayList<>(Reductions.methods().keySet());
+            List<String> ms = methods != null ? methods : new ArrayList<>(Methods.methods().keySet());
             for (String meth : ms) {
-                if (!Reductions.methods().containsKey(meth)) {
-                    throw new VitrimException("--methods " + meth + ": unknown method; valid: " + String.join(", ", Reductions.methods().keySet()));
+                if (!Methods.methods().containsKey(meth)) {
+                    throw new VitrimException("--methods " + meth + ": unknown method; valid: " + String.join(", ", Methods.methods().keySet()));
                 }
             }
             if (!noGrid) for (String meth : ms) for (String s : Pareto.defaultGrid(meth, m.config())) if (!specs.contains(s)) specs.add(s);
             for (String p : points) {
-                Reductions.parse(p, m.config());
+                Methods.parse(p, m.config());
                 if (!specs.contains(p)) specs.add(p);
             }
             if (specs.size() < 2) throw new VitrimException("empty grid: no method produced a point for this model (check --methods / --point)");
@@ -117,7 +117,7 @@ final class ParetoCommand implements Callable<Integer> {
                 String s = specs.get(i);
                 Map<String, Object> row = cached.get(s);
                 if (row == null) {
-                    TokenReducer r = Reductions.parse(s, m.config());
+                    TokenReducer r = Methods.parse(s, m.config());
                     if (!warm) {
                         progress.status("JIT warm-up " + warmup + " s");
                         Throughput.measure(m, List.of(TokenReducer.NONE, r), new Throughput.Settings(batch, warmup, 2, 1, 1), null);

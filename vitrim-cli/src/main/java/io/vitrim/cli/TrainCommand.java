@@ -6,7 +6,7 @@ import io.vitrim.io.ModelLoader;
 import io.vitrim.model.Architectures;
 import io.vitrim.config.PreprocessConfig;
 import io.vitrim.config.ViTConfig;
-import io.vitrim.reduce.Reductions;
+import io.vitrim.reduce.Methods;
 import io.vitrim.train.ParamGroups;
 import io.vitrim.train.TrainConfig;
 import io.vitrim.train.Trainer;
@@ -204,7 +204,7 @@ final class TrainCommand implements Callable<Integer> {
 
     /** The reduction spec and the parameter groups fail before any data is loaded. */
     private void checkSpecAndGroups(ViTConfig m, java.util.Set<String> names) {
-        Reductions.parse(reduce, m.numClasses() > 0 ? m : m.withNumClasses(2));
+        Methods.parse(reduce, m.numClasses() > 0 ? m : m.withNumClasses(2));
         new ParamGroups(trainable, lrGroups, layerDecay).validate(new java.util.ArrayList<>(names), lr);
     }
 

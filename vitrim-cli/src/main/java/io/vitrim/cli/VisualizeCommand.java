@@ -8,7 +8,7 @@ import io.vitrim.image.TokenMap;
 import io.vitrim.io.AtomicFiles;
 import io.vitrim.config.ViTConfig;
 import io.vitrim.model.VisionTransformer;
-import io.vitrim.reduce.Reductions;
+import io.vitrim.reduce.Methods;
 import io.vitrim.reduce.TokenReducer;
 import io.vitrim.reduce.Trace;
 import picocli.CommandLine.Command;
@@ -61,7 +61,7 @@ final class VisualizeCommand implements Callable<Integer> {
         PrintWriter out0 = spec.commandLine().getOut();
         try (Inputs in = Inputs.collect(inputs); VisionTransformer m = model.load(1, null)) {
             ViTConfig c = m.config();
-            TokenReducer r = Reductions.parse(reduce, c);
+            TokenReducer r = Methods.parse(reduce, c);
             int sc = scale != null ? scale : Math.max(1, (int) Math.ceil(448.0 / Math.max(c.imgHeight(), c.imgWidth())));
             if (sc < 1 || sc > 64) throw new VitrimException("--scale " + sc + ": must be between 1 and 64");
             if (m.preprocess() == null) throw new VitrimException("this model has no preprocessing config");

@@ -170,6 +170,24 @@ class CliTest {
     }
 
     @Test
+    void trainBadInputFailsBeforeLoadingData() throws IOException {
+        Path out = tmp.resolve("ft");
+        String data = tmp.resolve("never-read.zip").toString(); // the options fail first
+        assertBadInput(run("train", "--init", MODEL.toString(), "--embed-dim", "48", "--data", data, "--out", out.toString()),
+                "timm_model", "--embed-dim 48", "folder: 32");
+        assertBadInput(run("train", "--init", MODEL.toString(), "--trainable", "head.*,nosuch.*", "--data", data, "--out", out.toString()),
+                "--trainable", "nosuch.*", "matches no parameter");
+        assertBadInput(run("train", "--init", MODEL.toString(), "--lr-group", "head.*", "--data", data, "--out", out.toString()),
+                "--lr-group", "GLOB=LR");
+        assertBadInput(run("train", "--init", MODEL.toString(), "--reduce", "tome:r=x", "--data", data, "--out", out.toString()),
+                "tome:r=x", "integer");
+        assertBadInput(run("train", "--init", tmp.resolve("nofolder").toString(), "--data", data, "--out", out.toString()),
+                "nofolder", "no such file");
+        assertBadInput(run("train", "--layer-decay", "1.5", "--data", data, "--out", out.toString()), "--layer-decay");
+        assertThat(Files.exists(out)).as("no output folder after a refused run").isFalse();
+    }
+
+    @Test
     void benchAndInfoJson() {
         Run b = run("bench", "--model", MODEL.toString(), "--batch", "2", "--warmup", "0", "--rounds", "2", "--threads", "1", "--json");
         assertThat(b.code()).as(b.err()).isZero();

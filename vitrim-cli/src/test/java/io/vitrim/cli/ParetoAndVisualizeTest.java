@@ -9,7 +9,7 @@ import io.vitrim.config.PreprocessConfig;
 import io.vitrim.model.RandomInit;
 import io.vitrim.config.ViTConfig;
 import io.vitrim.model.VisionTransformer;
-import io.vitrim.reduce.Reductions;
+import io.vitrim.reduce.Methods;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -97,7 +97,7 @@ class ParetoAndVisualizeTest {
         Map<?, ?> tome = pts.stream().map(p -> (Map<?, ?>) p).filter(p -> p.get("spec").equals("tome:r=4")).findFirst().orElseThrow();
         try (VisionTransformer m = ModelLoader.load(model, null, 1)) {
             LabelledImages d = LabelledImages.load(data, m.preprocess(), 1, 0, null);
-            Accuracy.Result a = Accuracy.evaluate(m, d, Reductions.parse("tome:r=4", m.config()), 5, null, null);
+            Accuracy.Result a = Accuracy.evaluate(m, d, Methods.parse("tome:r=4", m.config()), 5, null, null);
             assertThat(((Number) tome.get("top1")).doubleValue()).isEqualTo(a.top1Rate());
         }
         // a second run reuses every cached point

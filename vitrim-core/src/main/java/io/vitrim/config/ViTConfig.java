@@ -3,7 +3,7 @@ package io.vitrim.config;
 import io.vitrim.VitrimException;
 
 /**
- * The shape of a timm {@code VisionTransformer} (algorithms.md §0.2–0.5).
+ * The shape of a timm {@code VisionTransformer} (docs/design.md §2, docs/models.md).
  *
  * @param architecture timm name it was derived from (e.g. {@code deit_small_patch16_224})
  * @param imgHeight    input height in pixels

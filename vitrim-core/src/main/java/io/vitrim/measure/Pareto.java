@@ -1,7 +1,7 @@
 package io.vitrim.measure;
 
 import io.vitrim.config.ViTConfig;
-import io.vitrim.reduce.Reductions;
+import io.vitrim.reduce.Methods;
 
 import java.util.ArrayList;
 import java.util.LinkedHashSet;
@@ -79,7 +79,7 @@ public final class Pareto {
         List<String> valid = new ArrayList<>();
         for (String s : out) {
             try {
-                Reductions.parse(s, c);
+                Methods.parse(s, c);
                 valid.add(s);
             } catch (RuntimeException e) {
                 // not applicable to this model

@@ -12,7 +12,7 @@ import java.util.function.Consumer;
 
 /**
  * Forward-pass throughput of several reducers on one model, measured the way
- * architecture.md §6 asks: JIT warm-up first, then rounds in which every reducer runs once
+ * design.md §6 asks: JIT warm-up first, then rounds in which every reducer runs once
  * (so slow drifts of a shared machine hit all of them alike), median per reducer, and each
  * speed-up as a ratio to the first reducer (normally {@code none}) in the same process.
  */

@@ -25,7 +25,7 @@ public final class Architectures {
     private static void vit(String name, int dim, int depth, int heads) {
         ViTConfig c = new ViTConfig(name, 224, 224, 16, 3, dim, depth, heads, 4 * dim, true, true, false,
                 Pool.TOKEN, false, 1000, 1e-6f);
-        // AugReg ViTs: "Inception" 0.5/0.5 normalisation, crop_pct 0.9 (algorithms.md §0.7)
+        // AugReg ViTs: "Inception" 0.5/0.5 normalisation, crop_pct 0.9 (docs/models.md, Preprocessing)
         REGISTRY.put(name, new Arch(c, new PreprocessConfig(224, 224, 0.9, Interpolation.BICUBIC, Resize.SHORTER_SIDE,
                 PreprocessConfig.INCEPTION_MEAN, PreprocessConfig.INCEPTION_STD)));
     }

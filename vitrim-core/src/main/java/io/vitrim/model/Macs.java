@@ -5,7 +5,7 @@ import io.vitrim.reduce.Trace;
 
 /**
  * Multiply-accumulates per image from the token counts each block actually saw
- * (algorithms.md §0.8): per block {@code 4·n_a·C² + 2·n_a²·C + 2·n_m·C·hidden}, plus the patch
+ * (design.md §6): per block {@code 4·n_a·C² + 2·n_a²·C + 2·n_m·C·hidden}, plus the patch
  * embedding {@code G²·3P²·C} and the head(s) {@code K·C}.
  */
 public final class Macs {

@@ -8,7 +8,7 @@ import io.vitrim.engine.Gemm;
 import io.vitrim.engine.Im2Col;
 import io.vitrim.engine.LayerNorm;
 import io.vitrim.engine.Parallel;
-import io.vitrim.reduce.Reductions;
+import io.vitrim.reduce.Methods;
 import io.vitrim.reduce.TokenReducer;
 import io.vitrim.reduce.TokenState;
 import io.vitrim.reduce.Trace;
@@ -18,7 +18,7 @@ import java.util.Map;
 import java.util.concurrent.ConcurrentLinkedDeque;
 
 /**
- * timm's {@code VisionTransformer} (algorithms.md §0.2 in docs/design.md): patch embedding,
+ * timm's {@code VisionTransformer} (docs/design.md §2): patch embedding,
  * class (and distillation) token, position embedding, pre-norm {@link Block}s, final norm or
  * {@code fc_norm}, token or average pooling, linear head(s). The one model definition: inference
  * ({@link #forward}) and training ({@link #forward(Tape, float[], TokenReducer)} +
@@ -101,7 +101,7 @@ public final class VisionTransformer implements AutoCloseable {
 
     /** The reducer for {@code spec}, bound to this model and to the method weights its checkpoint carries. */
     public TokenReducer reducer(String spec) {
-        return Reductions.parse(spec, config, weights.methodValues());
+        return Methods.parse(spec, config, weights.methodValues());
     }
 
     public ViTConfig config() {
@@ -369,8 +369,8 @@ public final class VisionTransformer implements AutoCloseable {
         return classify(List.of(image), reducer).get(0);
     }
 
-    /** Classifies one decoded image with a reduction given by spec, e.g. {@code Reduction.tome(13)}. */
-    public Prediction classify(io.vitrim.image.RgbImage image, io.vitrim.reduce.Reduction reduction) {
+    /** Classifies one decoded image with a reduction given by spec, e.g. {@code Spec.tome(13)}. */
+    public Prediction classify(io.vitrim.image.RgbImage image, io.vitrim.reduce.Spec reduction) {
         return classify(image, reduction.bind(config));
     }
 

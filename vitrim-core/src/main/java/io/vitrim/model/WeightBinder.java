@@ -3,7 +3,7 @@ package io.vitrim.model;
 import io.vitrim.config.ViTConfig;
 import io.vitrim.VitrimException;
 import io.vitrim.reduce.Method;
-import io.vitrim.reduce.Reductions;
+import io.vitrim.reduce.Methods;
 
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -36,7 +36,7 @@ public final class WeightBinder {
             return p;
         }
 
-        /** The method weights as plain tensors, for {@link io.vitrim.reduce.Reductions#parse}. */
+        /** The method weights as plain tensors, for {@link io.vitrim.reduce.Methods#parse}. */
         public Map<String, float[]> methodValues() {
             Map<String, float[]> m = new LinkedHashMap<>();
             for (Param p : method.values()) m.put(p.name, p.value);
@@ -84,7 +84,7 @@ public final class WeightBinder {
     /** Every method key of every registered method for this model, by name. */
     static Map<String, Method.WeightKey> methodKeys(ViTConfig c) {
         Map<String, Method.WeightKey> m = new LinkedHashMap<>();
-        for (Method method : Reductions.methods().values()) for (Method.WeightKey k : method.weights(c)) m.put(k.name(), k);
+        for (Method method : Methods.methods().values()) for (Method.WeightKey k : method.weights(c)) m.put(k.name(), k);
         return m;
     }
 

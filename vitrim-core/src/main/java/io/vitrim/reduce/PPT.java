@@ -8,7 +8,7 @@ import java.util.List;
 import java.util.Set;
 
 /**
- * PPT — adaptive token pruning and pooling (Wu et al.; algorithms.md §5). At a few blocks, each
+ * PPT — adaptive token pruning and pooling (Wu et al.; docs/methods.md, PPT). At a few blocks, each
  * image independently either prunes its {@code r} least important tokens (importance = class
  * attention summed over heads × value norm, normalised over the patch tokens; class token fixed
  * at 2) or pools {@code r} tokens with ToMe's matching, depending on whether the unbiased variance
@@ -143,7 +143,7 @@ public final class PPT implements TokenReducer {
                 for (int i = 0; i < n; i++) plan.send(o + i, assign[i]);
                 plan.count(b, assign[n]);
             } else {
-                int[] order = ToMe.descendingStable(score, n, new long[n]);
+                int[] order = Ranking.descendingStable(score, n, new long[n]);
                 for (int k = 0; k < n - rr; k++) plan.send(o + order[k], k);
                 plan.count(b, n - rr);
             }

@@ -4,7 +4,7 @@ import java.util.Arrays;
 import java.util.List;
 
 /**
- * Tokens to remove per block, as ToMe's {@code parse_r(num_layers, r)} (algorithms.md §1.4):
+ * Tokens to remove per block, as ToMe's {@code parse_r(num_layers, r)} (docs/methods.md, ToMe):
  * a constant {@code r}; {@code (r, inflect)} with {@code min = int(r·(1−inflect))},
  * {@code max = 2r − min}, {@code r_l = int(min + (max−min)/(L−1)·l)} (truncation toward zero);
  * or an explicit list, right-padded with zeros. The per-block clamp to what the sequence allows

@@ -10,9 +10,11 @@ import java.util.Locale;
 import java.util.Map;
 
 /**
- * A reduction spec string {@code method[:knob=value[,knob=value...]]}, e.g. {@code tome:r=13},
- * {@code ppt:r=50,layers=3/6/9,threshold=7e-5}. Lists use {@code /}. Knob access is typed and
- * every knob must be consumed: an unknown knob is an error that lists the valid ones.
+ * A reduction spec {@code method[:knob=value[,knob=value...]]}, e.g. {@code tome:r=13},
+ * {@code ppt:r=50,layers=3/6/9,threshold=7e-5} — the Java API's way to name a reduction before
+ * a model is known ({@code model.classify(image, Spec.tome(13))}); {@link #bind} validates it
+ * against a model. Lists use {@code /}. Knob access is typed and every knob must be consumed:
+ * an unknown knob is an error that lists the valid ones.
  */
 public final class Spec {
     private final String text;
@@ -46,6 +48,40 @@ public final class Spec {
             }
         }
         return new Spec(t, method, knobs);
+    }
+
+    /** A spec from its text (syntax checked now, knobs when bound). */
+    public static Spec of(String text) {
+        return parse(text);
+    }
+
+    public static Spec none() {
+        return parse("none");
+    }
+
+    /** ToMe with a constant r and proportional attention. */
+    public static Spec tome(int r) {
+        return parse("tome:r=" + r);
+    }
+
+    /** Random pruning of r tokens per block (a baseline). */
+    public static Spec random(int r, long seed) {
+        return parse("random:r=" + r + ",seed=" + seed);
+    }
+
+    /** Keep the tokens the class token attends to most (a baseline). */
+    public static Spec topk(int r) {
+        return parse("topk:r=" + r);
+    }
+
+    /** The reducer for {@code model}; throws a {@link VitrimException} if the spec does not fit it. */
+    public TokenReducer bind(io.vitrim.config.ViTConfig model) {
+        return Methods.parse(text, model);
+    }
+
+    /** The reducer for a model whose checkpoint carries method weights (e.g. LTMP thresholds). */
+    public TokenReducer bind(io.vitrim.config.ViTConfig model, Map<String, float[]> methodWeights) {
+        return Methods.parse(text, model, methodWeights);
     }
 
     public String text() {

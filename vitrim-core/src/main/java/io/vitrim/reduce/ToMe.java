@@ -5,7 +5,6 @@ import io.vitrim.engine.Parallel;
 import io.vitrim.engine.VecMath;
 import io.vitrim.config.ViTConfig;
 import jdk.incubator.vector.FloatVector;
-import jdk.incubator.vector.VectorMask;
 import jdk.incubator.vector.VectorOperators;
 
 import java.util.ArrayList;
@@ -14,7 +13,7 @@ import java.util.List;
 import java.util.Set;
 
 /**
- * ToMe — token merging by bipartite soft matching (Bolya et al. 2023; algorithms.md §1), as the
+ * ToMe — token merging by bipartite soft matching (Bolya et al. 2023; docs/methods.md, ToMe), as the
  * reference {@code tome/merge.py} + timm patch do it: inside every block, after the attention
  * residual, merge {@code r} tokens of the alternating A/B split into their most similar partner
  * (cosine of head-averaged keys), size-weighted, with proportional attention afterwards.
@@ -72,7 +71,7 @@ public final class ToMe implements TokenReducer {
 
     /** Convenience for the Java API: constant r, proportional attention on. */
     public static TokenReducer of(int r, ViTConfig model) {
-        return Reductions.parse("tome:r=" + r, model);
+        return Methods.parse("tome:r=" + r, model);
     }
 
     @Override
@@ -170,60 +169,6 @@ public final class ToMe implements TokenReducer {
         }
     }
 
-    /**
-     * Index of the first maximum of {@code v[from..to)} (strict {@code >} scan order, so ties go to
-     * the lowest index), or {@code -1} when no element is greater than −∞ (empty, all −∞, or NaN).
-     */
-    static int argmax(float[] v, int from, int to) {
-        int j = from;
-        FloatVector vmax = FloatVector.broadcast(VecMath.F, Float.NEGATIVE_INFINITY);
-        for (int bound = from + VecMath.F.loopBound(to - from); j < bound; j += VecMath.VLEN) {
-            vmax = vmax.lanewise(VectorOperators.MAX, FloatVector.fromArray(VecMath.F, v, j));
-        }
-        float max = vmax.reduceLanes(VectorOperators.MAX);
-        for (; j < to; j++) max = Math.max(max, v[j]);
-        if (Float.isNaN(max)) return argmaxScalar(v, from, to);
-        if (!(max > Float.NEGATIVE_INFINITY)) return -1;
-        FloatVector target = FloatVector.broadcast(VecMath.F, max);
-        j = from;
-        for (int bound = from + VecMath.F.loopBound(to - from); j < bound; j += VecMath.VLEN) {
-            VectorMask<Float> hit = FloatVector.fromArray(VecMath.F, v, j).compare(VectorOperators.EQ, target);
-            if (hit.anyTrue()) return j + hit.firstTrue();
-        }
-        for (; j < to; j++) if (v[j] == max) return j;
-        throw new AssertionError("maximum not found");
-    }
-
-    private static int argmaxScalar(float[] v, int from, int to) {
-        float best = Float.NEGATIVE_INFINITY;
-        int arg = -1;
-        for (int j = from; j < to; j++) {
-            if (v[j] > best) {
-                best = v[j];
-                arg = j;
-            }
-        }
-        return arg;
-    }
-
-    /**
-     * Indices {@code 0..n-1} ordered by {@code v} descending, equal values by index ascending.
-     * Sorts primitive keys: the value's order-preserving bits above the index.
-     */
-    static int[] descendingStable(float[] v, int n, long[] keys) {
-        for (int i = 0; i < n; i++) {
-            int bits = Float.floatToIntBits(v[i]);
-            // map floats to ints ordered like the floats, then negate for descending order
-            int ordered = bits >= 0 ? bits : bits ^ 0x7fffffff;
-            long desc = -(long) ordered;
-            keys[i] = (desc << 32) | i;
-        }
-        java.util.Arrays.sort(keys, 0, n);
-        int[] out = new int[n];
-        for (int i = 0; i < n; i++) out[i] = (int) keys[i];
-        return out;
-    }
-
     /** Bipartite soft matching of one image on the calling thread; see {@link #match(Parallel, float[], int, int, int, int, boolean, boolean)}. */
     public static int[] match(float[] metric, int off, int n, int hd, int r, boolean classToken, boolean distToken) {
         return match(Parallel.serial(), metric, off, n, hd, r, classToken, distToken);
@@ -233,7 +178,7 @@ public final class ToMe implements TokenReducer {
     static final int PARALLEL_MACS = 100_000;
 
     /**
-     * Bipartite soft matching of one image (algorithms.md §1.3). The similarity rows and their
+     * Bipartite soft matching of one image (docs/methods.md, ToMe). The similarity rows and their
      * argmax are split across {@code par}'s threads when the pool is free (batch 1); each row is
      * computed the same way whatever the split, so the result does not depend on it.
      *
@@ -262,13 +207,13 @@ public final class ToMe implements TokenReducer {
             int i0 = t0 * Gemm.MR, i1 = Math.min(na, t1 * Gemm.MR);
             Gemm.gemmSerial(a, i0 * hd, hd, 1, i1 - i0, packed, hd, nb, scores, i0 * nb, nb, Gemm.Mode.SET);
             for (int i = i0; i < i1; i++) {
-                int j = classToken && i == 0 ? -1 : argmax(scores, i * nb + (distToken ? 1 : 0), (i + 1) * nb);
+                int j = classToken && i == 0 ? -1 : Ranking.argmax(scores, i * nb + (distToken ? 1 : 0), (i + 1) * nb);
                 nodeMax[i] = j < 0 ? Float.NEGATIVE_INFINITY : scores[j];
                 nodeIdx[i] = j < 0 ? 0 : j - i * nb;
             }
         });
         // edges by similarity, descending; stable (lower A index first on ties)
-        int[] order = descendingStable(nodeMax, na, sc.keys);
+        int[] order = Ranking.descendingStable(nodeMax, na, sc.keys);
         int nu = na - r;
         int[] unm = new int[nu];
         System.arraycopy(order, r, unm, 0, nu);

@@ -4,7 +4,7 @@ import java.util.EnumSet;
 import java.util.Set;
 
 /**
- * A token-reduction method for one forward pass. Two hook points (architecture.md §3):
+ * A token-reduction method for one forward pass. Two hook points (docs/design.md §4):
  * {@link #inBlock} between the attention residual and the MLP (ToMe, PPT, LTMP, LGTM) and
  * {@link #afterBlock} between blocks (Cropr). Returning null leaves the tokens unchanged.
  *

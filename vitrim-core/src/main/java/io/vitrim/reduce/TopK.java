@@ -79,10 +79,9 @@ public final class TopK implements TokenReducer {
                 continue;
             }
             int dropCount = fuse ? rr + 1 : rr;
-            Integer[] order = new Integer[n - prefix];
-            for (int i = 0; i < order.length; i++) order[i] = prefix + i;
             // ascending attention, ties by position: the first dropCount are dropped
-            java.util.Arrays.sort(order, (x, y) -> Float.compare(attn[o + x], attn[o + y]));
+            int[] order = Ranking.ascendingStable(attn, o + prefix, n - prefix);
+            for (int i = 0; i < order.length; i++) order[i] -= o;
             boolean[] drop = new boolean[n];
             for (int i = 0; i < dropCount; i++) drop[order[i]] = true;
             int k = 0;

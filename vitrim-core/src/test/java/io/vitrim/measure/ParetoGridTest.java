@@ -2,7 +2,7 @@ package io.vitrim.measure;
 
 import io.vitrim.model.Architectures;
 import io.vitrim.config.ViTConfig;
-import io.vitrim.reduce.Reductions;
+import io.vitrim.reduce.Methods;
 import org.junit.jupiter.api.Test;
 
 import java.util.List;
@@ -17,11 +17,11 @@ class ParetoGridTest {
     @Test
     void everyMethodGetsAtLeastFourValidPointsOnDeitSmallAndTheCifarModel() {
         for (ViTConfig c : List.of(Architectures.get("deit_small_patch16_224").config(), CIFAR)) {
-            for (String method : Reductions.methods().keySet()) {
+            for (String method : Methods.methods().keySet()) {
                 if (method.equals("none")) continue;
                 List<String> grid = Pareto.defaultGrid(method, c);
                 assertThat(grid).as(method + " on depth " + c.depth()).hasSizeGreaterThanOrEqualTo(4).doesNotHaveDuplicates();
-                for (String spec : grid) Reductions.parse(spec, c); // throws if the model rejects it
+                for (String spec : grid) Methods.parse(spec, c); // throws if the model rejects it
             }
         }
         assertThat(Pareto.defaultGrid("ppt", Architectures.get("deit_small_patch16_224").config()))

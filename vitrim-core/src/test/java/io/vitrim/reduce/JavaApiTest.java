@@ -20,12 +20,12 @@ class JavaApiTest {
         for (int i = 0; i < rgb.length; i++) rgb[i] = (byte) (i * 31);
         RgbImage img = new RgbImage(40, 50, rgb);
         try (VisionTransformer m = VisionTransformer.create(cfg, pre, null, HashInit.stateDict(cfg, 1, 2.0), 2, "t")) {
-            Prediction dense = m.classify(img, Reduction.none());
-            Prediction tome = m.classify(img, Reduction.tome(8));
+            Prediction dense = m.classify(img, Spec.none());
+            Prediction tome = m.classify(img, Spec.tome(8));
             assertThat(dense.tokens()).containsExactly(65, 65, 65, 65);
             assertThat(tome.tokens()).containsExactly(65, 57, 49, 41);
             assertThat(tome.top(2)).hasSize(2);
-            assertThat(m.classify(img, Reduction.of("random:r=8")).tokens()).containsExactly(65, 57, 49, 41);
+            assertThat(m.classify(img, Spec.of("random:r=8")).tokens()).containsExactly(65, 57, 49, 41);
         }
     }
 }

@@ -47,7 +47,7 @@ class ReducerGoldenTest {
         int batch = f.intValue("batch", 0);
         StateDict sd = HashInit.stateDict(cfg, f.integer("seed", 0), f.number("qk_gain", 1));
         float[] px = HashInit.pixels(cfg, batch, f.integer("pixel_seed", 0));
-        TokenReducer red = Reductions.parse(f.str("spec", null), cfg);
+        TokenReducer red = Methods.parse(f.str("spec", null), cfg);
         float[] want = Fixtures.floats(f.list("logits"));
         int[] tokens = Fixtures.ints(f.list("tokens"));
         for (int threads : new int[] {1, 2}) {

@@ -101,7 +101,7 @@ class ReductionPropertiesTest {
         try (VisionTransformer one = VisionTransformer.create(c, null, null, sd, 1, "t");
              VisionTransformer two = VisionTransformer.create(c, null, null, sd, 2, "t")) {
             for (String spec : specs) {
-                TokenReducer red = Reductions.parse(spec, c);
+                TokenReducer red = Methods.parse(spec, c);
                 VisionTransformer.Result a = one.forward(px, 1, red, true), b = two.forward(px, 1, red, true);
                 assertThat(b.logits()).as(spec).containsExactly(a.logits());
                 assertThat(b.trace().tokensEnteringBlocks(0)).as(spec).containsExactly(a.trace().tokensEnteringBlocks(0));
@@ -143,7 +143,7 @@ class ReductionPropertiesTest {
             }
             try (VisionTransformer m = VisionTransformer.create(cfg, null, null, sd, 1 + r.nextInt(2), "rand")) {
                 for (String spec : specs) {
-                    TokenReducer base = Reductions.parse(spec, cfg);
+                    TokenReducer base = Methods.parse(spec, cfg);
                     Checked chk = new Checked(base);
                     VisionTransformer.Result res = m.forward(px, batch, chk, true);
                     assertThat(chk.failures).as(cfg + " " + spec).isEmpty();
@@ -163,7 +163,7 @@ class ReductionPropertiesTest {
                 }
                 // r = 0 is exactly `none`
                 float[] none = m.forward(px, batch, TokenReducer.NONE, false).logits();
-                assertThat(m.forward(px, batch, Reductions.parse("tome:r=0", cfg), false).logits()).containsExactly(none);
+                assertThat(m.forward(px, batch, Methods.parse("tome:r=0", cfg), false).logits()).containsExactly(none);
             }
         }
     }
@@ -217,7 +217,7 @@ class ReductionPropertiesTest {
                 {"lgtm:dense=1", "lgtm needs r=N"},
         };
         for (String[] c : cases) {
-            org.assertj.core.api.Assertions.assertThatThrownBy(() -> Reductions.parse(c[0], cfg))
+            org.assertj.core.api.Assertions.assertThatThrownBy(() -> Methods.parse(c[0], cfg))
                     .isInstanceOf(io.vitrim.VitrimException.class)
                     .hasMessageStartingWith("--reduce " + c[0])
                     .hasMessageContaining(c[1]);

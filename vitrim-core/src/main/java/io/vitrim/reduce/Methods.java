@@ -12,8 +12,8 @@ import java.util.Map;
  * The registry of token-reduction methods. A new method is one {@link Method} class plus one
  * line in {@link #REGISTRY}.
  */
-public final class Reductions {
-    private Reductions() {}
+public final class Methods {
+    private Methods() {}
 
     private static final Map<String, Method> REGISTRY = new LinkedHashMap<>();
 
