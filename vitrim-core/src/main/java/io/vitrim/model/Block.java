@@ -24,6 +24,7 @@ import java.util.Set;
  *   x ← x + mlp.fc2(GELU(mlp.fc1(norm2(x))))
  *   plan ← reducer.afterBlock(...) ; x ← plan(x)    (between blocks)
  * </pre>
+ * Before all of it, parked tokens are restored when the reducer asks ({@code restoreBefore}).
  * Field names are the checkpoint keys under {@code blocks.{i}.}. With a {@link Tape.BlockTape}
  * the forward keeps what {@link #backward} needs, for whatever token count the block saw.
  */
@@ -71,6 +72,13 @@ public final class Block {
     float[] forward(Parallel par, TokenState s, Scratch ws, Tape.BlockTape tape, float[] spare,
                     TokenReducer reducer, Trace trace) {
         final int c = dim, i = index;
+        if (reducer.restoreBefore(i) && s.waiting() > 0) {
+            // parked tokens come back before this block (Cropr's last-layer fusion)
+            if (tape != null) tape.restore = new PlanApplier.Recording();
+            spare = PlanApplier.restore(par, s, spare, tape == null ? null : tape.restore);
+        } else if (tape != null) {
+            tape.restore = null;
+        }
         trace.recordCounts(i, s, false);
         int t = s.total();
         float[] x = s.x();
@@ -181,5 +189,6 @@ public final class Block {
         attnQkv.backward(par, a.ln1, g.dqkv, tin, g.dln, false, g.scratch);
         LayerNorm.backward(par, a.xin, c, tin, c, norm1Weight.value, a.mean1, a.rstd1, g.dln, c, g.dx, c, true,
                 norm1Weight.grad, norm1Bias.grad);
+        if (a.restore != null) g.planBackward(par, a.restore, c);
     }
 }

@@ -17,6 +17,7 @@ public final class Tape {
     final BlockTape[] blocks;
     final float[] pooledIn, feats, featMean, featRstd; // head: pooled rows, their norm, its statistics
     float[] logits;
+    PlanApplier.Recording outputRestore; // parked tokens restored before the head, or null
     int[] finalOffsets;                 // token rows of the last state
     float[] finalSize;                  // its sizes (size-weighted pooling), or null
     final Grads grads;
@@ -27,7 +28,7 @@ public final class Tape {
         int[] offsetsIn, offsetsMid;      // rows entering attention / the MLP
         final float[] xin, ln1, mean1, rstd1, qkv, attn, xmid, ln2, mean2, rstd2, hpre, h;
         final float[][] probs;            // per (image, head) post-softmax [n, n]
-        PlanApplier.Recording inPlan, afterPlan;
+        PlanApplier.Recording restore, inPlan, afterPlan;
 
         BlockTape(int rows, int c, int hid, int tasks) {
             xin = new float[rows * c];
@@ -51,6 +52,7 @@ public final class Tape {
         float[] dx, dxSpare;
         final float[] dln, dqkv, dattn, dh;
         final Linear.Scratch scratch = new Linear.Scratch();
+        final PlanApplier.SlotGrads slots = new PlanApplier.SlotGrads();
 
         Grads(int rows, int c, int hid) {
             dx = new float[rows * c];
@@ -63,7 +65,7 @@ public final class Tape {
 
         /** dx ← Pᵀ·dx through an applied plan (rows after → rows before). */
         void planBackward(Parallel par, PlanApplier.Recording plan, int c) {
-            plan.backward(par, dx, c, dxSpare);
+            plan.backward(par, dx, c, dxSpare, slots);
             float[] t = dx;
             dx = dxSpare;
             dxSpare = t;

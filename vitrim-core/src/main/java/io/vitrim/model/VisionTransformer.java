@@ -9,6 +9,7 @@ import io.vitrim.engine.Im2Col;
 import io.vitrim.engine.LayerNorm;
 import io.vitrim.engine.Parallel;
 import io.vitrim.reduce.Methods;
+import io.vitrim.reduce.PlanApplier;
 import io.vitrim.reduce.TokenReducer;
 import io.vitrim.reduce.TokenState;
 import io.vitrim.reduce.Trace;
@@ -165,6 +166,7 @@ public final class VisionTransformer implements AutoCloseable {
             // copies of the source map only when the caller asked (LGTM tracks it for its windows anyway)
             if (trackSource) trace.recordSource(block.index, s);
         }
+        if (reducer.restoreAtOutput()) spare = PlanApplier.restore(par, s, spare, null);
         long h0 = System.nanoTime();
         float[] feats = new float[batch * (config.distToken() ? 2 : 1) * c];
         pool(s.x(), s.offsets(), s.size(), batch, reducer.sizeWeightedPool(), feats, null, null);
@@ -290,6 +292,11 @@ public final class VisionTransformer implements AutoCloseable {
         TokenState s = new TokenState(batch, c, config.numPrefix(), config.numTokens(), config.gridW(), x, fullOffsets(batch),
                 reducer.needsSource(), par);
         for (int i = 0; i < blocks.length; i++) spare = blocks[i].forward(par, s, null, tape.blocks[i], spare, reducer, trace);
+        tape.outputRestore = null;
+        if (reducer.restoreAtOutput()) {
+            tape.outputRestore = new PlanApplier.Recording();
+            spare = PlanApplier.restore(par, s, spare, tape.outputRestore);
+        }
         tape.finalOffsets = s.offsets();
         tape.finalSize = reducer.sizeWeightedPool() ? s.size() : null;
         // the final rows live in a gradient buffer: pooling copies what its backward needs
@@ -329,6 +336,8 @@ public final class VisionTransformer implements AutoCloseable {
                 for (int j = 0; j < d; j++) dx[(o + t) * d + j] = dpooled[b * d + j] * wt;
             }
         }
+        g.slots.reset();
+        if (tape.outputRestore != null) g.planBackward(par, tape.outputRestore, d);
         for (int i = blocks.length - 1; i >= 0; i--) blocks[i].backward(par, tape.blocks[i], g);
         // embeddings: pos_embed and cls_token sum over the batch; patches go to the conv
         dx = g.dx;

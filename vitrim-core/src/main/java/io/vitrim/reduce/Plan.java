@@ -6,7 +6,8 @@ import java.util.Arrays;
  * What a reducer decided for one block: for every current token row {@code t}, the local index
  * of the token it becomes in its image ({@code assign[t]}), or −1 to drop it. Rows sent to the
  * same index are merged by a size-weighted average (ToMe's {@code merge_wavg}, destination
- * included); a lone row is copied unchanged. Applied to tokens, sizes and sources alike.
+ * included); a lone row is copied unchanged. A row may instead be parked ({@link #park}): set
+ * aside as it is, to be restored later. Applied to tokens, sizes and sources alike.
  */
 public final class Plan {
     final int[] assign;
@@ -25,6 +26,14 @@ public final class Plan {
         int[] a = new int[state.total()];
         Arrays.fill(a, -1);
         return new Plan(a, new int[state.batch()]);
+    }
+
+    /** {@link #assign} value of a parked row. */
+    public static final int PARK = -2;
+
+    /** Parks row {@code t} (global row index): it leaves the sequence with its representation kept. */
+    public void park(int t) {
+        assign[t] = PARK;
     }
 
     /** Sends row {@code t} (global row index) to local index {@code to} of its image. */

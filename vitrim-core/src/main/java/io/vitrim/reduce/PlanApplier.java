@@ -30,6 +30,11 @@ public final class PlanApplier {
         int oldRows, newRows;
         int[] memberStart, memberCount, members;
         float[] coef;
+        // parking: slots [firstSlot, firstSlot + parkedRows.length) hold these old rows
+        int firstSlot;
+        int[] parkedRows = new int[0];
+        // a restore: new row → old row (≥ 0) or −1 − slot
+        int[] restoredFrom;
 
         /** Rows before / after the plan. */
         public int oldRows() {
@@ -45,7 +50,28 @@ public final class PlanApplier {
          * after it ({@code [newRows, C]}); dropped rows get zeros.
          */
         public void backward(Parallel par, float[] dy, int c, float[] dx) {
+            backward(par, dy, c, dx, null);
+        }
+
+        /**
+         * As above, with parked tokens: a restore's backward writes the gradients of restored slots
+         * into {@code slotGrad} ([slots, C]); a parking plan's adds them to the parked rows.
+         */
+        public void backward(Parallel par, float[] dy, int c, float[] dx, SlotGrads slotGrad) {
             java.util.Arrays.fill(dx, 0, oldRows * c, 0f);
+            if (restoredFrom != null) {
+                for (int g = 0; g < newRows; g++) {
+                    int from = restoredFrom[g];
+                    if (from >= 0) System.arraycopy(dy, g * c, dx, from * c, c);
+                    else System.arraycopy(dy, g * c, slotGrad.ensure(-1 - from + 1, c), (-1 - from) * c, c);
+                }
+                return;
+            }
+            for (int k = 0; k < parkedRows.length; k++) {
+                if (slotGrad != null && slotGrad.slots > firstSlot + k) {
+                    System.arraycopy(slotGrad.grad, (firstSlot + k) * c, dx, parkedRows[k] * c, c);
+                }
+            }
             par.forRange(newRows, 16, (g0, g1) -> {
                 for (int g = g0; g < g1; g++) {
                     for (int k = memberStart[g]; k < memberStart[g] + memberCount[g]; k++) {
@@ -56,6 +82,93 @@ public final class PlanApplier {
                 }
             });
         }
+    }
+
+    /** Gradients of park slots during one backward pass (zero for slots never restored). */
+    public static final class SlotGrads {
+        float[] grad = new float[0];
+        int slots;
+
+        /** Clears for a new backward pass. */
+        public void reset() {
+            java.util.Arrays.fill(grad, 0f);
+            slots = 0;
+        }
+
+        float[] ensure(int n, int c) {
+            if (grad.length < n * c) grad = java.util.Arrays.copyOf(grad, Math.max(n * c, 2 * grad.length));
+            slots = Math.max(slots, n);
+            return grad;
+        }
+    }
+
+    /**
+     * Appends every waiting parked token to its image, after the live tokens, in park order
+     * (sizes and source maps follow). Returns the spare buffer as {@link #apply} does; with no
+     * waiting tokens nothing changes and {@code spare} is returned.
+     */
+    public static float[] restore(Parallel par, TokenState s, float[] spare, Recording rec) {
+        final int batch = s.batch(), c = s.dim();
+        if (s.waiting() == 0) {
+            if (rec != null) {
+                rec.oldRows = rec.newRows = s.total();
+                rec.restoredFrom = new int[s.total()];
+                for (int i = 0; i < s.total(); i++) rec.restoredFrom[i] = i;
+            }
+            return spare;
+        }
+        int[] extra = new int[batch];
+        for (int k = s.restored; k < s.parked; k++) extra[s.parkImage[k]]++;
+        int[] newOff = new int[batch + 1];
+        for (int b = 0; b < batch; b++) newOff[b + 1] = newOff[b] + s.count(b) + extra[b];
+        int newT = newOff[batch];
+        if (spare.length < newT * c) throw new IllegalArgumentException("spare buffer too small");
+        int[] from = new int[newT];
+        int[] fill = new int[batch];
+        for (int b = 0; b < batch; b++) {
+            int o = s.offset(b), n = s.count(b);
+            for (int i = 0; i < n; i++) from[newOff[b] + i] = o + i;
+            fill[b] = n;
+        }
+        int[] slotRow = new int[s.parked];
+        for (int k = s.restored; k < s.parked; k++) {
+            int b = s.parkImage[k];
+            slotRow[k] = fill[b]++;
+            from[newOff[b] + slotRow[k]] = -1 - k;
+        }
+        boolean sized = s.size != null;
+        for (int k = s.restored; k < s.parked && !sized; k++) sized = s.parkSize[k] != 1f;
+        float[] nsize = sized ? new float[newT] : null;
+        float[] x = s.x;
+        par.forRange(newT, 64, (g0, g1) -> {
+            for (int g = g0; g < g1; g++) {
+                int f = from[g];
+                if (f >= 0) System.arraycopy(x, f * c, spare, g * c, c);
+                else System.arraycopy(s.parkX, (-1 - f) * c, spare, g * c, c);
+            }
+        });
+        if (nsize != null) {
+            for (int g = 0; g < newT; g++) {
+                int f = from[g];
+                nsize[g] = f >= 0 ? s.size(f) : s.parkSize[-1 - f];
+            }
+        }
+        if (s.source != null) {
+            for (int b = 0; b < batch; b++) {
+                int[] src = s.source[b];
+                for (int q = 0; q < src.length; q++) if (src[q] <= -2) src[q] = slotRow[-2 - src[q]];
+            }
+        }
+        if (rec != null) {
+            rec.oldRows = s.total();
+            rec.newRows = newT;
+            rec.restoredFrom = from;
+        }
+        s.restored = s.parked;
+        s.x = spare;
+        s.offsets = newOff;
+        s.size = nsize;
+        return x;
     }
 
     /** As {@link #apply(Parallel, TokenState, Plan, float[])}; fills {@code rec} when not null. */
@@ -76,6 +189,19 @@ public final class PlanApplier {
         final float[] nsize = (size != null || p.merges()) ? new float[newT] : null;
         final float[] weights = p.weights();
         final float[] wsum = weights == null ? nsize : new float[newT];
+        // 0. parked rows go to park slots, in row order
+        final int firstSlot = s.parked;
+        int[] parkedRows = new int[0];
+        for (int t = 0; t < s.total(); t++) {
+            if (p.assign[t] != Plan.PARK) continue;
+            int b = 0;
+            while (t >= s.offsets[b + 1]) b++;
+            s.park(b, x, t, size == null ? 1f : size[t]);
+            parkedRows = java.util.Arrays.copyOf(parkedRows, parkedRows.length + 1);
+            parkedRows[parkedRows.length - 1] = t;
+        }
+        final int[] slotOf = new int[parkedRows.length == 0 ? 0 : s.total()];
+        for (int k = 0; k < parkedRows.length; k++) slotOf[parkedRows[k]] = firstSlot + k;
         // 1. per image: who goes where (members of each destination in row order), sizes, sources
         final int[] memberStart = new int[newT], memberCount = new int[newT], members = new int[s.total()];
         par.forEach(batch, b -> {
@@ -102,7 +228,11 @@ public final class PlanApplier {
             }
             if (s.source != null) {
                 int[] src = s.source[b];
-                for (int q = 0; q < src.length; q++) src[q] = src[q] < 0 ? -1 : p.assign[o + src[q]];
+                for (int q = 0; q < src.length; q++) {
+                    if (src[q] <= -2) continue; // waiting in a park slot
+                    int d = src[q] < 0 ? -1 : p.assign[o + src[q]];
+                    src[q] = d == Plan.PARK ? -2 - slotOf[o + src[q]] : d < 0 ? -1 : d;
+                }
             }
         });
         // 2. the rows, split across threads whatever the batch: Σ w·s·x in row order, then ÷ Σ w·s
@@ -123,6 +253,8 @@ public final class PlanApplier {
             }
         });
         if (rec != null) {
+            rec.firstSlot = firstSlot;
+            rec.parkedRows = parkedRows;
             rec.oldRows = s.total();
             rec.newRows = newT;
             rec.memberStart = memberStart;

@@ -44,6 +44,19 @@ public interface TokenReducer {
         return null;
     }
 
+    /**
+     * Before block {@code block}, append every parked token back to its image (after its live
+     * tokens, in park order) — Cropr's last-layer fusion.
+     */
+    default boolean restoreBefore(int block) {
+        return false;
+    }
+
+    /** After the last block, append every parked token back before the head (dense outputs). */
+    default boolean restoreAtOutput() {
+        return false;
+    }
+
     /** No reduction. */
     TokenReducer NONE = () -> "none";
 }

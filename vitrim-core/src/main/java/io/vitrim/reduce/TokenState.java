@@ -21,6 +21,10 @@ public final class TokenState {
     int[] offsets;
     float[] size;
     int[][] source;
+    // park slots: rows [slot, C], sizes, owning image; slots [restored, parked) wait for a restore
+    float[] parkX = new float[0], parkSize = new float[0];
+    int[] parkImage = new int[0];
+    int parked, restored;
 
     public TokenState(int batch, int dim, int prefix, int originalTokens, int gridW, float[] x, int[] offsets,
                       boolean trackSource, io.vitrim.engine.Parallel parallel) {
@@ -107,5 +111,24 @@ public final class TokenState {
 
     public boolean tracksSource() {
         return source != null;
+    }
+
+    /** Tokens parked and not yet restored, over the batch. */
+    public int waiting() {
+        return parked - restored;
+    }
+
+    /** Appends a parked row; returns its slot. */
+    int park(int image, float[] from, int row, float sz) {
+        if (parked == parkImage.length) {
+            int cap = Math.max(16, 2 * parked);
+            parkX = java.util.Arrays.copyOf(parkX, cap * dim);
+            parkSize = java.util.Arrays.copyOf(parkSize, cap);
+            parkImage = java.util.Arrays.copyOf(parkImage, cap);
+        }
+        System.arraycopy(from, row * dim, parkX, parked * dim, dim);
+        parkSize[parked] = sz;
+        parkImage[parked] = image;
+        return parked++;
     }
 }

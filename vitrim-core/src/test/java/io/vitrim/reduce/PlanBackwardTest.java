@@ -85,6 +85,91 @@ class PlanBackwardTest {
         }
     }
 
+    /**
+     * Park → merge → restore, as Cropr with last-layer fusion does: image 0 parks rows 2 and 5,
+     * image 1 parks row 1; the remaining rows merge pairwise; the parked rows come back after the
+     * live ones. The map from the first rows to the last is linear; its backward routes the
+     * restored rows' gradients through the park slots.
+     */
+    static double[] parkMergeRestore(double[] x, float[] size, PlanApplier.Recording[] rec) {
+        float[] xf = new float[x.length];
+        for (int i = 0; i < x.length; i++) xf[i] = (float) x[i];
+        return toDouble(parkMergeRestoreF(xf, size, rec));
+    }
+
+    static float[] parkMergeRestoreF(float[] x, float[] size, PlanApplier.Recording[] rec) {
+        TokenState s = new TokenState(2, C, 1, 7, 3, x.clone(), new int[] {0, 7, 13}, true, Parallel.serial());
+        s.size = size.clone();
+        s.source[1][6] = -1; // image 1 holds 6 of the 7 original tokens (one pruned earlier)
+        Plan p1 = Plan.forState(s);
+        int[] a0 = {0, 1, Plan.PARK, 2, 3, Plan.PARK, 4};
+        int[] a1 = {0, Plan.PARK, 1, 2, 3, 4};
+        for (int i = 0; i < 7; i++) if (a0[i] == Plan.PARK) p1.park(i); else p1.send(i, a0[i]);
+        for (int i = 0; i < 6; i++) if (a1[i] == Plan.PARK) p1.park(7 + i); else p1.send(7 + i, a1[i]);
+        p1.count(0, 5);
+        p1.count(1, 5);
+        float[] spare = new float[13 * C];
+        spare = PlanApplier.apply(Parallel.serial(), s, p1, spare, rec == null ? null : (rec[0] = new PlanApplier.Recording()));
+        Plan p2 = Plan.forState(s); // 5 → 3 per image: 0 | 1,2 | 3,4
+        for (int b = 0; b < 2; b++) {
+            int o = s.offset(b);
+            int[] a = {0, 1, 1, 2, 2};
+            for (int i = 0; i < 5; i++) p2.send(o + i, a[i]);
+            p2.count(b, 3);
+        }
+        p2.markMerges();
+        spare = PlanApplier.apply(Parallel.serial(), s, p2, spare, rec == null ? null : (rec[1] = new PlanApplier.Recording()));
+        assertThat(s.waiting()).isEqualTo(3);
+        PlanApplier.restore(Parallel.serial(), s, spare, rec == null ? null : (rec[2] = new PlanApplier.Recording()));
+        assertThat(s.count(0)).isEqualTo(5);
+        assertThat(s.count(1)).isEqualTo(4);
+        assertThat(s.waiting()).isZero();
+        // every original token is somewhere again: parked ones at the end of their image
+        assertThat(s.source()[0]).containsExactly(0, 1, 3, 1, 2, 4, 2);
+        assertThat(s.source()[1]).containsExactly(0, 3, 1, 1, 2, 2, -1);
+        return java.util.Arrays.copyOf(s.x(), s.total() * C);
+    }
+
+    static double[] toDouble(float[] f) {
+        double[] d = new double[f.length];
+        for (int i = 0; i < f.length; i++) d[i] = f[i];
+        return d;
+    }
+
+    @Test
+    void parkedTokensComeBackWithTheirRepresentationAndTheirGradient() {
+        SplittableRandom r = new SplittableRandom(5);
+        double[] x = new double[13 * C];
+        for (int i = 0; i < x.length; i++) x[i] = r.nextDouble() * 2 - 1;
+        float[] size = {1, 2, 1, 3, 1, 1, 2, 1, 1, 4, 1, 2, 1};
+        PlanApplier.Recording[] rec = new PlanApplier.Recording[3];
+        float[] xf = new float[x.length];
+        for (int i = 0; i < x.length; i++) xf[i] = (float) x[i];
+        float[] y = parkMergeRestoreF(xf, size, rec);
+        // the restored rows are the parked rows, bit for bit
+        assertThat(java.util.Arrays.copyOfRange(y, 3 * C, 4 * C)).containsExactly(java.util.Arrays.copyOfRange(xf, 2 * C, 3 * C));
+        assertThat(java.util.Arrays.copyOfRange(y, 4 * C, 5 * C)).containsExactly(java.util.Arrays.copyOfRange(xf, 5 * C, 6 * C));
+        assertThat(java.util.Arrays.copyOfRange(y, 8 * C, 9 * C)).containsExactly(java.util.Arrays.copyOfRange(xf, 8 * C, 9 * C));
+        double[] w = new double[y.length];
+        for (int i = 0; i < w.length; i++) w[i] = r.nextDouble() * 2 - 1;
+        float[] dy = new float[w.length];
+        for (int i = 0; i < w.length; i++) dy[i] = (float) w[i];
+        PlanApplier.SlotGrads slots = new PlanApplier.SlotGrads();
+        float[] d2 = new float[13 * C], d1 = new float[13 * C], d0 = new float[13 * C];
+        rec[2].backward(Parallel.serial(), dy, C, d2, slots);
+        rec[1].backward(Parallel.serial(), d2, C, d1, slots);
+        rec[0].backward(Parallel.create(2), d1, C, d0, slots);
+        for (int i = 0; i < x.length; i++) {
+            double old = x[i], h = 1e-3; // the map is linear: any step is exact up to float rounding
+            x[i] = old + h;
+            double lp = dot(w, parkMergeRestore(x, size, null));
+            x[i] = old - h;
+            double lm = dot(w, parkMergeRestore(x, size, null));
+            x[i] = old;
+            assertThat((double) d0[i]).as("dx[%d]", i).isCloseTo((lp - lm) / (2 * h), org.assertj.core.data.Offset.offset(2e-3));
+        }
+    }
+
     static double dot(double[] a, double[] b) {
         double s = 0;
         for (int i = 0; i < a.length; i++) s += a[i] * b[i];
