@@ -327,6 +327,61 @@ def train():
         "grad_norm": [norm1, norm2], "clip": 0.5, "lr": [2e-3, 1e-3], "weight_decay": 0.05})
 
 
+# LTMP inference cases: (name, core case, merge, prune) with thresholds as one value or per block.
+# Thresholds are chosen so that images of one batch end with different token counts.
+LTMP_CASES = [
+    ("merge_prune", "tiny_token", 0.55, 0.012),
+    ("per_block", "tiny_token", [0.7, 0.6, 0.5, 0.45, 0.4, 0.35], [0.01, 0.012, 0.014, 0.016, 0.018, 0.02]),
+    ("merge_only", "tiny_token", 0.45, None),
+    ("prune_only", "tiny_token", None, 0.013),
+    ("nocls_avg", "tiny_avg_nocls", 0.5, 0.012),
+]
+
+
+def spec_value(v, depth):
+    if v is None:
+        return "off"
+    if isinstance(v, list):
+        return "/".join(repr(float(t)) for t in v)
+    return repr(float(v))
+
+
+def ltmp():
+    import ltmp_ref
+    out = []
+    for name, base, merge, prune in LTMP_CASES:
+        case = CORE_CASES[base]
+        cfg, batch = case["cfg"], case["batch"]
+        depth = cfg.depth
+        m = None if merge is None else (merge if isinstance(merge, list) else [merge] * depth)
+        p = None if prune is None else (prune if isinstance(prune, list) else [prune] * depth)
+        for attempt in range(80):
+            seed = 7000 + attempt * 13 + sum(map(ord, name))
+            sd = hash_state_dict(cfg, seed, case["qk_gain"])
+            px = hash_pixels(cfg, batch, seed + 1)
+            red = ltmp_ref.LTMP(cfg, m, p)
+            logits, tokens, finals = [], [], []
+            with torch.no_grad():
+                for b in range(batch):
+                    lg, trace = vit_ref.forward(px[b:b + 1], sd, cfg, red)
+                    logits.append(lg[0])
+                    tokens.append(trace["tokens"][0])
+            margin = min(red.margins) if red.margins else float("inf")
+            distinct = len({tuple(t) for t in tokens}) > 1
+            if margin > 2e-5 and distinct:
+                break
+        else:
+            raise RuntimeError("no seed with clear decisions and different counts for " + name)
+        logits = torch.stack(logits)
+        out.append({"name": name, "base": base, "config": cfg.to_json(), "seed": seed, "qk_gain": case["qk_gain"],
+                    "batch": batch, "pixel_seed": seed + 1, "merge": m, "prune": p,
+                    "spec": "ltmp:merge=" + spec_value(merge, depth) + ",prune=" + spec_value(prune, depth),
+                    "logits": f32list(logits), "logit_scale": float(logits.abs().max()),
+                    "tokens": tokens, "min_margin": margin})
+        print(name, out[-1]["spec"], "tokens", tokens, "margin %.2e" % margin)
+    write_json(os.path.join(RES, "ltmp", "cases.json"), {"cases": out})
+
+
 # Training with ToMe inside the graph: (name, config, spec for Java, r, pool_wavg). Matching runs
 # under no_grad in the reference, so decisions are constants and gradients flow through the
 # size-weighted merges (and proportional attention's ln size, itself a constant).
@@ -413,5 +468,7 @@ if __name__ == "__main__":
         adaptive()
     if what in ("train", "all"):
         train()
+    if what in ("ltmp", "all"):
+        ltmp()
     if what in ("train_reduce", "all"):
         train_reduce()

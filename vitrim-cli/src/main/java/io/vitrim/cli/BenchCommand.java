@@ -104,7 +104,7 @@ final class BenchCommand implements Callable<Integer> {
                 List<TokenReducer> reducers = new ArrayList<>();
                 reducers.add(TokenReducer.NONE);
                 for (String r : reduce) {
-                    TokenReducer t = Methods.parse(r, m.config());
+                    TokenReducer t = m.reducer(r);
                     if (!t.spec().equals("none")) reducers.add(t);
                 }
                 if (!json) {

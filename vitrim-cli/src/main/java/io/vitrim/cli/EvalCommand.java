@@ -59,7 +59,7 @@ final class EvalCommand implements Callable<Integer> {
         try (VisionTransformer m = model.load(n, null)) {
             List<TokenReducer> reducers = new ArrayList<>();
             if (reduce.isEmpty()) reducers.add(TokenReducer.NONE);
-            for (String r : reduce) reducers.add(Methods.parse(r, m.config()));
+            for (String r : reduce) reducers.add(m.reducer(r));
             Progress p = new Progress(err, !json);
             LabelledImages d = LabelledImages.load(data, m.preprocess(), n, limit, k -> p.status("loading " + k + " images"));
             int[] map = classMap(d, m, data);

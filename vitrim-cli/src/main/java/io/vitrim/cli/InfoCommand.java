@@ -54,7 +54,7 @@ final class InfoCommand implements Callable<Integer> {
         }
         try (VisionTransformer m = model.load(1, BenchCommand.DEFAULT_ARCH)) {
             ViTConfig c = m.config();
-            TokenReducer r = Methods.parse(reduce, c);
+            TokenReducer r = m.reducer(reduce);
             // token counts come from a traced forward pass on one noise image
             float[] px = new float[3 * c.imgHeight() * c.imgWidth()];
             java.util.SplittableRandom rnd = new java.util.SplittableRandom(7);
@@ -80,6 +80,12 @@ final class InfoCommand implements Callable<Integer> {
             o.put("reduce", r.spec());
             o.put("gmacs_reduced", reduced / 1e9);
             if (m.preprocess() != null) o.put("preprocess", m.preprocess().toString());
+            // method namespaces (design.md §3): weights a method binds, and training-only keys inference skips
+            List<String> methodKeys = new ArrayList<>(m.weights().method().keySet());
+            methodKeys.removeAll(m.weights().trainingOnly());
+            if (!methodKeys.isEmpty()) o.put("method_weights", methodKeys);
+            if (!m.weights().trainingOnly().isEmpty()) o.put("training_only", m.weights().trainingOnly());
+            if (!m.weights().task().isEmpty()) o.put("task_weights", new ArrayList<>(m.weights().task().keySet()));
             List<Object> blocks = new ArrayList<>();
             for (int k = 0; k < c.depth(); k++) {
                 Map<String, Object> b = new LinkedHashMap<>();

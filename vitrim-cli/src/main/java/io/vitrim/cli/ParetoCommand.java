@@ -98,7 +98,7 @@ final class ParetoCommand implements Callable<Integer> {
             }
             if (!noGrid) for (String meth : ms) for (String s : Pareto.defaultGrid(meth, m.config())) if (!specs.contains(s)) specs.add(s);
             for (String p : points) {
-                Methods.parse(p, m.config());
+                m.reducer(p);
                 if (!specs.contains(p)) specs.add(p);
             }
             if (specs.size() < 2) throw new VitrimException("empty grid: no method produced a point for this model (check --methods / --point)");
@@ -117,7 +117,7 @@ final class ParetoCommand implements Callable<Integer> {
                 String s = specs.get(i);
                 Map<String, Object> row = cached.get(s);
                 if (row == null) {
-                    TokenReducer r = Methods.parse(s, m.config());
+                    TokenReducer r = m.reducer(s);
                     if (!warm) {
                         progress.status("JIT warm-up " + warmup + " s");
                         Throughput.measure(m, List.of(TokenReducer.NONE, r), new Throughput.Settings(batch, warmup, 2, 1, 1), null);

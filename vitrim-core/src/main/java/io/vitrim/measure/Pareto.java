@@ -25,7 +25,8 @@ public final class Pareto {
      * the papers' DeiT-S settings to the model's depth and token count: ToMe-like r up to
      * ⌈(N−1)/L⌉·1.25; PPT at blocks L/4, L/2, 3L/4 with r up to 95 % of what all its layers can prune and its threshold scaled by
      * (196 / patches)² (the normalised-importance variance shrinks with the token count);
-     * LGTM with ⌈L/6⌉ dense blocks and the switch at 7/12 of the depth.
+     * LGTM with ⌈L/6⌉ dense blocks and the switch at 7/12 of the depth; LTMP with hand-set
+     * thresholds (merge 0.95 … 0.8, then pruning below 0.5 or 0.8 × the uniform attention 1/N).
      */
     public static List<String> defaultGrid(String method, ViTConfig c) {
         int n = c.numTokens(), depth = c.depth(), patches = c.numPatches();
@@ -69,6 +70,13 @@ public final class Pareto {
                 for (int r : rs) {
                     out.add(fits ? "lgtm:r=" + r + ",dense=" + dense + ",switch=" + sw : "lgtm:r=" + r + ",dense=" + dense + ",switch=" + dense);
                 }
+                break;
+            }
+            case "ltmp": {
+                // hand-set thresholds (training-free): merging by similarity, then mild pruning by
+                // attention received relative to the uniform 1/N; learned thresholds replace these
+                for (double m : new double[] {0.95, 0.9, 0.85, 0.8}) out.add(String.format(Locale.ROOT, "ltmp:merge=%.2f,prune=off", m));
+                for (double f : new double[] {0.5, 0.8}) out.add(String.format(Locale.ROOT, "ltmp:merge=0.90,prune=%.3g", f / n));
                 break;
             }
             default:

@@ -148,10 +148,17 @@ public final class WeightBinder {
         for (Map.Entry<String, StateDict.Tensor> e : sd.tensors().entrySet()) {
             String k = e.getKey();
             if (want.containsKey(k)) continue;
-            int[] shape = methodKeys.containsKey(k) ? methodKeys.get(k).shape() : taskKeys.get(k);
+            Method.WeightKey mk = methodKeys.get(k);
+            int[] shape = mk != null ? mk.shape() : taskKeys.get(k);
             if (shape == null) unexpected.add(k);
             else if (!Arrays.equals(e.getValue().shape(), shape)) {
                 wrong.add(k + " " + Arrays.toString(e.getValue().shape()) + " (expected " + Arrays.toString(shape) + ")");
+            } else if (mk != null) {
+                for (float v : e.getValue().data()) {
+                    if (!(v >= mk.min() && v <= mk.max())) {
+                        throw VitrimException.of(where, k + " is " + v + ", outside [" + fmt(mk.min()) + ", " + fmt(mk.max()) + "]");
+                    }
+                }
             }
         }
         if (missing.isEmpty() && wrong.isEmpty() && unexpected.isEmpty()) return;
@@ -161,6 +168,10 @@ public final class WeightBinder {
         section(b, "missing", missing);
         section(b, "unexpected", unexpected);
         throw VitrimException.of(where, b.toString());
+    }
+
+    private static String fmt(double d) {
+        return d == Math.rint(d) && Math.abs(d) < 1e15 ? String.valueOf((long) d) : String.valueOf(d);
     }
 
     private static void section(StringBuilder b, String what, List<String> items) {

@@ -37,9 +37,15 @@ public interface Method {
 
     /**
      * A key of a method's namespace. Training-only keys (auxiliary heads) load without error and
-     * are listed by {@code vitrim info}, but inference does not use them.
+     * are listed by {@code vitrim info}, but inference does not use them. Every value must lie in
+     * {@code [min, max]} (NaN never does); loading checks it.
      */
-    record WeightKey(String name, int[] shape, boolean trainingOnly) {}
+    record WeightKey(String name, int[] shape, boolean trainingOnly, double min, double max) {
+        /** A key whose values may be any finite number. */
+        public WeightKey(String name, int[] shape, boolean trainingOnly) {
+            this(name, shape, trainingOnly, -Double.MAX_VALUE, Double.MAX_VALUE);
+        }
+    }
 
     /** A documented knob. */
     record Knob(String name, String defaultValue, String help) {

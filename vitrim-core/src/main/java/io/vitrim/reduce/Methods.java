@@ -28,6 +28,7 @@ public final class Methods {
         register(new TopK.Def());
         register(new PPT.Def());
         register(new Lgtm.Def());
+        register(new Ltmp.Def());
     }
 
     public static Map<String, Method> methods() {

@@ -118,7 +118,7 @@ public final class ToMe implements TokenReducer {
     }
 
     /** Per-thread buffers of {@link #match}, grown on demand. */
-    private static final class Scratch {
+    static final class Scratch {
         // a: Â rows [na, hd]; row: one normalised B̂ row on its way into packed B̂ᵀ
         float[] a = new float[0], row = new float[0], packed = new float[0], scores = new float[0], nodeMax = new float[0];
         int[] nodeIdx = new int[0];
@@ -169,6 +169,36 @@ public final class ToMe implements TokenReducer {
         }
     }
 
+    /**
+     * Every A (even) token's most similar B (odd) token of one image: cosine similarity of the
+     * head-averaged keys, the class token's row −∞ (it never merges), nothing into a distillation
+     * token. Leaves {@code nodeMax [na]} (−∞ for the class token) and {@code nodeIdx [na]} (B index)
+     * in the calling thread's scratch, valid until its next call.
+     */
+    static Scratch bestPartners(Parallel par, float[] metric, int off, int n, int hd, boolean classToken, boolean distToken) {
+        final int na = (n + 1) / 2, nb = n / 2;
+        Scratch sc = SCRATCH.get().ensure(na, nb, hd);
+        final float[] a = sc.a, row = sc.row, packed = sc.packed, scores = sc.scores, nodeMax = sc.nodeMax;
+        final int[] nodeIdx = sc.nodeIdx;
+        Parallel p = (long) na * nb * hd >= PARALLEL_MACS ? par : Parallel.serial();
+        // k̂ = k̄ / ‖k̄‖, split by position parity: A = even, B = odd
+        for (int i = 0; i < na; i++) normalize(metric, off + 2 * i * hd, hd, a, i * hd);
+        normalizePackedB(metric, off, nb, hd, row, packed);
+        // scores S = Â·B̂ᵀ [na, nb] and each A token's best B partner, by row blocks
+        // split by whole register tiles (a split inside one would compute its padding rows twice)
+        int tiles = (na + Gemm.MR - 1) / Gemm.MR;
+        p.forRange(tiles, 1, (t0, t1) -> {
+            int i0 = t0 * Gemm.MR, i1 = Math.min(na, t1 * Gemm.MR);
+            Gemm.gemmSerial(a, i0 * hd, hd, 1, i1 - i0, packed, hd, nb, scores, i0 * nb, nb, Gemm.Mode.SET);
+            for (int i = i0; i < i1; i++) {
+                int j = classToken && i == 0 ? -1 : Ranking.argmax(scores, i * nb + (distToken ? 1 : 0), (i + 1) * nb);
+                nodeMax[i] = j < 0 ? Float.NEGATIVE_INFINITY : scores[j];
+                nodeIdx[i] = j < 0 ? 0 : j - i * nb;
+            }
+        });
+        return sc;
+    }
+
     /** Bipartite soft matching of one image on the calling thread; see {@link #match(Parallel, float[], int, int, int, int, boolean, boolean)}. */
     public static int[] match(float[] metric, int off, int n, int hd, int r, boolean classToken, boolean distToken) {
         return match(Parallel.serial(), metric, off, n, hd, r, classToken, distToken);
@@ -193,25 +223,9 @@ public final class ToMe implements TokenReducer {
         r = Math.min(r, (n - protectedTokens) / 2);
         if (r <= 0) return null;
         final int na = (n + 1) / 2, nb = n / 2;
-        Scratch sc = SCRATCH.get().ensure(na, nb, hd);
-        final float[] a = sc.a, row = sc.row, packed = sc.packed, scores = sc.scores, nodeMax = sc.nodeMax;
+        Scratch sc = bestPartners(par, metric, off, n, hd, classToken, distToken);
+        final float[] nodeMax = sc.nodeMax;
         final int[] nodeIdx = sc.nodeIdx;
-        Parallel p = (long) na * nb * hd >= PARALLEL_MACS ? par : Parallel.serial();
-        // k̂ = k̄ / ‖k̄‖, split by position parity: A = even, B = odd
-        for (int i = 0; i < na; i++) normalize(metric, off + 2 * i * hd, hd, a, i * hd);
-        normalizePackedB(metric, off, nb, hd, row, packed);
-        // scores S = Â·B̂ᵀ [na, nb] and each A token's best B partner, by row blocks
-        // split by whole register tiles (a split inside one would compute its padding rows twice)
-        int tiles = (na + Gemm.MR - 1) / Gemm.MR;
-        p.forRange(tiles, 1, (t0, t1) -> {
-            int i0 = t0 * Gemm.MR, i1 = Math.min(na, t1 * Gemm.MR);
-            Gemm.gemmSerial(a, i0 * hd, hd, 1, i1 - i0, packed, hd, nb, scores, i0 * nb, nb, Gemm.Mode.SET);
-            for (int i = i0; i < i1; i++) {
-                int j = classToken && i == 0 ? -1 : Ranking.argmax(scores, i * nb + (distToken ? 1 : 0), (i + 1) * nb);
-                nodeMax[i] = j < 0 ? Float.NEGATIVE_INFINITY : scores[j];
-                nodeIdx[i] = j < 0 ? 0 : j - i * nb;
-            }
-        });
         // edges by similarity, descending; stable (lower A index first on ties)
         int[] order = Ranking.descendingStable(nodeMax, na, sc.keys);
         int nu = na - r;
