@@ -159,6 +159,8 @@ class CliTest {
         Files.write(trunc, java.util.Arrays.copyOf(all, all.length / 2));
         assertBadInput(run("info", "--model", trunc.toString(), "--arch", "deit_tiny_patch16_224"), "t.safetensors", "past the data section");
         assertBadInput(run("classify", "--model", MODEL.toString(), "--reduce", "nosuch:r=1", PHOTOS.toString()), "unknown method", "none");
+        assertBadInput(run("classify", "--model", MODEL.toString(), "--reduce", "ltmp", PHOTOS.toString()),
+                "timm_model", "no blocks.0.merge_masker.threshold");
         assertBadInput(run("classify", "--model", MODEL.toString(), "--batch", "0", PHOTOS.toString()), "--batch");
         assertBadInput(run("classify", "--model", MODEL.toString()), "nothing to classify");
         assertBadInput(run("bench", "--threads", "0"), "--threads");

@@ -36,6 +36,7 @@ public final class VisionTransformer implements AutoCloseable {
     private final Parallel par;
     private final boolean ownsPool;
     private final WeightBinder.Weights weights;
+    private final Object source;              // where the weights came from, for messages
 
     private final Linear patchEmbed;      // patch_embed.proj: [C, 3·P·P]
     private final Param clsToken;         // [1, 1, C] or null
@@ -49,7 +50,8 @@ public final class VisionTransformer implements AutoCloseable {
     private final ConcurrentLinkedDeque<Workspace> workspaces = new ConcurrentLinkedDeque<>();
 
     private VisionTransformer(ViTConfig config, PreprocessConfig preprocess, List<String> labels, WeightBinder.Weights w,
-                              Parallel par, boolean ownsPool) {
+                              Parallel par, boolean ownsPool, Object source) {
+        this.source = source;
         this.config = config;
         this.preprocess = preprocess;
         this.labels = labels;
@@ -92,7 +94,7 @@ public final class VisionTransformer implements AutoCloseable {
         if (labels != null && labels.size() != config.numClasses()) {
             throw VitrimException.of(source, labels.size() + " label names for " + config.numClasses() + " classes");
         }
-        return new VisionTransformer(config, preprocess, labels, w, Parallel.create(threads), true);
+        return new VisionTransformer(config, preprocess, labels, w, Parallel.create(threads), true, source);
     }
 
     /** The bound weights (ViT, method and task namespaces). */
@@ -102,7 +104,13 @@ public final class VisionTransformer implements AutoCloseable {
 
     /** The reducer for {@code spec}, bound to this model and to the method weights its checkpoint carries. */
     public TokenReducer reducer(String spec) {
-        return Methods.parse(spec, config, weights.methodValues());
+        try {
+            return Methods.parse(spec, config, weights.methodValues());
+        } catch (VitrimException e) {
+            // a method that needs weights this checkpoint lacks: name the checkpoint too
+            if (e.getMessage().contains("the checkpoint has no")) throw VitrimException.of(source, e.getMessage());
+            throw e;
+        }
     }
 
     public ViTConfig config() {
