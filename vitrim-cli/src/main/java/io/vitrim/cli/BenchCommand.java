@@ -22,18 +22,17 @@ import java.util.Map;
 import java.util.concurrent.Callable;
 
 @Command(name = "bench", sortOptions = false, mixinStandardHelpOptions = true,
-        description = {"Images/s of the forward pass, per reduction method, as a ratio to 'none' measured in the same process.",
-            "JIT warm-up first, then rounds in which every method runs once; medians are reported."},
+        header = "Images/s per reduction method, as a ratio to 'none'.",
+        description = "Images/s of the forward pass, per reduction method, as a ratio to 'none' measured in the same process. JIT warm-up first, then rounds in which every method runs once; medians are reported.",
         footer = {"", "Examples:",
-            "  vitrim bench                                     # DeiT-S/16, random weights, batch 32",
+            "  vitrim bench                             # the embedded model, batch 32",
             "  vitrim bench --arch deit_small_patch16_224 --batch 1 --threads 2",
-            "  vitrim bench --reduce tome:r=13 --reduce ppt --json",
-            "  vitrim bench --peak                              # also: share of this machine's FMA peak",
-            "  vitrim bench --reduce tome:r=13 --breakdown      # time per part of the forward pass",
-            "  vitrim bench --batch 1 --reduce ppt --forks 5    # five fresh JVMs: median speed-up and its range",
+            "  vitrim bench --arch deit_small_patch16_224 --reduce tome:r=13 --json",
+            "  vitrim bench --peak                      # also: share of the FMA peak",
+            "  vitrim bench --reduce tome:r=8 --breakdown   # time per part",
+            "  vitrim bench --batch 1 --reduce ppt --forks 5   # five fresh JVMs",
             "  vitrim bench --model models/deit-s --batch 64 --rounds 20"})
 final class BenchCommand implements Callable<Integer> {
-    static final String DEFAULT_ARCH = "deit_small_patch16_224";
 
     @Mixin
     ModelOptions model;
@@ -100,7 +99,7 @@ final class BenchCommand implements Callable<Integer> {
                 if (peak) out.printf(Locale.ROOT, "FP32 FMA peak: %.0f GFLOP/s on %s (median of the forks; %s)%n", peakGflops, threadsText(n), PeakFlops.describe());
             }
         } else {
-            try (VisionTransformer m = model.load(n, DEFAULT_ARCH)) {
+            try (VisionTransformer m = model.load(n, null)) {
                 List<TokenReducer> reducers = new ArrayList<>();
                 reducers.add(TokenReducer.NONE);
                 for (String r : reduce) {

@@ -28,16 +28,17 @@ import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
 
 @Command(name = "classify", sortOptions = false, mixinStandardHelpOptions = true,
+        header = "Classify images, optionally with token reduction.",
         description = "Classify images (files, folders, zips) or a pixel tensor, optionally with token reduction.",
         footer = {"", "Examples:",
             "  vitrim classify samples/                      # the embedded CIFAR-10 model",
-            "  vitrim classify samples/ --compare tome:r=8   # each image with and without ToMe",
+            "  vitrim classify samples/ --compare tome:r=8   # with and without ToMe",
             "  vitrim classify --model models/deit-s photo.jpg photos/ more.zip",
             "  vitrim classify --model models/deit-s --reduce tome:r=13 --json photos/",
-            "  vitrim classify --model models/deit-s --reduce ppt:r=50,layers=3/6/9 --explain photos/",
-            "  vitrim classify --model model.safetensors --arch deit_small_patch16_224 cat.png",
-            "  vitrim classify --model models/deit-s --pixels batch.safetensors --json --logits",
-            "", "Exit codes: 0 ok, 1 internal error, 2 bad input (one line on stderr naming the file)."})
+            "  vitrim classify --model models/deit-s --reduce ppt --explain photos/",
+            "  vitrim classify --model m.safetensors --arch deit_small_patch16_224 cat.png",
+            "  vitrim classify --model models/deit-s --pixels px.safetensors --json --logits",
+            "", "Exit codes: 0 ok, 1 internal error, 2 bad input (one line on stderr)."})
 final class ClassifyCommand implements Callable<Integer> {
     @Mixin
     ModelOptions model;

@@ -21,11 +21,12 @@ import java.util.Map;
 import java.util.concurrent.Callable;
 
 @Command(name = "eval", sortOptions = false, mixinStandardHelpOptions = true,
+        header = "Top-1 / top-5 accuracy on labelled images, per reduction.",
         description = "Top-1 (and top-5) accuracy of a model on labelled images (<class>/<image> in a zip or folder), per reduction.",
         footer = {"", "Examples:",
-            "  vitrim eval --data ../shared/data/cifar10/test.zip                  # the embedded model",
-            "  vitrim eval --model models/cifar10-vit --data test.zip --reduce tome:r=4 --reduce ppt:r=16,layers=2/4",
-            "  vitrim eval --data test.zip --limit 1000 --json"})
+            "  vitrim eval --data test.zip                   # the embedded model",
+            "  vitrim eval --data test.zip --reduce tome:r=4 --reduce ppt:r=16,layers=2/4",
+            "  vitrim eval --model models/deit-s --data val.zip --limit 1000 --json"})
 final class EvalCommand implements Callable<Integer> {
     @Mixin
     ModelOptions model;

@@ -20,6 +20,7 @@ import java.util.Map;
 import java.util.concurrent.Callable;
 
 @Command(name = "info", sortOptions = false, mixinStandardHelpOptions = true,
+        header = "Model configuration, parameters and MACs per image.",
         description = "Model configuration, parameter count and MACs per image (with a reduction: per block with --explain).",
         footer = {"", "Examples:",
             "  vitrim info --arch deit_small_patch16_224",
@@ -52,7 +53,7 @@ final class InfoCommand implements Callable<Integer> {
             out.flush();
             return 0;
         }
-        try (VisionTransformer m = model.load(1, BenchCommand.DEFAULT_ARCH)) {
+        try (VisionTransformer m = model.load(1, null)) {
             ViTConfig c = m.config();
             TokenReducer r = m.reducer(reduce);
             // token counts come from a traced forward pass on one noise image

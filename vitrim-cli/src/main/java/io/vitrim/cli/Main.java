@@ -11,16 +11,13 @@ import java.io.PrintWriter;
         mixinStandardHelpOptions = true,
         versionProvider = Main.Version.class,
         scope = CommandLine.ScopeType.INHERIT,
-        description = {
-            "Token reduction for Vision Transformers on the JVM: classify, measure and compare",
-            "ToMe, PPT, local-global merging and friends on timm / Hugging Face checkpoints.",
-            ""},
+        description = {"Token reduction for Vision Transformers on the JVM: classify, measure, train and compare ToMe, PPT, local-global merging, LTMP and friends on timm / Hugging Face checkpoints.", ""},
         subcommands = {ClassifyCommand.class, BenchCommand.class, InfoCommand.class, TrainCommand.class, EvalCommand.class,
             VisualizeCommand.class, ParetoCommand.class,
             CommandLine.HelpCommand.class},
         footer = {"", "Examples:",
-            "  vitrim bench                                  # DeiT-S, seeded random weights",
-            "  vitrim classify --model models/x photo.jpg",
+            "  vitrim classify samples/ --compare tome:r=8   # the embedded model",
+            "  vitrim bench --arch deit_small_patch16_224    # seeded random weights",
             "  vitrim info --arch vit_base_patch16_224",
             "", "Run 'vitrim COMMAND --help' for a command's options and examples."})
 public final class Main implements Runnable {
@@ -83,11 +80,27 @@ public final class Main implements Runnable {
     }
 
     /** Version string with the runtime it runs on. */
+    /** The commit the jar was built from ({@code git.properties}, written by the build), e.g. {@code commit 4e30276}. */
+    static String commit() {
+        try (java.io.InputStream in = Main.class.getResourceAsStream("/git.properties")) {
+            if (in == null) return "commit unknown";
+            java.util.Properties p = new java.util.Properties();
+            p.load(in);
+            String id = p.getProperty("git.commit.id.abbrev");
+            if (id == null || id.isBlank()) return "commit unknown";
+            return "commit " + id + ("true".equals(p.getProperty("git.dirty")) ? ", with uncommitted changes" : "")
+                    + (p.getProperty("git.commit.time") != null ? ", " + p.getProperty("git.commit.time") : "");
+        } catch (java.io.IOException e) {
+            return "commit unknown";
+        }
+    }
+
     static final class Version implements CommandLine.IVersionProvider {
         @Override
         public String[] getVersion() {
             String v = Main.class.getPackage().getImplementationVersion();
-            return new String[] {"vitrim " + (v == null ? "dev" : v), "JDK " + Runtime.version() + ", " + io.vitrim.measure.SystemInfo.vector()};
+            return new String[] {"vitrim " + (v == null ? "dev" : v) + " (" + commit() + ")",
+                "JDK " + Runtime.version() + ", " + io.vitrim.measure.SystemInfo.vector()};
         }
     }
 }

@@ -12,7 +12,7 @@ import java.nio.file.Path;
 /** How a command gets its model: a checkpoint, or an architecture with seeded random weights. */
 final class ModelOptions {
     @Option(names = {"-m", "--model"}, paramLabel = "DIR|FILE",
-            description = "Model folder (timm or Hugging Face layout) or .safetensors file (needs --arch). Default: the embedded models/cifar10-vit.")
+            description = "Model folder (timm or Hugging Face layout) or .safetensors file (needs --arch). Default: the embedded models/cifar10-vit, unless --arch is given.")
     Path model;
 
     @Option(names = "--arch", paramLabel = "NAME",
@@ -30,9 +30,18 @@ final class ModelOptions {
         return java.nio.file.Files.isDirectory(p) ? p : null;
     }
 
-    /** What was loaded, for headers. */
+    /**
+     * What was loaded, for headers and reports: a path relative to the working directory when the
+     * model lies inside it (reports committed to a repository name no machine's folders), else
+     * the folder or file name.
+     */
     String describe() {
-        if (model != null) return model.toString();
+        if (model != null) {
+            Path abs = model.toAbsolutePath().normalize(), cwd = Path.of("").toAbsolutePath();
+            if (abs.startsWith(cwd) && !abs.equals(cwd)) return cwd.relativize(abs).toString();
+            if (!model.isAbsolute() && !model.normalize().startsWith("..")) return model.normalize().toString();
+            return abs.getFileName() == null ? abs.toString() : abs.getFileName().toString();
+        }
         return arch + " (random weights, seed " + seed + ")";
     }
 

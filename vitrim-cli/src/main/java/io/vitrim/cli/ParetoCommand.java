@@ -31,13 +31,13 @@ import java.util.Map;
 import java.util.concurrent.Callable;
 
 @Command(name = "pareto", sortOptions = false, mixinStandardHelpOptions = true,
-        description = {"Sweep every token-reduction method over a grid of its knobs and measure, per point, top-1 accuracy,",
-            "GMACs per image, images/s and speed-up over 'none' (same process). Writes results.csv/json, plots (PNG, SVG)",
-            "and a self-contained report.html; points already measured (points.jsonl in --out) are reused."},
+        header = "Accuracy vs speed of every method over a grid of knobs.",
+        description = "Sweep every token-reduction method over a grid of its knobs and measure, per point, top-1 accuracy, GMACs per image, images/s and speed-up over 'none' (same process). Writes results.csv, results.json, plots (PNG, SVG) and a self-contained report.html; points already measured (points.jsonl in --out) are reused.",
         footer = {"", "Examples:",
-            "  vitrim pareto --out docs/results                      # embedded model, CIFAR-10 test set",
+            "  vitrim pareto --out docs/results     # embedded model, CIFAR-10 test set",
             "  vitrim pareto --methods tome,ppt --limit 2000 --out /tmp/p",
-            "  vitrim pareto --model models/deit-s --data val.zip --point tome:r=13 --point ppt --out /tmp/p"})
+            "  vitrim pareto --model models/deit-s --data val.zip --point tome:r=13 \\",
+            "      --point ppt --out /tmp/p"})
 final class ParetoCommand implements Callable<Integer> {
     @Mixin
     ModelOptions model;
@@ -86,7 +86,7 @@ final class ParetoCommand implements Callable<Integer> {
         }
         int n = threads.get();
         try (VisionTransformer m = model.load(n, null)) {
-            String modelName = model.model != null ? model.model.toString() : model.describe();
+            String modelName = model.describe();
             // the grid: validated before any measuring
             List<String> specs = new ArrayList<>();
             specs.add("none");

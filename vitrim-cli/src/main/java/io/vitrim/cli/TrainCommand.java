@@ -22,19 +22,19 @@ import java.util.Map;
 import java.util.concurrent.Callable;
 
 @Command(name = "train", sortOptions = false, mixinStandardHelpOptions = true,
-        description = {"Train a ViT on a labelled image set (<class>/<image> in a zip or folder), from scratch or",
-            "from a model folder (--init), optionally with token reduction inside the training graph (--reduce).",
-            "Writes a timm-style model folder (config.json + model.safetensors), metrics.csv/jsonl and a",
-            "checkpoint after every epoch, all atomically; --resume continues bit for bit."},
+        header = "Train or fine-tune a ViT, optionally with token reduction.",
+        description = "Train a ViT on a labelled image set (<class>/<image> in a zip or folder), from scratch or from a model folder (--init), optionally with token reduction inside the training graph (--reduce). Writes a timm-style model folder (config.json and model.safetensors), metrics.csv, metrics.jsonl and a checkpoint after every epoch, all atomically; --resume continues bit for bit.",
         footer = {"", "Examples:",
-            "  vitrim train --data train.zip --eval-data test.zip --img-size 32 --patch-size 4 \\",
-            "      --embed-dim 192 --depth 7 --heads 3 --epochs 30 --out models/cifar",
+            "  vitrim train --data train.zip --eval-data test.zip --img-size 32 \\",
+            "      --patch-size 4 --embed-dim 192 --depth 7 --heads 3 --epochs 30 \\",
+            "      --out models/cifar",
             "  vitrim train --resume --out models/cifar",
             "  vitrim train --init models/cifar10-vit --reduce tome:r=4 --data train.zip \\",
             "      --epochs 1 --lr 1e-4 --warmup 0 --out /tmp/tome-ft",
-            "  vitrim train --init models/cifar10-vit --trainable 'head.*,fc_norm.*' --data train.zip \\",
+            "  vitrim train --init models/cifar10-vit --trainable 'head.*' --data train.zip \\",
             "      --epochs 2 --out /tmp/head-only",
-            "  vitrim train --data photos/ --limit 500 --epochs 2 --img-size 64 --patch-size 8 --out /tmp/try"})
+            "  vitrim train --data photos/ --limit 500 --epochs 2 --img-size 64 \\",
+            "      --patch-size 8 --out /tmp/try"})
 final class TrainCommand implements Callable<Integer> {
     @Option(names = "--data", paramLabel = "ZIP|DIR", description = "Training images, <class>/<image> layout.")
     Path data;

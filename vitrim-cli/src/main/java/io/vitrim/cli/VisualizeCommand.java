@@ -24,12 +24,13 @@ import java.util.List;
 import java.util.concurrent.Callable;
 
 @Command(name = "visualize", sortOptions = false, mixinStandardHelpOptions = true,
-        description = {"Show which patches ended up in which token: merged groups filled with their mean colour and",
-            "outlined, pruned patches greyed — for the final block, or every block as a strip (--every-block)."},
+        header = "Draw which patches were merged or pruned.",
+        description = "Show which patches ended up in which token: merged groups filled with their mean colour and outlined, pruned patches greyed — for the final block, or every block as a strip (--every-block).",
         footer = {"", "Examples:",
             "  vitrim visualize --reduce tome:r=6 --out viz/ samples/",
-            "  vitrim visualize --model models/deit-s --reduce ppt --every-block --out viz/ photo.jpg",
-            "", "Writes OUT/<image>__<spec>.png; small inputs are upscaled (--scale) so patches stay visible."})
+            "  vitrim visualize --model models/deit-s --reduce ppt --every-block \\",
+            "      --out viz/ photo.jpg",
+            "", "Writes OUT/<image>__<spec>.png; small inputs are upscaled (--scale)."})
 final class VisualizeCommand implements Callable<Integer> {
     @Mixin
     ModelOptions model;

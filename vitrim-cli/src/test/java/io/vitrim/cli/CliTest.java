@@ -245,11 +245,36 @@ class CliTest {
     }
 
     @Test
-    void everyCommandHasHelpWithExamples() {
-        for (String cmd : new String[] {"classify", "bench", "info"}) {
+    void everyCommandHasHelpWithExamplesThatFitsEightyColumns() {
+        for (String cmd : new String[] {"classify", "bench", "info", "eval", "train", "visualize", "pareto"}) {
             Run r = run(cmd, "--help");
             assertThat(r.code()).isZero();
             assertThat(r.out()).contains("Examples:").contains("vitrim " + cmd);
+            boolean examples = false;
+            for (String line : r.out().lines().toList()) {
+                assertThat(line.length()).as("%s --help line: %s", cmd, line).isLessThanOrEqualTo(80);
+                if (line.equals("Examples:")) examples = true;
+                // an example line is a command, a continuation (indented further) or blank: never a wrapped comment
+                if (examples && !line.isBlank() && !line.startsWith("Exit codes") && !line.startsWith("Writes ")) {
+                    assertThat(line).as("%s example line", cmd).matches("Examples:|  vitrim .*|      .*");
+                }
+            }
+        }
+        Run top = run("--help");
+        // command summaries are whole sentences (picocli shows a command's header line)
+        for (String line : top.out().lines().toList()) {
+            assertThat(line.length()).isLessThanOrEqualTo(80);
+            if (line.matches("  (classify|bench|info|train|eval|visualize|pareto) .*")) assertThat(line).endsWith(".");
+        }
+    }
+
+    @Test
+    void versionNamesTheCommitAndEveryCommandDefaultsToTheEmbeddedModel() {
+        Run v = run("--version");
+        assertThat(v.out()).containsPattern("vitrim \\S+ \\(commit [0-9a-f]{7}");
+        for (String cmd : new String[] {"classify", "bench", "info", "eval", "visualize", "pareto"}) {
+            assertThat(run(cmd, "--help").out().replaceAll("\\s+", " ")).as(cmd)
+                    .contains("Default: the embedded models/cifar10-vit, unless --arch is given");
         }
     }
 }

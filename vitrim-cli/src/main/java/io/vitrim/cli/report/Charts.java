@@ -28,6 +28,17 @@ public final class Charts {
         }
     }
 
+    /**
+     * Okabe–Ito colours (distinguishable with the common colour-vision deficiencies; the light
+     * yellow left out, it vanishes on white), each series also with its own marker so lines stay
+     * apart in grey print.
+     */
+    static final Color[] PALETTE = {new Color(0x0072B2), new Color(0xD55E00), new Color(0x009E73), new Color(0xCC79A7),
+        new Color(0xE69F00), new Color(0x56B4E9), Color.BLACK, new Color(0x999999)};
+    static final org.knowm.xchart.style.markers.Marker[] MARKERS = {SeriesMarkers.CIRCLE, SeriesMarkers.SQUARE,
+        SeriesMarkers.DIAMOND, SeriesMarkers.TRIANGLE_UP, SeriesMarkers.TRIANGLE_DOWN, SeriesMarkers.CROSS, SeriesMarkers.PLUS,
+        SeriesMarkers.OVAL};
+
     public static XYChart chart(String title, String xTitle, String yTitle, List<Line> lines) {
         XYChart c = new XYChartBuilder().width(900).height(560).title(title).xAxisTitle(xTitle).yAxisTitle(yTitle).build();
         var s = c.getStyler();
@@ -36,12 +47,20 @@ public final class Charts {
         s.setChartTitleFont(new Font(Font.SANS_SERIF, Font.BOLD, 16));
         s.setAxisTitleFont(new Font(Font.SANS_SERIF, Font.PLAIN, 13));
         c.getStyler().setMarkerSize(7);
+        int k = 0;
         for (Line l : lines) {
             if (l.x().length == 0) continue;
             XYSeries series = c.addSeries(l.name(), l.x(), l.y());
+            Color col = l.dashed() ? Color.GRAY : PALETTE[k % PALETTE.length];
+            series.setLineColor(col);
+            series.setMarkerColor(col);
+            if (!l.dashed()) {
+                series.setMarker(MARKERS[k % MARKERS.length]);
+                series.setLineWidth(2f);
+                k++;
+            }
             if (l.pointsOnly()) {
                 series.setXYSeriesRenderStyle(XYSeries.XYSeriesRenderStyle.Scatter);
-                series.setMarker(SeriesMarkers.DIAMOND);
             } else if (l.dashed()) {
                 series.setMarker(SeriesMarkers.NONE);
                 series.setLineStyle(new java.awt.BasicStroke(1.5f, java.awt.BasicStroke.CAP_BUTT, java.awt.BasicStroke.JOIN_MITER, 10f, new float[] {6f, 4f}, 0f));
