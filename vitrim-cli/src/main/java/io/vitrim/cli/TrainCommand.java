@@ -6,6 +6,7 @@ import io.vitrim.io.ModelLoader;
 import io.vitrim.model.Architectures;
 import io.vitrim.config.PreprocessConfig;
 import io.vitrim.config.ViTConfig;
+import io.vitrim.model.VisionTransformer;
 import io.vitrim.reduce.Methods;
 import io.vitrim.train.ParamGroups;
 import io.vitrim.train.TrainConfig;
@@ -169,7 +170,9 @@ final class TrainCommand implements Callable<Integer> {
             checkFits(model);
             if (cp.preprocess() == null) throw VitrimException.of(init, "has no preprocessing config (pretrained_cfg mean/std)");
             initial = cp;
-            checkSpecAndGroups(model, cp.weights().tensors().keySet());
+            VisionTransformer.checkTrainable(model, init);
+            checkSpecAndGroups(model, cp.weights().tensors().keySet(),
+                    io.vitrim.model.WeightBinder.bind(model, cp.weights(), java.util.Map.of(), init).methodValues());
             return run(err, model, cp.preprocess(), cfg, nThreads);
         }
         ViTConfig base = Architectures.get(arch).config();
@@ -181,7 +184,7 @@ final class TrainCommand implements Callable<Integer> {
                 (int) Math.round(dim * (mlpRatio == null ? 4.0 : mlpRatio)),
                 base.qkvBias(), true, false, headPool, headPool == ViTConfig.Pool.AVG, 1, base.normEps()); // classes: from the data
         model.validate("--arch " + arch);
-        checkSpecAndGroups(model, io.vitrim.model.WeightBinder.vitKeys(model.withNumClasses(2)).keySet());
+        checkSpecAndGroups(model, io.vitrim.model.WeightBinder.vitKeys(model.withNumClasses(2)).keySet(), java.util.Map.of());
         PreprocessConfig pre = new PreprocessConfig(img, img, 1.0, PreprocessConfig.Interpolation.BICUBIC,
                 PreprocessConfig.Resize.SHORTER_SIDE, PreprocessConfig.IMAGENET_MEAN, PreprocessConfig.IMAGENET_STD);
         return run(err, model, pre, cfg, nThreads);
@@ -203,8 +206,8 @@ final class TrainCommand implements Callable<Integer> {
     }
 
     /** The reduction spec and the parameter groups fail before any data is loaded. */
-    private void checkSpecAndGroups(ViTConfig m, java.util.Set<String> names) {
-        Methods.parse(reduce, m.numClasses() > 0 ? m : m.withNumClasses(2));
+    private void checkSpecAndGroups(ViTConfig m, java.util.Set<String> names, java.util.Map<String, float[]> methodWeights) {
+        Methods.parse(reduce, m.numClasses() > 0 ? m : m.withNumClasses(2), methodWeights);
         new ParamGroups(trainable, lrGroups, layerDecay).validate(new java.util.ArrayList<>(names), lr);
     }
 

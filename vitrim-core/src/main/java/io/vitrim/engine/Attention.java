@@ -79,6 +79,9 @@ public final class Attention {
         if (probes != null && probes.probs != null && probes.probs.length < batch * heads) {
             throw new IllegalArgumentException("probes.probs needs " + batch * heads + " slots");
         }
+        if (mask != null && probes != null && probes.probs != null && (probes.rowEps == null || probes.rowEps.length < batch * heads)) {
+            throw new IllegalArgumentException("with a key mask, probes.rowEps needs " + batch * heads + " slots");
+        }
         par.forEach(batch * heads, task -> {
             int b = task / heads, h = task % heads;
             int o = offsets[b], n = offsets[b + 1] - o;

@@ -32,6 +32,11 @@ public final class Linear {
         backwardPacked = null;
     }
 
+    /** {@link #pack} when the weights or the bias are trained (a frozen layer keeps its packing). */
+    public void repackIfTrained() {
+        if (w.trained() || (b != null && b.trained())) pack();
+    }
+
     PackedMatrix packed() {
         return forwardPacked;
     }

@@ -277,11 +277,16 @@ public final class VisionTransformer implements AutoCloseable {
      * with token pooling, or average pooling with {@code fc_norm}; not a distillation token.
      */
     public Tape newTape(int batch) {
-        if (config.distToken()) throw new VitrimException("training a distilled (dist_token) model is not supported");
-        if (config.globalPool() == ViTConfig.Pool.AVG && !config.fcNorm()) {
-            throw new VitrimException("training supports global_pool=avg only with fc_norm");
-        }
+        checkTrainable(config, source);
         return new Tape(config, batch);
+    }
+
+    /** Fails unless the training graph supports this model's shape ({@code where} names it). */
+    public static void checkTrainable(ViTConfig config, Object where) {
+        if (config.distToken()) throw VitrimException.of(where, "training a distilled (dist_token) model is not supported");
+        if (config.globalPool() == ViTConfig.Pool.AVG && !config.fcNorm()) {
+            throw VitrimException.of(where, "training supports global_pool=avg only with fc_norm");
+        }
     }
 
     /**
@@ -363,14 +368,14 @@ public final class VisionTransformer implements AutoCloseable {
 
     /** Re-packs the weights after they were changed in place (an optimiser step). */
     public void weightsChanged() {
-        patchEmbed.pack();
-        head.pack();
-        if (headDist != null) headDist.pack();
+        patchEmbed.repackIfTrained();
+        head.repackIfTrained();
+        if (headDist != null) headDist.repackIfTrained();
         for (Block b : blocks) {
-            b.attnQkv.pack();
-            b.attnProj.pack();
-            b.mlpFc1.pack();
-            b.mlpFc2.pack();
+            b.attnQkv.repackIfTrained();
+            b.attnProj.repackIfTrained();
+            b.mlpFc1.repackIfTrained();
+            b.mlpFc2.repackIfTrained();
         }
     }
 
@@ -388,7 +393,7 @@ public final class VisionTransformer implements AutoCloseable {
 
     /** Classifies one decoded image with a reduction given by spec, e.g. {@code Spec.tome(13)}. */
     public Prediction classify(io.vitrim.image.RgbImage image, io.vitrim.reduce.Spec reduction) {
-        return classify(image, reduction.bind(config));
+        return classify(image, reducer(reduction.text()));
     }
 
     /** Classifies decoded images as one batch. */

@@ -98,8 +98,7 @@ public final class Ltmp implements TokenReducer {
                 for (int i = 0; i < depth; i++) {
                     float[] w = weights.get(key.apply(i));
                     if (w == null) {
-                        throw s.error("the checkpoint has no " + key.apply(i) + " (no learned LTMP thresholds): give " + knob
-                                + "=θ, or fine-tune them (vitrim finetune --method ltmp)");
+                        throw s.error("the checkpoint has no " + key.apply(i) + " (no learned LTMP thresholds): give " + knob + "=θ");
                     }
                     t[i] = w[0];
                     check(s, t[i], key.apply(i) + " in the checkpoint");

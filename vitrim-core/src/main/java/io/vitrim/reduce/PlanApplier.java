@@ -189,16 +189,17 @@ public final class PlanApplier {
         final float[] nsize = (size != null || p.merges()) ? new float[newT] : null;
         final float[] weights = p.weights();
         final float[] wsum = weights == null ? nsize : new float[newT];
-        // 0. parked rows go to park slots, in row order
+        // 0. parked rows go to park slots, in row order (the plan's counts were checked above)
         final int firstSlot = s.parked;
-        int[] parkedRows = new int[0];
-        for (int t = 0; t < s.total(); t++) {
-            if (p.assign[t] != Plan.PARK) continue;
-            int b = 0;
-            while (t >= s.offsets[b + 1]) b++;
-            s.park(b, x, t, size == null ? 1f : size[t]);
-            parkedRows = java.util.Arrays.copyOf(parkedRows, parkedRows.length + 1);
-            parkedRows[parkedRows.length - 1] = t;
+        int nParked = 0;
+        for (int t = 0; t < s.total(); t++) if (p.assign[t] == Plan.PARK) nParked++;
+        int[] parkedRows = new int[nParked];
+        for (int b = 0, k = 0; b < batch; b++) {
+            for (int t = s.offsets[b]; t < s.offsets[b + 1]; t++) {
+                if (p.assign[t] != Plan.PARK) continue;
+                s.park(b, x, t, size == null ? 1f : size[t]);
+                parkedRows[k++] = t;
+            }
         }
         final int[] slotOf = new int[parkedRows.length == 0 ? 0 : s.total()];
         for (int k = 0; k < parkedRows.length; k++) slotOf[parkedRows[k]] = firstSlot + k;

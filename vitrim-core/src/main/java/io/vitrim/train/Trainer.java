@@ -133,7 +133,7 @@ public final class Trainer {
                 for (int i = 0; i < s.length; i++) shape[i] = (int) s[i];
                 sd.put(e.getKey(), st.floats(e.getKey()), shape);
             }
-            build(sd);
+            build(sd, ck);
             List<Param> ps = trained;
             for (int i = 0; i < ps.size(); i++) {
                 System.arraycopy(st.floats("adamw.m." + ps.get(i).name), 0, opt.m[i], 0, opt.m[i].length);
@@ -148,9 +148,9 @@ public final class Trainer {
         return true;
     }
 
-    private void build(StateDict init) {
+    private void build(StateDict init, Object source) {
         if (net != null) net.close();
-        net = VisionTransformer.create(model, pre, train.classes(), init, threads, cfg.init() != null ? cfg.init() : "training");
+        net = VisionTransformer.create(model, pre, train.classes(), init, threads, source);
         reducer = net.reducer(cfg.reduce());
         List<ParamGroups.Group> groups = cfg.groups().resolve(net.weights().all(), model.depth(), cfg.lr());
         trained = new ArrayList<>();
@@ -172,7 +172,7 @@ public final class Trainer {
                     init = RandomInit.create(model, cfg.seed());
                     if (cfg.sinCosPos()) RandomInit.sinCosPosEmbed(init, model);
                 }
-                build(copy(init));
+                build(copy(init), cfg.init() != null ? cfg.init() : "initial weights");
             }
             Tape tape = net.newTape(cfg.batch());
             int stepsPerEpoch = train.size() / cfg.batch();
@@ -214,9 +214,15 @@ public final class Trainer {
                 StateDict sd = net.stateDict();
                 if (eval != null) {
                     long e0 = System.nanoTime();
-                    Accuracy.Result a = Accuracy.evaluate(net, eval, reducer, 250, null, null);
+                    // eval_top1 is always the unreduced model; with --reduce also the reduced one
+                    Accuracy.Result a = Accuracy.evaluate(net, eval, TokenReducer.NONE, 250, null, null);
                     m.put("eval_top1", a.top1Rate());
                     m.put("eval_top5", a.top5Rate());
+                    if (!cfg.reduce().equals("none")) {
+                        Accuracy.Result ar = Accuracy.evaluate(net, eval, reducer, 250, null, null);
+                        m.put("eval_top1_reduced", ar.top1Rate());
+                        m.put("eval_top5_reduced", ar.top5Rate());
+                    }
                     m.put("eval_seconds", (System.nanoTime() - e0) / 1e9);
                 }
                 m.put("train_seconds_total", secondsSoFar);
