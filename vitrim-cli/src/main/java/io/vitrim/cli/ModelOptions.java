@@ -42,6 +42,7 @@ final class ModelOptions {
             if (!model.isAbsolute() && !model.normalize().startsWith("..")) return model.normalize().toString();
             return abs.getFileName() == null ? abs.toString() : abs.getFileName().toString();
         }
+        if (arch == null) return "models/cifar10-vit (embedded)";
         return arch + " (random weights, seed " + seed + ")";
     }
 

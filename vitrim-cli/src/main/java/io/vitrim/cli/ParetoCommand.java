@@ -107,8 +107,12 @@ final class ParetoCommand implements Callable<Integer> {
             int[] map = EvalCommand.classMap(d, m, data);
             Files.createDirectories(out);
             Path cache = out.resolve("points.jsonl");
-            String key = modelName + "@" + model.fingerprint() + "|" + data + "|" + d.size() + "|" + batch + "|" + n;
+            String key = modelName + "@" + model.fingerprint() + "|" + data + "|" + d.size() + "|" + batch + "|" + n + "|timed-on-data";
             Map<String, Map<String, Object>> cached = readCache(cache, key);
+            // timing runs on real images (the first batch of the data, repeated if it is smaller)
+            int per = 3 * m.config().imgHeight() * m.config().imgWidth();
+            float[] timing = new float[batch * per];
+            for (int b = 0; b < batch; b++) d.toTensor(b % d.size(), m.preprocess().mean(), m.preprocess().std(), timing, b * per);
             List<Pareto.Point> results = new ArrayList<>();
             long start = System.nanoTime();
             int done = 0, measured = 0;
@@ -120,7 +124,7 @@ final class ParetoCommand implements Callable<Integer> {
                     TokenReducer r = m.reducer(s);
                     if (!warm) {
                         progress.status("JIT warm-up " + warmup + " s");
-                        Throughput.measure(m, List.of(TokenReducer.NONE, r), new Throughput.Settings(batch, warmup, 2, 1, 1), null);
+                        Throughput.measure(m, List.of(TokenReducer.NONE, r), new Throughput.Settings(batch, warmup, 2, 1, 1), null, timing);
                         warm = true;
                     }
                     final int idx = i;
@@ -129,7 +133,7 @@ final class ParetoCommand implements Callable<Integer> {
                     Accuracy.Result a = Accuracy.evaluate(m, d, r, batch, map, k -> progress.status(String.format(Locale.ROOT,
                             "point %d/%d %s: accuracy %d/%d%s", idx + 1, specs.size(), s, k, d.size(), eta(elapsedBefore, measuredBefore, specs.size() - idx, cached))));
                     progress.status(String.format(Locale.ROOT, "point %d/%d %s: timing", i + 1, specs.size(), s));
-                    List<Throughput.Result> tr = Throughput.measure(m, List.of(TokenReducer.NONE, r), new Throughput.Settings(batch, 0, 1, rounds, 1), null);
+                    List<Throughput.Result> tr = Throughput.measure(m, List.of(TokenReducer.NONE, r), new Throughput.Settings(batch, 0, 1, rounds, 1), null, timing);
                     Throughput.Result t = tr.get(1);
                     row = new LinkedHashMap<>();
                     row.put("key", key);

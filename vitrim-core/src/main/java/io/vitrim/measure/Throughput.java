@@ -41,11 +41,26 @@ public final class Throughput {
      * @param progress receives short status lines (may be null)
      */
     public static List<Result> measure(VisionTransformer model, List<TokenReducer> reducers, Settings s, Consumer<String> progress) {
+        return measure(model, reducers, s, progress, null);
+    }
+
+    /**
+     * As above, timed on {@code images} ({@code [batch, 3, H, W]}, normalised) instead of noise:
+     * data-dependent methods (LTMP, PPT) reduce real images differently from noise, so their
+     * speed must be measured on the images their accuracy and MACs come from.
+     */
+    public static List<Result> measure(VisionTransformer model, List<TokenReducer> reducers, Settings s, Consumer<String> progress,
+                                       float[] images) {
         var cfg = model.config();
         int per = 3 * cfg.imgHeight() * cfg.imgWidth();
-        float[] px = new float[s.batch() * per];
-        java.util.SplittableRandom rnd = new java.util.SplittableRandom(s.seed());
-        for (int i = 0; i < px.length; i++) px[i] = (float) rnd.nextGaussian();
+        float[] px = images;
+        if (px == null) {
+            px = new float[s.batch() * per];
+            java.util.SplittableRandom rnd = new java.util.SplittableRandom(s.seed());
+            for (int i = 0; i < px.length; i++) px[i] = (float) rnd.nextGaussian();
+        } else if (px.length != s.batch() * per) {
+            throw new IllegalArgumentException("images hold " + px.length / per + " images, batch is " + s.batch());
+        }
         double[] gmacs = new double[reducers.size()];
         double[][] phaseGmacs = new double[reducers.size()][];
         long start = System.nanoTime();

@@ -43,7 +43,7 @@ public final class Charts {
         XYChart c = new XYChartBuilder().width(900).height(560).title(title).xAxisTitle(xTitle).yAxisTitle(yTitle).build();
         var s = c.getStyler();
         s.setChartBackgroundColor(Color.WHITE);
-        s.setLegendPosition(Styler.LegendPosition.InsideSE);
+        s.setLegendPosition(Styler.LegendPosition.OutsideE); // inside, it can hide the strongest points
         s.setChartTitleFont(new Font(Font.SANS_SERIF, Font.BOLD, 16));
         s.setAxisTitleFont(new Font(Font.SANS_SERIF, Font.PLAIN, 13));
         c.getStyler().setMarkerSize(7);
