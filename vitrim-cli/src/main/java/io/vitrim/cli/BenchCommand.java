@@ -40,7 +40,7 @@ final class BenchCommand implements Callable<Integer> {
     @Mixin
     ThreadOption threads;
 
-    @Option(names = {"-r", "--reduce"}, paramLabel = "SPEC",
+    @Option(names = {"-r", "--reduce"}, paramLabel = "SPEC", completionCandidates = ReduceCandidates.class,
             description = "A reduction to measure (repeatable); 'none' is always measured first as the baseline.")
     List<String> reduce = new ArrayList<>();
 

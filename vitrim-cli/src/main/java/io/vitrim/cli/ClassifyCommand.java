@@ -46,11 +46,11 @@ final class ClassifyCommand implements Callable<Integer> {
     @Mixin
     ThreadOption threads;
 
-    @Option(names = {"-r", "--reduce"}, paramLabel = "SPEC", defaultValue = "none",
+    @Option(names = {"-r", "--reduce"}, paramLabel = "SPEC", completionCandidates = ReduceCandidates.class, defaultValue = "none",
             description = "Token reduction, e.g. tome:r=13 (default: ${DEFAULT-VALUE}). See 'vitrim info --methods'.")
     String reduce;
 
-    @Option(names = "--compare", paramLabel = "SPEC",
+    @Option(names = "--compare", paramLabel = "SPEC", completionCandidates = ReduceCandidates.class,
             description = "Also classify every input with this reduction and report, per input and in total, how its result and cost compare.")
     String compare;
 

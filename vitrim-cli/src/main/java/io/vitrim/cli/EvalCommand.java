@@ -37,7 +37,7 @@ final class EvalCommand implements Callable<Integer> {
     @Option(names = "--data", paramLabel = "ZIP|DIR", required = true, description = "Labelled images; class folder names must match the model's labels.")
     Path data;
 
-    @Option(names = {"-r", "--reduce"}, paramLabel = "SPEC", description = "Reduction to evaluate (repeatable; default: none).")
+    @Option(names = {"-r", "--reduce"}, paramLabel = "SPEC", completionCandidates = ReduceCandidates.class, description = "Reduction to evaluate (repeatable); the unreduced baseline is always evaluated first, and each reduction is shown with its top-1 drop and MAC ratio.")
     List<String> reduce = new ArrayList<>();
 
     @Option(names = {"-b", "--batch"}, defaultValue = "100", description = "Batch size (default: ${DEFAULT-VALUE}).")
@@ -58,27 +58,37 @@ final class EvalCommand implements Callable<Integer> {
         PrintWriter out = spec.commandLine().getOut(), err = spec.commandLine().getErr();
         int n = threads.get();
         try (VisionTransformer m = model.load(n, null)) {
+            // the dense baseline always comes first, so every reduction shows what it costs
             List<TokenReducer> reducers = new ArrayList<>();
-            if (reduce.isEmpty()) reducers.add(TokenReducer.NONE);
-            for (String r : reduce) reducers.add(m.reducer(r));
+            reducers.add(TokenReducer.NONE);
+            for (String r : reduce) if (!r.trim().equals("none")) reducers.add(m.reducer(r));
             Progress p = new Progress(err, !json);
             LabelledImages d = LabelledImages.load(data, m.preprocess(), n, limit, k -> p.status("loading " + k + " images"));
             int[] map = classMap(d, m, data);
             List<Object> rows = new ArrayList<>();
+            double denseTop1 = 0, denseMacs = 0;
+            boolean top5 = m.config().numClasses() > 5;
             for (TokenReducer r : reducers) {
                 Accuracy.Result a = Accuracy.evaluate(m, d, r, batch, map, k -> p.status(r.spec() + ": " + k + "/" + d.size()));
                 p.done();
+                if (r == TokenReducer.NONE) {
+                    denseTop1 = a.top1Rate();
+                    denseMacs = a.gmacs();
+                }
                 Map<String, Object> o = new LinkedHashMap<>();
                 o.put("spec", r.spec());
                 o.put("images", a.images());
                 o.put("top1", a.top1Rate());
-                if (m.config().numClasses() > 5) o.put("top5", a.top5Rate());
+                if (top5) o.put("top5", a.top5Rate());
                 o.put("gmacs", a.gmacs());
+                o.put("top1_drop", denseTop1 - a.top1Rate());
+                o.put("mac_ratio", denseMacs / a.gmacs());
                 rows.add(o);
                 if (!json) {
-                    out.printf(Locale.ROOT, "%-34s top-1 %6.2f%%%s  (%d images, %.3f GMACs/image)%n", r.spec(), 100 * a.top1Rate(),
-                            m.config().numClasses() > 5 ? String.format(Locale.ROOT, "  top-5 %6.2f%%", 100 * a.top5Rate()) : "",
-                            a.images(), a.gmacs());
+                    String drop = r == TokenReducer.NONE ? "      (baseline)      "
+                            : String.format(Locale.ROOT, "  %+6.2f pt  %5.2fx MACs", -100 * (denseTop1 - a.top1Rate()), denseMacs / a.gmacs());
+                    out.printf(Locale.ROOT, "%-30s top-1 %6.2f%%%s%s  (%d images, %.3f GMACs)%n", r.spec(), 100 * a.top1Rate(),
+                            top5 ? String.format(Locale.ROOT, "  top-5 %6.2f%%", 100 * a.top5Rate()) : "", drop, a.images(), a.gmacs());
                     out.flush();
                 }
             }

@@ -30,7 +30,7 @@ final class InfoCommand implements Callable<Integer> {
     @Mixin
     ModelOptions model;
 
-    @Option(names = {"-r", "--reduce"}, paramLabel = "SPEC", defaultValue = "none", description = "Token reduction to account for (default: ${DEFAULT-VALUE}).")
+    @Option(names = {"-r", "--reduce"}, paramLabel = "SPEC", completionCandidates = ReduceCandidates.class, defaultValue = "none", description = "Token reduction to account for (default: ${DEFAULT-VALUE}).")
     String reduce;
 
     @Option(names = "--explain", description = "Print token counts and MACs of every block.")

@@ -13,7 +13,7 @@ import java.io.PrintWriter;
         scope = CommandLine.ScopeType.INHERIT,
         description = {"Token reduction for Vision Transformers on the JVM: classify, measure, train and compare ToMe, PPT, local-global merging, LTMP and friends on timm / Hugging Face checkpoints.", ""},
         subcommands = {ClassifyCommand.class, BenchCommand.class, InfoCommand.class, TrainCommand.class, EvalCommand.class,
-            VisualizeCommand.class, ParetoCommand.class,
+            VisualizeCommand.class, ParetoCommand.class, CompletionCommand.class,
             CommandLine.HelpCommand.class},
         footer = {"", "Examples:",
             "  vitrim classify samples/ --compare tome:r=8   # the embedded model",

@@ -52,7 +52,7 @@ final class TrainCommand implements Callable<Integer> {
     @Option(names = "--init", paramLabel = "DIR", description = "Start from this model folder's weights (fine-tuning); its shapes, classes and preprocessing are kept.")
     Path init;
 
-    @Option(names = "--reduce", paramLabel = "SPEC", defaultValue = "none",
+    @Option(names = "--reduce", paramLabel = "SPEC", defaultValue = "none", completionCandidates = ReduceCandidates.class,
             description = "Token reduction inside the training graph, e.g. tome:r=4 (default: ${DEFAULT-VALUE}; see vitrim classify --help).")
     String reduce;
 

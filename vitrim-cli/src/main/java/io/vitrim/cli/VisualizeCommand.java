@@ -35,7 +35,7 @@ final class VisualizeCommand implements Callable<Integer> {
     @Mixin
     ModelOptions model;
 
-    @Option(names = {"-r", "--reduce"}, paramLabel = "SPEC", required = true, description = "The reduction to show, e.g. tome:r=6.")
+    @Option(names = {"-r", "--reduce"}, paramLabel = "SPEC", completionCandidates = ReduceCandidates.class, required = true, description = "The reduction to show, e.g. tome:r=6.")
     String reduce;
 
     @Option(names = {"-o", "--out"}, paramLabel = "DIR", required = true, description = "Output folder for the PNGs.")

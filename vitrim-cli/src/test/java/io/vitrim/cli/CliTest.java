@@ -246,7 +246,7 @@ class CliTest {
 
     @Test
     void everyCommandHasHelpWithExamplesThatFitsEightyColumns() {
-        for (String cmd : new String[] {"classify", "bench", "info", "eval", "train", "visualize", "pareto"}) {
+        for (String cmd : new String[] {"classify", "bench", "info", "eval", "train", "visualize", "pareto", "completion"}) {
             Run r = run(cmd, "--help");
             assertThat(r.code()).isZero();
             assertThat(r.out()).contains("Examples:").contains("vitrim " + cmd);
@@ -264,8 +264,24 @@ class CliTest {
         // command summaries are whole sentences (picocli shows a command's header line)
         for (String line : top.out().lines().toList()) {
             assertThat(line.length()).isLessThanOrEqualTo(80);
-            if (line.matches("  (classify|bench|info|train|eval|visualize|pareto) .*")) assertThat(line).endsWith(".");
+            if (line.matches("  (classify|bench|info|train|eval|visualize|pareto|completion) .*")) assertThat(line).endsWith(".");
         }
+    }
+
+    @Test
+    void completionScriptCoversCommandsOptionsAndMethods() throws Exception {
+        Run r = run("completion");
+        assertThat(r.code()).isZero();
+        assertThat(r.out()).startsWith("#!/usr/bin/env bash").contains("classify").contains("pareto").contains("--reduce")
+                .contains("tome").contains("ltmp").contains("lgtm");
+        // bash accepts it and completes a subcommand
+        Path script = tmp.resolve("c.bash");
+        Files.writeString(script, r.out());
+        Process p = new ProcessBuilder("bash", "-c", "source " + script + " && COMP_WORDS=(vitrim cla) COMP_CWORD=1 COMP_LINE='vitrim cla' "
+                + "COMP_POINT=10 && _complete_vitrim && echo \"${COMPREPLY[@]}\"").redirectErrorStream(true).start();
+        String got = new String(p.getInputStream().readAllBytes(), java.nio.charset.StandardCharsets.UTF_8);
+        assertThat(p.waitFor()).as(got).isZero();
+        assertThat(got.trim()).isEqualTo("classify");
     }
 
     @Test

@@ -128,6 +128,16 @@ class ParetoAndVisualizeTest {
         Map<?, ?> none = (Map<?, ?>) res.get(0), tome = (Map<?, ?>) res.get(1);
         assertThat(((Number) none.get("images")).intValue()).isEqualTo(24);
         assertThat(((Number) tome.get("gmacs")).doubleValue()).isLessThan(((Number) none.get("gmacs")).doubleValue());
+        double drop = ((Number) none.get("top1")).doubleValue() - ((Number) tome.get("top1")).doubleValue();
+        assertThat(((Number) tome.get("top1_drop")).doubleValue()).isCloseTo(drop, org.assertj.core.data.Offset.offset(1e-12));
+        assertThat(((Number) tome.get("mac_ratio")).doubleValue()).isCloseTo(((Number) none.get("gmacs")).doubleValue()
+                / ((Number) tome.get("gmacs")).doubleValue(), org.assertj.core.data.Offset.offset(1e-12));
+        // without --reduce none, the baseline is still measured first; the text names the drop
+        CliTest.Run t = CliTest.run("eval", "--model", model.toString(), "--data", data.toString(), "--reduce", "tome:r=3", "--batch", "7");
+        assertThat(t.code()).as(t.err()).isZero();
+        assertThat(t.lines()).hasSize(2);
+        assertThat(t.lines().get(0)).startsWith("none").contains("(baseline)");
+        assertThat(t.lines().get(1)).startsWith("tome:r=3").contains(" pt ").contains("x MACs");
     }
 
     @Test
