@@ -104,7 +104,7 @@ public final class ParetoReport {
         h.append("</table>");
         h.append("<h2>Plots</h2>").append(svg(dir.resolve("accuracy_vs_speedup.svg"))).append(svg(dir.resolve("accuracy_vs_gmacs.svg")));
         h.append("<h2>Points per method</h2><p>Speed-up: median forward time of <code>none</code> over that of the point, measured ")
-                .append("in alternating rounds in the same process; MAC ratio: analytic, from the token counts each block saw. ")
+                .append("in alternating rounds in the same process, on a batch of the evaluated images; MAC ratio: analytic, from the token counts each block saw. ")
                 .append("Highlighted rows are on the Pareto front (no other point is both faster and more accurate).</p>");
         for (Map.Entry<String, List<Pareto.Point>> e : byMethod.entrySet()) {
             h.append("<h3>").append(esc(e.getKey())).append("</h3><table><tr><th>spec</th><th>top-1</th><th>top-5</th><th>GMACs</th>")
