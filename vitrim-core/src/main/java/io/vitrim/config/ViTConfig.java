@@ -59,7 +59,20 @@ public record ViTConfig(
         if (globalPool == Pool.TOKEN && !classToken) throw VitrimException.of(where, "global_pool=token needs a class token");
         if (numClasses <= 0) throw VitrimException.of(where, "num_classes must be positive, got " + numClasses);
         if ((long) gridH() * gridW() + numPrefix() > 1 << 16) throw VitrimException.of(where, "too many tokens: " + numTokens());
+        // sizes no real ViT comes near: refused before anything is sized from them
+        limit(where, "depth", depth, MAX_DEPTH);
+        limit(where, "embed_dim", embedDim, MAX_WIDTH);
+        limit(where, "mlp width", mlpHidden, 8L * MAX_WIDTH);
+        limit(where, "num_classes", numClasses, MAX_CLASSES);
+        limit(where, "image size", Math.max(imgHeight, imgWidth), MAX_IMAGE);
         return this;
+    }
+
+    /** Limits of {@link #validate}: far above ViT-22B (48 blocks, width 6144) and ImageNet-22k. */
+    public static final int MAX_DEPTH = 1024, MAX_WIDTH = 16384, MAX_CLASSES = 1 << 20, MAX_IMAGE = 8192;
+
+    private static void limit(Object where, String what, long v, long max) {
+        if (v > max) throw VitrimException.of(where, what + " " + v + " is past vitrim's limit of " + max + " (not a model it can run)");
     }
 
     public int gridH() {

@@ -68,7 +68,8 @@ public final class Architectures {
         Arch a = REGISTRY.get(base);
         if (a != null) return a;
         java.util.regex.Matcher m = PATTERN.matcher(base);
-        if (m.matches() && !(m.group(1).equals("vit") && m.group(3) != null)) {
+        // sizes of at most 4 digits: a longer number is not a ViT (and would overflow an int)
+        if (m.matches() && !(m.group(1).equals("vit") && m.group(3) != null) && m.group(4).length() <= 4 && m.group(5).length() <= 4) {
             int[] dims = sizes(m.group(2));
             int patch = Integer.parseInt(m.group(4)), img = Integer.parseInt(m.group(5));
             boolean deitModel = m.group(1).equals("deit");
