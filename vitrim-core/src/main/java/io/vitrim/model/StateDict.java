@@ -39,6 +39,13 @@ public final class StateDict {
         return Collections.unmodifiableMap(tensors);
     }
 
+    /** A deep copy (the tensors' data copied), in the same order. */
+    public StateDict copy() {
+        StateDict c = new StateDict();
+        for (Map.Entry<String, Tensor> e : tensors.entrySet()) c.put(e.getKey(), e.getValue().data().clone(), e.getValue().shape());
+        return c;
+    }
+
     public Tensor remove(String name) {
         return tensors.remove(name);
     }

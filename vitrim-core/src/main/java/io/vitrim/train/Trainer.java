@@ -172,7 +172,8 @@ public final class Trainer {
                     init = RandomInit.create(model, cfg.seed());
                     if (cfg.sinCosPos()) RandomInit.sinCosPosEmbed(init, model);
                 }
-                build(copy(init), cfg.init() != null ? cfg.init() : "initial weights");
+                // a copy: the caller's state dict stays as it was
+                build(init.copy(), cfg.init() != null ? cfg.init() : "initial weights");
             }
             Tape tape = net.newTape(cfg.batch());
             int stepsPerEpoch = train.size() / cfg.batch();
@@ -234,13 +235,6 @@ public final class Trainer {
         } finally {
             if (net != null) net.close();
         }
-    }
-
-    /** The model weights start as a copy: the caller's state dict stays as it was. */
-    private static StateDict copy(StateDict sd) {
-        StateDict c = new StateDict();
-        for (Map.Entry<String, StateDict.Tensor> e : sd.tensors().entrySet()) c.put(e.getKey(), e.getValue().data().clone(), e.getValue().shape());
-        return c;
     }
 
     private void save(StateDict sd) throws IOException {

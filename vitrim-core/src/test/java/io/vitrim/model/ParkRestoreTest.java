@@ -5,6 +5,7 @@ import io.vitrim.reduce.Plan;
 import io.vitrim.reduce.TokenReducer;
 import io.vitrim.reduce.TokenState;
 import io.vitrim.reduce.Trace;
+import io.vitrim.testing.Fixtures;
 import io.vitrim.testing.HashInit;
 import io.vitrim.train.LossTerm;
 import io.vitrim.train.SoftmaxCrossEntropy;
@@ -53,15 +54,6 @@ class ParkRestoreTest {
         }
     };
 
-    static double relErr(float[] a, float[] b) {
-        double num = 0, den = 1e-12;
-        for (int i = 0; i < a.length; i++) {
-            num = Math.max(num, Math.abs(a[i] - b[i]));
-            den = Math.max(den, Math.abs(b[i]));
-        }
-        return num / den;
-    }
-
     @Test
     void parkedTokensTravelAndComeBackUnchanged() {
         int batch = 3;
@@ -69,7 +61,7 @@ class ParkRestoreTest {
         try (VisionTransformer m = VisionTransformer.create(CFG, null, null, HashInit.stateDict(CFG, 4, 2.0), 2, "t")) {
             VisionTransformer.Result none = m.forward(px, batch, TokenReducer.NONE, true);
             VisionTransformer.Result park = m.forward(px, batch, PARK, true);
-            assertThat(relErr(park.logits(), none.logits())).isLessThan(1e-5);
+            assertThat(Fixtures.relErr(park.logits(), none.logits())).isLessThan(1e-5);
             assertThat(park.trace().tokensEnteringBlocks(0)).containsExactly(17, 17);
             int[] src = park.trace().finalSource()[0];
             assertThat(src[3]).isEqualTo(14);
@@ -86,7 +78,7 @@ class ParkRestoreTest {
             double lossPark = new TrainingStep(m, PARK, params, List.of(LossTerm.CROSS_ENTROPY)).run(tape, px, targets).loss();
             assertThat(lossPark).isCloseTo(lossNone, org.assertj.core.data.Offset.offset(1e-5));
             for (int i = 0; i < params.size(); i++) {
-                assertThat(relErr(params.get(i).grad, gNone[i])).as("gradient of %s", params.get(i).name).isLessThan(1e-4);
+                assertThat(Fixtures.relErr(params.get(i).grad, gNone[i])).as("gradient of %s", params.get(i).name).isLessThan(1e-4);
             }
         }
     }

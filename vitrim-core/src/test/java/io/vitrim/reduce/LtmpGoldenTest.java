@@ -26,9 +26,7 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
  */
 class LtmpGoldenTest {
     static List<Json.Obj> cases() {
-        List<Json.Obj> out = new ArrayList<>();
-        for (Object o : Fixtures.load("ltmp/cases.json").list("cases")) out.add(Fixtures.obj(o, "case"));
-        return out;
+        return Fixtures.cases("ltmp/cases.json");
     }
 
     @TestFactory

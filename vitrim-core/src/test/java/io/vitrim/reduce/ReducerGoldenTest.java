@@ -34,8 +34,7 @@ class ReducerGoldenTest {
 
     private List<DynamicTest> cases(String file) {
         List<DynamicTest> tests = new ArrayList<>();
-        for (Object o : Fixtures.load(file).list("cases")) {
-            Json.Obj f = Fixtures.obj(o, "case");
+        for (Json.Obj f : Fixtures.cases(file)) {
             tests.add(DynamicTest.dynamicTest(f.str("name", "?") + " " + f.str("spec", ""), () -> check(f)));
         }
         return tests;

@@ -47,6 +47,23 @@ public final class Fixtures {
     }
 
     @SuppressWarnings("unchecked")
+    /** The {@code cases} list of a fixture file. */
+    public static List<Json.Obj> cases(String resource) {
+        List<Json.Obj> out = new java.util.ArrayList<>();
+        for (Object o : load(resource).list("cases")) out.add(obj(o, "case"));
+        return out;
+    }
+
+    /** max |a − b| / max |b| over a tensor (the golden tests' relative error). */
+    public static double relErr(float[] a, float[] b) {
+        double num = 0, den = 1e-12;
+        for (int i = 0; i < a.length; i++) {
+            num = Math.max(num, Math.abs(a[i] - b[i]));
+            den = Math.max(den, Math.abs(b[i]));
+        }
+        return num / den;
+    }
+
     public static Json.Obj obj(Object o, String where) {
         return new Json.Obj((Map<String, Object>) o, where);
     }

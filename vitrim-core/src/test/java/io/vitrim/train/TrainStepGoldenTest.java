@@ -34,16 +34,6 @@ class TrainStepGoldenTest {
         }
     }
 
-    /** max |a − b| / max |b| over a tensor. */
-    static double relErr(float[] a, float[] b) {
-        double num = 0, den = 1e-12;
-        for (int i = 0; i < a.length; i++) {
-            num = Math.max(num, Math.abs(a[i] - b[i]));
-            den = Math.max(den, Math.abs(b[i]));
-        }
-        return num / den;
-    }
-
     @Test
     void adamWMatchesTorchOnGivenGradients() {
         StateDict want = ModelLoader.readTensors(res("adamw.safetensors"));
@@ -58,14 +48,8 @@ class TrainStepGoldenTest {
             System.arraycopy(io.vitrim.testing.HashInit.uniform(8 + s, "gb", 5, 1.0, 0), 0, b.grad, 0, 5);
             opt.step(lrs[s]);
         }
-        assertThat(relErr(w.value, want.get("w").data())).isLessThan(1e-6);
-        assertThat(relErr(b.value, want.get("b").data())).isLessThan(1e-6);
-    }
-
-    static StateDict copy(StateDict sd) {
-        StateDict c = new StateDict();
-        sd.tensors().forEach((k, t) -> c.put(k, t.data().clone(), t.shape()));
-        return c;
+        assertThat(Fixtures.relErr(w.value, want.get("w").data())).isLessThan(1e-6);
+        assertThat(Fixtures.relErr(b.value, want.get("b").data())).isLessThan(1e-6);
     }
 
     @Test
@@ -80,7 +64,7 @@ class TrainStepGoldenTest {
         List<Object> labels = f.list("labels");
         double[] loss = f.numbers("loss"), norms = f.numbers("grad_norm"), lr = f.numbers("lr");
         for (int threads : new int[] {1, 2}) {
-            try (VisionTransformer m = VisionTransformer.create(cfg, null, null, copy(init), threads, "fixture")) {
+            try (VisionTransformer m = VisionTransformer.create(cfg, null, null, init.copy(), threads, "fixture")) {
                 List<Param> params = m.weights().all();
                 TrainingStep step = new TrainingStep(m, TokenReducer.NONE, params, List.of(LossTerm.CROSS_ENTROPY));
                 Tape tape = m.newTape(batch);
@@ -92,7 +76,7 @@ class TrainStepGoldenTest {
                     assertThat(r.loss()).as("loss of step %d", s).isCloseTo(loss[s], org.assertj.core.data.Offset.offset(1e-5 * Math.abs(loss[s])));
                     if (s == 0) {
                         for (Param p : params) {
-                            assertThat(relErr(p.grad, grads.get(p.name).data())).as("gradient of %s", p.name).isLessThan(1e-4);
+                            assertThat(Fixtures.relErr(p.grad, grads.get(p.name).data())).as("gradient of %s", p.name).isLessThan(1e-4);
                         }
                     }
                     double norm = AdamW.clipGradNorm(params, f.number("clip", 0));

@@ -26,9 +26,7 @@ import static org.assertj.core.api.Assertions.assertThat;
  */
 class TrainWithReductionGoldenTest {
     static List<Json.Obj> cases() {
-        List<Json.Obj> out = new ArrayList<>();
-        for (Object o : Fixtures.load("train/reduce_cases.json").list("cases")) out.add(Fixtures.obj(o, "case"));
-        return out;
+        return Fixtures.cases("train/reduce_cases.json");
     }
 
     @ParameterizedTest(name = "{0}")
@@ -54,7 +52,7 @@ class TrainWithReductionGoldenTest {
                             .containsExactly(Fixtures.ints((List<Object>) tokens.get(b)));
                 }
                 for (Param p : params) {
-                    assertThat(TrainStepGoldenTest.relErr(p.grad, grads.get(p.name).data()))
+                    assertThat(Fixtures.relErr(p.grad, grads.get(p.name).data()))
                             .as("gradient of %s (%d threads)", p.name, threads).isLessThan(1e-4);
                 }
             }
