@@ -454,6 +454,40 @@ def images():
     write_json(os.path.join(RES, "images", "index.json"), {"cases": index})
 
 
+AUG_OPS = ["Identity", "ShearX", "ShearY", "TranslateX", "TranslateY", "Rotate", "Brightness", "Color", "Contrast",
+           "Sharpness", "Posterize", "Solarize", "AutoContrast", "Equalize"]
+
+
+def augment():
+    """torchvision's RandAugment operations on PIL images, one bin and sign at a time."""
+    import base64
+    from PIL import Image
+    import torchvision.transforms as T
+    from torchvision.transforms import autoaugment as A
+    src = os.path.join(RES, "images", "src")
+    w, h = 24, 20  # not square: catches swapped axes
+    photo = Image.open(os.path.join(src, sorted(f for f in os.listdir(src) if f.endswith(".jpg"))[0])).convert("RGB")
+    photo = T.Resize((h, w), interpolation=T.InterpolationMode.BICUBIC)(photo)
+    rng = np.random.default_rng(5)
+    noise = rng.integers(0, 256, size=(h, w, 3), dtype=np.uint8)
+    noise[:, : w // 3] = noise[:, : w // 3] // 4 + 60  # a low-contrast part for AutoContrast/Equalize
+    images = [np.asarray(photo), noise]
+    ra = T.RandAugment(num_ops=1, magnitude=9)
+    space = ra._augmentation_space(31, (h, w))
+    cases = []
+    for k, arr in enumerate(images):
+        for op in AUG_OPS:
+            mags, signed = space[op]
+            for m in ((9, 30) if signed else (0, 9, 30)):
+                for sign in ((1, -1) if signed else (1,)):
+                    mag = float(mags[m].item()) if mags.ndim > 0 else 0.0
+                    out = A._apply_op(Image.fromarray(arr), op, sign * mag, interpolation=T.InterpolationMode.NEAREST, fill=None)
+                    cases.append({"image": k, "op": op, "bin": m, "sign": sign, "magnitude": sign * mag,
+                                  "expected": base64.b64encode(np.asarray(out).tobytes()).decode()})
+    write_json(os.path.join(RES, "train", "randaugment.json"),
+               {"height": h, "width": w, "images": [base64.b64encode(a.tobytes()).decode() for a in images], "cases": cases})
+
+
 if __name__ == "__main__":
     what = sys.argv[1] if len(sys.argv) > 1 else "all"
     if what in ("core", "all"):
@@ -472,3 +506,5 @@ if __name__ == "__main__":
         ltmp()
     if what in ("train_reduce", "all"):
         train_reduce()
+    if what in ("augment", "all"):
+        augment()

@@ -127,6 +127,18 @@ final class TrainCommand implements Callable<Integer> {
     @Option(names = "--seed", defaultValue = "0", description = "Seed of initialisation, order and augmentation (default: ${DEFAULT-VALUE}).")
     long seed;
 
+    @Option(names = "--drop-path", paramLabel = "P", defaultValue = "0",
+            description = "Stochastic depth: drop rate of the last block, linear from 0 (default: ${DEFAULT-VALUE}).")
+    double dropPath;
+
+    @Option(names = "--randaugment", paramLabel = "N,M",
+            description = "RandAugment with N operations at magnitude M of 0-30, as torchvision's (e.g. 2,9; default: off).")
+    String randAugment;
+
+    @Option(names = "--holdout", paramLabel = "N", defaultValue = "0",
+            description = "Hold out N training images (seeded) as the validation set evaluated every epoch, instead of --eval-data.")
+    int holdout;
+
     @Option(names = "--limit", paramLabel = "N", defaultValue = "0", description = "Use an evenly spread subset of N training images (0 = all).")
     int limit;
 
@@ -162,8 +174,14 @@ final class TrainCommand implements Callable<Integer> {
             throw new VitrimException("invalid training options: need epochs >= 1, batch >= 1, lr > 0, warmup >= 0, 0 <= label smoothing < 1");
         }
         ParamGroups groups = new ParamGroups(trainable, lrGroups, layerDecay);
-        cfg = new TrainConfig(epochs, batch, lr, minLr, warmup, weightDecay, clip, labelSmoothing, cropPad, !noFlip, seed, sinCosPos,
-                reduce, init == null ? null : init.toString(), groups);
+        int[] ra = parseRandAugment(randAugment);
+        if (holdout > 0 && evalData != null) throw new VitrimException("--holdout and --eval-data both name the evaluation set; give one");
+        try {
+            cfg = new TrainConfig(epochs, batch, lr, minLr, warmup, weightDecay, clip, labelSmoothing, cropPad, !noFlip, seed, sinCosPos,
+                    reduce, init == null ? null : init.toString(), groups, dropPath, ra[0], ra[1], holdout);
+        } catch (IllegalArgumentException e) {
+            throw new VitrimException("invalid training options: " + e.getMessage());
+        }
         if (init != null) {
             ModelLoader.Checkpoint cp = ModelLoader.read(init, null);
             model = cp.config();
@@ -192,6 +210,17 @@ final class TrainCommand implements Callable<Integer> {
 
     private ModelLoader.Checkpoint initial;
 
+    private static int[] parseRandAugment(String s) {
+        if (s == null || s.equals("off")) return new int[] {0, 0};
+        String[] p = s.split(",");
+        try {
+            if (p.length == 2) return new int[] {Integer.parseInt(p[0].trim()), Integer.parseInt(p[1].trim())};
+        } catch (NumberFormatException e) {
+            // falls through to the message
+        }
+        throw new VitrimException("--randaugment expects N,M (operations, magnitude 0-30), e.g. 2,9; got '" + s + "'");
+    }
+
     /** Fine-tuning keeps the folder's shapes: an override that differs is an error naming both. */
     private void checkFits(ViTConfig m) {
         java.util.List<String> bad = new java.util.ArrayList<>();
@@ -216,6 +245,11 @@ final class TrainCommand implements Callable<Integer> {
         err.flush();
         LabelledImages train = LabelledImages.load(data, pre, nThreads, limit, null);
         LabelledImages eval = evalData == null ? null : LabelledImages.load(evalData, pre, nThreads, evalLimit, null);
+        if (cfg.holdout() > 0) {
+            LabelledImages[] split = train.holdout(cfg.holdout(), cfg.seed());
+            train = split[0];
+            eval = split[1];
+        }
         if (eval != null && !eval.classes().equals(train.classes())) {
             throw VitrimException.of(evalData, "classes " + eval.classes() + " differ from the training classes " + train.classes());
         }

@@ -186,6 +186,10 @@ class CliTest {
         assertBadInput(run("train", "--init", tmp.resolve("nofolder").toString(), "--data", data, "--out", out.toString()),
                 "nofolder", "no such file");
         assertBadInput(run("train", "--layer-decay", "1.5", "--data", data, "--out", out.toString()), "--layer-decay");
+        assertBadInput(run("train", "--randaugment", "2", "--data", data, "--out", out.toString()), "--randaugment", "N,M");
+        assertBadInput(run("train", "--randaugment", "2,31", "--data", data, "--out", out.toString()), "RandAugment", "magnitude 0-30");
+        assertBadInput(run("train", "--drop-path", "1", "--data", data, "--out", out.toString()), "drop path", "[0, 1)");
+        assertBadInput(run("train", "--holdout", "100", "--eval-data", data, "--data", data, "--out", out.toString()), "--holdout", "--eval-data");
         assertThat(Files.exists(out)).as("no output folder after a refused run").isFalse();
     }
 

@@ -202,4 +202,35 @@ public final class LabelledImages {
             }
         }
     }
+
+    /**
+     * Splits off {@code n} images as a validation set (a seeded shuffle; its first {@code n} are
+     * held out, both parts keep their sorted order): returns {rest, held out}.
+     */
+    public LabelledImages[] holdout(int n, long seed) {
+        if (n <= 0 || n >= size()) throw VitrimException.of(source, "cannot hold out " + n + " of " + size() + " images");
+        int[] p = new int[size()];
+        for (int i = 0; i < p.length; i++) p[i] = i;
+        java.util.SplittableRandom r = new java.util.SplittableRandom(seed ^ 0x4F1DL);
+        for (int i = p.length - 1; i > 0; i--) {
+            int j = r.nextInt(i + 1), t = p[i];
+            p[i] = p[j];
+            p[j] = t;
+        }
+        int[] held = java.util.Arrays.copyOf(p, n), rest = java.util.Arrays.copyOfRange(p, n, p.length);
+        java.util.Arrays.sort(held);
+        java.util.Arrays.sort(rest);
+        return new LabelledImages[] {subset(rest), subset(held)};
+    }
+
+    private LabelledImages subset(int[] idx) {
+        int per = height * width * 3;
+        byte[] px = new byte[idx.length * per];
+        int[] lab = new int[idx.length];
+        for (int k = 0; k < idx.length; k++) {
+            System.arraycopy(pixels, idx[k] * per, px, k * per, per);
+            lab[k] = labels[idx[k]];
+        }
+        return new LabelledImages(source, classes, height, width, px, lab);
+    }
 }

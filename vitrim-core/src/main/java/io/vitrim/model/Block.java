@@ -114,7 +114,7 @@ public final class Block {
         Attention.forward(par, qkv, s.offsets(), s.batch(), c, heads, keyBias, attn, ap);
         long t3 = System.nanoTime();
         trace.addPhaseNanos(Trace.Phase.ATTENTION, t3 - t2);
-        attnProj.forward(par, attn, t, x, Gemm.Mode.ADD);
+        addBranch(par, attnProj, attn, t, x, s.offsets(), tape == null ? null : tape.keep1, tape);
         long t4 = System.nanoTime();
         trace.addPhaseNanos(Trace.Phase.PROJ, t4 - t3);
         // reduction inside the block (timed: the method's own overhead)
@@ -155,7 +155,7 @@ public final class Block {
         }
         long t7 = System.nanoTime();
         trace.addPhaseNanos(Trace.Phase.FC1, t7 - t6);
-        mlpFc2.forward(par, h, t, x, Gemm.Mode.ADD);
+        addBranch(par, mlpFc2, h, t, x, s.offsets(), tape == null ? null : tape.keep2, tape);
         long t8 = System.nanoTime();
         trace.addPhaseNanos(Trace.Phase.FC2, t8 - t7);
         Plan after = reducer.afterBlock(i, s, trace);
@@ -163,6 +163,25 @@ public final class Block {
         if (after != null) spare = PlanApplier.apply(par, s, after, spare, tape == null ? null : tape.afterPlan);
         trace.addPhaseNanos(Trace.Phase.REDUCE, System.nanoTime() - t8);
         return spare;
+    }
+
+    /** x ← x + lin(in), or under drop path x ← x + keep[image]·lin(in) row by row. */
+    private void addBranch(Parallel par, Linear lin, float[] in, int rows, float[] x, int[] offsets, float[] keep, Tape.BlockTape tape) {
+        if (keep == null) {
+            lin.forward(par, in, rows, x, Gemm.Mode.ADD);
+            return;
+        }
+        float[] y = tape.branch;
+        lin.forward(par, in, rows, y, Gemm.Mode.SET);
+        scaleRows(y, x, offsets, keep, dim, true);
+    }
+
+    /** {@code dst[rows of image b] (+)= keep[b]·src[rows of image b]}. */
+    private static void scaleRows(float[] src, float[] dst, int[] offsets, float[] keep, int c, boolean add) {
+        for (int b = 0; b + 1 < offsets.length; b++) {
+            float k = keep[b];
+            for (int i = offsets[b] * c, e = offsets[b + 1] * c; i < e; i++) dst[i] = add ? dst[i] + k * src[i] : k * src[i];
+        }
     }
 
     /**
@@ -176,7 +195,12 @@ public final class Block {
         if (a.afterPlan != null) g.planBackward(par, a.afterPlan, c);
         int tm = a.offsetsMid[a.offsetsMid.length - 1], tin = a.offsetsIn[a.offsetsIn.length - 1];
         // x_out = xmid + fc2(gelu(fc1(LN2(xmid))))
-        mlpFc2.backward(par, a.h, g.dx, tm, g.dh, false, g.scratch);
+        float[] dy2 = g.dx;
+        if (a.keep2 != null) { // drop path: the branch saw keep·dx
+            scaleRows(g.dx, g.dattn, a.offsetsMid, a.keep2, c, false);
+            dy2 = g.dattn;
+        }
+        mlpFc2.backward(par, a.h, dy2, tm, g.dh, false, g.scratch);
         float[] hp = a.hpre, dh = g.dh;
         par.forRange(tm, 64, (r0, r1) -> VecMath.geluBackwardInPlace(dh, hp, r0 * hid, (r1 - r0) * hid));
         mlpFc1.backward(par, a.ln2, dh, tm, g.dln, false, g.scratch);
@@ -184,7 +208,12 @@ public final class Block {
                 norm2Weight.grad, norm2Bias.grad);
         if (a.inPlan != null) g.planBackward(par, a.inPlan, c);
         // xmid = plan(xin + proj(attn(LN1(xin))))
-        attnProj.backward(par, a.attn, g.dx, tin, g.dattn, false, g.scratch);
+        float[] dy1 = g.dx;
+        if (a.keep1 != null) {
+            scaleRows(g.dx, g.dln, a.offsetsIn, a.keep1, c, false);
+            dy1 = g.dln;
+        }
+        attnProj.backward(par, a.attn, dy1, tin, g.dattn, false, g.scratch);
         Attention.backward(par, a.qkv, a.offsetsIn, a.offsetsIn.length - 1, c, heads, a.probs, g.dattn, g.dqkv);
         attnQkv.backward(par, a.ln1, g.dqkv, tin, g.dln, false, g.scratch);
         LayerNorm.backward(par, a.xin, c, tin, c, norm1Weight.value, a.mean1, a.rstd1, g.dln, c, g.dx, c, true,

@@ -29,6 +29,8 @@ public final class Tape {
         final float[] xin, ln1, mean1, rstd1, qkv, attn, xmid, ln2, mean2, rstd2, hpre, h;
         final float[][] probs;            // per (image, head) post-softmax [n, n]
         PlanApplier.Recording restore, inPlan, afterPlan;
+        float[] keep1, keep2;             // drop path: per image 0 or 1/(1−p) on the attention / MLP branch, or null
+        float[] branch;                   // shared scratch for a branch's output under drop path
 
         BlockTape(int rows, int c, int hid, int tasks) {
             xin = new float[rows * c];
@@ -78,12 +80,42 @@ public final class Tape {
         int p = cfg.patchSize();
         cols = new float[batch * cfg.numPatches() * 3 * p * p];
         blocks = new BlockTape[cfg.depth()];
-        for (int i = 0; i < blocks.length; i++) blocks[i] = new BlockTape(rows, c, hid, batch * cfg.numHeads());
+        float[] branch = new float[rows * c];
+        for (int i = 0; i < blocks.length; i++) {
+            blocks[i] = new BlockTape(rows, c, hid, batch * cfg.numHeads());
+            blocks[i].branch = branch;
+        }
         pooledIn = new float[batch * c];
         feats = new float[batch * c];
         featMean = new float[batch];
         featRstd = new float[batch];
         grads = new Grads(Math.max(rows, batch * cfg.numPatches()), c, hid);
+    }
+
+    /**
+     * Stochastic depth for the next training forward (timm's {@code DropPath}): in block i each
+     * image's attention and MLP branch is dropped with probability {@code rates[i]} and kept
+     * ones are scaled by 1/(1−p); inference never drops. The draws come from {@code seed} alone,
+     * so a resumed run repeats them. {@code rates} null or all zero: off.
+     */
+    public void dropPath(double[] rates, long seed) {
+        for (int i = 0; i < blocks.length; i++) {
+            double p = rates == null ? 0 : rates[i];
+            blocks[i].keep1 = p > 0 ? keep(p, new java.util.SplittableRandom(seed * 31 + 2L * i)) : null;
+            blocks[i].keep2 = p > 0 ? keep(p, new java.util.SplittableRandom(seed * 31 + 2L * i + 1)) : null;
+        }
+    }
+
+    /** Sets block {@code i}'s per-image branch factors directly (tests); null = no drop path there. */
+    void dropPath(int i, float[] keepAttn, float[] keepMlp) {
+        blocks[i].keep1 = keepAttn;
+        blocks[i].keep2 = keepMlp;
+    }
+
+    private float[] keep(double p, java.util.SplittableRandom r) {
+        float[] k = new float[batch];
+        for (int b = 0; b < batch; b++) k[b] = r.nextDouble() < 1 - p ? (float) (1 / (1 - p)) : 0f;
+        return k;
     }
 
     public int batch() {

@@ -6,7 +6,8 @@ import java.util.SplittableRandom;
 
 /**
  * Training-time augmentation on the decoded 8-bit images: random crop with zero padding
- * ({@code torchvision RandomCrop(size, padding)}) and horizontal flip, then normalisation.
+ * ({@code torchvision RandomCrop(size, padding)}), horizontal flip, optionally
+ * {@link RandAugment}, then normalisation.
  * Each sample's randomness comes from (seed, epoch, index) only, so a run is reproducible and
  * independent of thread timing.
  */
@@ -20,8 +21,12 @@ final class Augment {
         return z ^ (z >>> 31);
     }
 
-    /** Writes augmented, normalised image {@code i} into {@code dst[off..]} as [3, H, W]. */
-    static void sample(LabelledImages data, int i, long seed, int epoch, int pad, boolean flip,
+    /**
+     * Writes augmented, normalised image {@code i} into {@code dst[off..]} as [3, H, W]: random
+     * crop with zero padding, horizontal flip, then {@code randOps} RandAugment operations at
+     * magnitude {@code randMagnitude} (torchvision's order: crop, flip, RandAugment, normalise).
+     */
+    static void sample(LabelledImages data, int i, long seed, int epoch, int pad, boolean flip, int randOps, int randMagnitude,
                        float[] mean, float[] std, float[] dst, int off) {
         SplittableRandom rnd = new SplittableRandom(mix(mix(seed, epoch + 1), i));
         int h = data.height(), w = data.width(), hw = h * w;
@@ -30,20 +35,19 @@ final class Augment {
         boolean mirror = flip && rnd.nextBoolean();
         byte[] px = data.pixels();
         int base = i * hw * 3;
-        float[] zero = new float[3];
-        for (int c = 0; c < 3; c++) zero[c] = (0f - mean[c]) / std[c];
+        byte[] img = new byte[hw * 3]; // zero: the padding's fill
         for (int y = 0; y < h; y++) {
             int sy = y + dy;
+            if (sy < 0 || sy >= h) continue;
             for (int x = 0; x < w; x++) {
                 int sx = (mirror ? w - 1 - x : x) + dx;
-                int o = y * w + x;
-                if (sy < 0 || sy >= h || sx < 0 || sx >= w) {
-                    for (int c = 0; c < 3; c++) dst[off + c * hw + o] = zero[c];
-                } else {
-                    int s = base + (sy * w + sx) * 3;
-                    for (int c = 0; c < 3; c++) dst[off + c * hw + o] = ((px[s + c] & 0xff) / 255f - mean[c]) / std[c];
-                }
+                if (sx < 0 || sx >= w) continue;
+                System.arraycopy(px, base + (sy * w + sx) * 3, img, (y * w + x) * 3, 3);
             }
+        }
+        if (randOps > 0) RandAugment.apply(img, h, w, randOps, randMagnitude, rnd, new byte[hw * 3]);
+        for (int o = 0; o < hw; o++) {
+            for (int c = 0; c < 3; c++) dst[off + c * hw + o] = ((img[o * 3 + c] & 0xff) / 255f - mean[c]) / std[c];
         }
     }
 

@@ -27,7 +27,7 @@ final class BatchStream implements AutoCloseable {
                     int[] labels = new int[b];
                     for (int k = 0; k < b; k++) {
                         int idx = order[s * b + k];
-                        Augment.sample(data, idx, cfg.seed(), epoch, cfg.cropPad(), cfg.flip(), mean, std, px, k * per);
+                        Augment.sample(data, idx, cfg.seed(), epoch, cfg.cropPad(), cfg.flip(), cfg.randOps(), cfg.randMagnitude(), mean, std, px, k * per);
                         labels[k] = data.label(idx);
                     }
                     queue.put(new Batch(px, labels));

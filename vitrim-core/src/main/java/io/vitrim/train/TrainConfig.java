@@ -24,16 +24,29 @@ import java.util.Map;
  * @param reduce         token reduction inside the training graph ({@code none} = none)
  * @param init           model folder the weights start from (null = random initialisation)
  * @param groups         trained parameters and their learning rates
+ * @param dropPath       stochastic depth: the last block's drop rate (linear from 0 at block 0)
+ * @param randOps        RandAugment operations per image (0: off)
+ * @param randMagnitude  RandAugment magnitude, 0–30 (of 31 bins, as torchvision)
+ * @param holdout        training images held out as the validation split (0: none)
  */
 public record TrainConfig(int epochs, int batch, double lr, double minLr, double warmupEpochs, double weightDecay,
                           double clipNorm, double labelSmoothing, int cropPad, boolean flip, long seed, boolean sinCosPos,
-                          String reduce, String init, ParamGroups groups) {
+                          String reduce, String init, ParamGroups groups,
+                          double dropPath, int randOps, int randMagnitude, int holdout) {
+
+    public TrainConfig {
+        if (dropPath < 0 || dropPath >= 1) throw new IllegalArgumentException("drop path rate must be in [0, 1): " + dropPath);
+        if (randOps < 0 || randOps > 8 || randMagnitude < 0 || randMagnitude > RandAugment.BINS - 1) {
+            throw new IllegalArgumentException("RandAugment needs 0-8 operations and magnitude 0-" + (RandAugment.BINS - 1));
+        }
+        if (holdout < 0) throw new IllegalArgumentException("holdout must be >= 0: " + holdout);
+    }
 
     /** From scratch, every parameter trained, no token reduction. */
     public TrainConfig(int epochs, int batch, double lr, double minLr, double warmupEpochs, double weightDecay,
                        double clipNorm, double labelSmoothing, int cropPad, boolean flip, long seed, boolean sinCosPos) {
         this(epochs, batch, lr, minLr, warmupEpochs, weightDecay, clipNorm, labelSmoothing, cropPad, flip, seed, sinCosPos,
-                "none", null, ParamGroups.ALL);
+                "none", null, ParamGroups.ALL, 0, 0, 0, 0);
     }
 
     public Map<String, Object> toJson() {
@@ -55,6 +68,10 @@ public record TrainConfig(int epochs, int batch, double lr, double minLr, double
         m.put("trainable", groups.trainable());
         m.put("lr_groups", groups.lrGroups());
         m.put("layer_decay", groups.layerDecay());
+        m.put("drop_path", dropPath);
+        m.put("randaugment_ops", randOps);
+        m.put("randaugment_magnitude", randMagnitude);
+        m.put("holdout", holdout);
         return m;
     }
 
@@ -63,7 +80,9 @@ public record TrainConfig(int epochs, int batch, double lr, double minLr, double
                 o.number("warmup_epochs", 0), o.number("weight_decay", 0), o.number("clip_norm", 0),
                 o.number("label_smoothing", 0), o.intValue("crop_pad", 0), o.bool("flip", true), o.integer("seed", 0), o.bool("sincos_pos_init", false),
                 o.str("reduce", "none"), o.str("init", null),
-                new ParamGroups(strings(o, "trainable"), strings(o, "lr_groups"), o.number("layer_decay", 1.0)));
+                new ParamGroups(strings(o, "trainable"), strings(o, "lr_groups"), o.number("layer_decay", 1.0)),
+                o.number("drop_path", 0), o.intValue("randaugment_ops", 0), o.intValue("randaugment_magnitude", 0),
+                o.intValue("holdout", 0));
     }
 
     private static java.util.List<String> strings(Json.Obj o, String key) {
@@ -71,6 +90,11 @@ public record TrainConfig(int epochs, int batch, double lr, double minLr, double
         java.util.List<String> out = new java.util.ArrayList<>();
         for (Object x : o.list(key)) out.add(String.valueOf(x));
         return out;
+    }
+
+    /** Stochastic-depth rate of block {@code i} of {@code depth}: timm's linspace(0, rate, depth). */
+    public double dropPathAt(int i, int depth) {
+        return depth <= 1 ? dropPath : dropPath * i / (depth - 1);
     }
 
     /** Linear warm-up then cosine decay, per step. */

@@ -176,6 +176,8 @@ public final class Trainer {
                 build(init.copy(), cfg.init() != null ? cfg.init() : "initial weights");
             }
             Tape tape = net.newTape(cfg.batch());
+            double[] dropRates = new double[model.depth()];
+            for (int i = 0; i < dropRates.length; i++) dropRates[i] = cfg.dropPathAt(i, model.depth());
             int stepsPerEpoch = train.size() / cfg.batch();
             int k = model.numClasses();
             for (int epoch = epochsDone; epoch < cfg.epochs(); epoch++) {
@@ -186,6 +188,7 @@ public final class Trainer {
                     for (int s = 0; s < stepsPerEpoch; s++) {
                         BatchStream.Batch b = bs.next();
                         float[] targets = SoftmaxCrossEntropy.smoothed(b.labels(), k, (float) cfg.labelSmoothing());
+                        tape.dropPath(dropRates, Augment.mix(cfg.seed() ^ 0xD809L, step));
                         TrainingStep.Result r = stepper.run(tape, b.pixels(), targets);
                         if (cfg.clipNorm() > 0) AdamW.clipGradNorm(trained, cfg.clipNorm());
                         double lr = cfg.lrAt(step, stepsPerEpoch);
@@ -260,7 +263,7 @@ public final class Trainer {
         cm.put("train_config", Json.write(cfg.toJson()));
         cm.put("history", Json.write(history));
         cm.put("train_data", String.valueOf(train.source()));
-        if (eval != null) cm.put("eval_data", String.valueOf(eval.source()));
+        if (eval != null && cfg.holdout() == 0) cm.put("eval_data", String.valueOf(eval.source()));
         SafeTensors.write(out.resolve(CHECKPOINT), t, cm);
     }
 

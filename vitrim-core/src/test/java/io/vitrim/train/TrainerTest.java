@@ -85,8 +85,31 @@ class TrainerTest {
         }
     }
 
+    /** With drop path and RandAugment, so resuming must repeat their draws too. */
     TrainConfig config(int epochs) {
-        return new TrainConfig(epochs, 8, 2e-3, 1e-4, 1, 0.05, 1.0, 0.1, 2, true, 7, true);
+        return new TrainConfig(epochs, 8, 2e-3, 1e-4, 1, 0.05, 1.0, 0.1, 2, true, 7, true, "none", null, ParamGroups.ALL,
+                0.2, 2, 9, 0);
+    }
+
+    @Test
+    void holdoutSplitsDisjointlyAndReproducibly() throws IOException {
+        LabelledImages d = LabelledImages.load(dataset("split", 10, 4), PRE, 2, 0, null);
+        LabelledImages[] a = d.holdout(7, 3), b = d.holdout(7, 3), c = d.holdout(7, 4);
+        assertThat(a[0].size()).isEqualTo(23);
+        assertThat(a[1].size()).isEqualTo(7);
+        assertThat(a[1].pixels()).isEqualTo(b[1].pixels());
+        assertThat(a[1].pixels()).as("another seed, another split").isNotEqualTo(c[1].pixels());
+        // every image lands in exactly one part (the noise images are all distinct)
+        java.util.Set<String> all = new java.util.HashSet<>(), parts = new java.util.HashSet<>();
+        int per = 16 * 16 * 3;
+        for (int i = 0; i < d.size(); i++) all.add(java.util.Arrays.toString(java.util.Arrays.copyOfRange(d.pixels(), i * per, (i + 1) * per)) + d.label(i));
+        for (LabelledImages part : a) {
+            for (int i = 0; i < part.size(); i++) {
+                assertThat(parts.add(java.util.Arrays.toString(java.util.Arrays.copyOfRange(part.pixels(), i * per, (i + 1) * per)) + part.label(i))).isTrue();
+            }
+        }
+        assertThat(parts).isEqualTo(all);
+        assertThatThrownBy(() -> d.holdout(30, 0)).isInstanceOf(VitrimException.class).hasMessageContaining("cannot hold out 30 of 30");
     }
 
     @Test
