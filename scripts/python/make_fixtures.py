@@ -454,6 +454,90 @@ def images():
     write_json(os.path.join(RES, "images", "index.json"), {"cases": index})
 
 
+# LTMP's training model, run from the reference itself (Mxbonn/ltmp, fetched; its path in
+# LTMP_REF, timm on the path): (name, config, merge θ per block, prune θ per block, τ, target)
+LTMP_TRAIN_CASES = [
+    ("train_merge_prune", vit_ref.Cfg(img=16, patch=4, dim=32, depth=3, heads=2, classes=5), [0.3, 0.25, 0.2], [0.03, 0.035, 0.04], 0.5, 0.6),
+    ("train_tau01", vit_ref.Cfg(img=16, patch=4, dim=32, depth=3, heads=2, classes=5), [0.3, 0.25, 0.2], [0.03, 0.035, 0.04], 0.1, 0.9),
+]
+
+
+def ltmp_reference_model(cfg, tau):
+    """The reference's LTMPVisionTransformer on a vit_ref config (stubs for its logging imports;
+    block_fn drops the keyword arguments newer timm passes that LTMPBlock does not take)."""
+    import inspect
+    import types
+    sys.path.insert(0, os.environ.get("LTMP_REF", "/tmp/ltmpref"))
+    for name in ("wandb", "fvcore", "fvcore.nn", "tqdm"):
+        sys.modules.setdefault(name, types.ModuleType(name))
+    sys.modules["fvcore.nn"].FlopCountAnalysis = object
+    sys.modules["fvcore"].nn = sys.modules["fvcore.nn"]
+    sys.modules["tqdm"].tqdm = object
+    from ltmp.timm.lt_mergeprune import LTMPBlock, LTMPVisionTransformer
+    ok = set(inspect.signature(LTMPBlock.__init__).parameters)
+
+    def block(*a, **kw):
+        return LTMPBlock(*a, **{k: v for k, v in kw.items() if k in ok})
+
+    return LTMPVisionTransformer(tau=tau, img_size=cfg.img[0], patch_size=cfg.patch, embed_dim=cfg.dim, depth=cfg.depth,
+                                 num_heads=cfg.heads, mlp_ratio=cfg.mlp / cfg.dim, num_classes=cfg.classes, qkv_bias=cfg.qkv_bias,
+                                 block_fn=block)
+
+
+def ltmp_train():
+    """One LTMP training step: masked forward in train mode, CE (label smoothing 0.1) + 10·(r − target)²,
+    the gradients of the thresholds (everything else frozen, as the reference trains)."""
+    out = []
+    for name, cfg, merge, prune, tau, target in LTMP_TRAIN_CASES:
+        batch, lam = 4, 10.0
+        model = ltmp_reference_model(cfg, tau)
+        for attempt in range(200):
+            seed = 9100 + attempt * 7 + sum(map(ord, name))
+            sd = hash_state_dict(cfg, seed, 2.0)
+            for i in range(cfg.depth):
+                sd[f"blocks.{i}.merge_masker.threshold"] = torch.tensor([merge[i]])
+                sd[f"blocks.{i}.prune_masker.threshold"] = torch.tensor([prune[i]])
+            model.load_state_dict(sd)
+            for n_, p_ in model.named_parameters():
+                p_.requires_grad_("masker" in n_)
+                p_.grad = None
+            model.train()
+            margins = []
+            hooks = [m.register_forward_hook(lambda mod, inp, o: margins.append(
+                float((inp[0][torch.isfinite(inp[0])] - mod.threshold).abs().min())))
+                for blk in model.blocks for m in (blk.merge_masker, blk.prune_masker)]
+            px = hash_pixels(cfg, batch, seed + 1)
+            labels = torch.tensor([(seed + 3 * b) % cfg.classes for b in range(batch)])
+            logits = model.forward_head(model.forward_features(px))
+            for h in hooks:
+                h.remove()
+            counts = [[int(m[b].sum()) for m in model.masks] for b in range(batch)]
+            distinct = len({tuple(c) for c in counts}) > 1
+            merged_or_pruned = all(c[-1] < cfg.tokens for c in counts)
+            if min(margins) > 1e-4 and distinct and merged_or_pruned:
+                break
+        else:
+            raise RuntimeError("no seed with clear decisions and different counts for " + name)
+        ce = torch.nn.functional.cross_entropy(logits, labels, label_smoothing=0.1)
+        n, d, layers = model.masks[0].shape[-1], cfg.dim, cfg.depth
+        ms = [1] + [torch.mean(m) for m in model.masks]
+        r = 0
+        for i in range(layers):
+            r = r + (1 / layers) * ((2 * (ms[i] * n) * d ** 2 + (ms[i] * n) ** 2 * d) + (4 * (ms[i + 1] * n) * d ** 2)) / (6 * n * d ** 2 + n ** 2 * d)
+        reg = (r - target) ** 2
+        loss = ce + lam * reg
+        loss.backward()
+        gm = [float(model.blocks[i].merge_masker.threshold.grad) for i in range(layers)]
+        gp = [float(model.blocks[i].prune_masker.threshold.grad) for i in range(layers)]
+        out.append({"name": name, "config": cfg.to_json(), "seed": seed, "qk_gain": 2.0, "batch": batch, "pixel_seed": seed + 1,
+                    "labels": labels.tolist(), "merge": merge, "prune": prune, "tau": tau, "target": target, "lambda": lam,
+                    "logits": f32list(logits), "logit_scale": float(logits.abs().max()), "ce": float(ce), "reg": float(reg),
+                    "ratio": float(r), "loss": float(loss), "merge_grad": gm, "prune_grad": gp, "mask_counts": counts,
+                    "min_margin": min(margins)})
+        print(name, "counts", counts, "loss %.5f r %.4f" % (float(loss), float(r)), "grads", gm, gp, "margin %.1e" % min(margins))
+    write_json(os.path.join(RES, "ltmp", "train_cases.json"), {"cases": out})
+
+
 AUG_OPS = ["Identity", "ShearX", "ShearY", "TranslateX", "TranslateY", "Rotate", "Brightness", "Color", "Contrast",
            "Sharpness", "Posterize", "Solarize", "AutoContrast", "Equalize"]
 
@@ -508,3 +592,5 @@ if __name__ == "__main__":
         train_reduce()
     if what in ("augment", "all"):
         augment()
+    if what in ("ltmp_train", "all"):
+        ltmp_train()

@@ -174,6 +174,17 @@ public final class Attention {
     public static void backward(Parallel par, float[] qkv, int[] offsets, int batch, int c, int heads,
                                 float[][] probs, float[][] rowEps, KeyMask mask, float[] dOut, float[] dqkv,
                                 KeyGrads keyGrads) {
+        backward(par, qkv, offsets, batch, c, heads, probs, rowEps, mask, dOut, dqkv, keyGrads, null);
+    }
+
+    /**
+     * As above, with an upstream gradient on the attention each key receives: {@code dReceived [T]}
+     * is dL/dP_hij for every head h and query row i of key j (a loss on Σ_h Σ_i P_hij, LTMP's
+     * importance, with its scaling folded in); null = none.
+     */
+    public static void backward(Parallel par, float[] qkv, int[] offsets, int batch, int c, int heads,
+                                float[][] probs, float[][] rowEps, KeyMask mask, float[] dOut, float[] dqkv,
+                                KeyGrads keyGrads, float[] dReceived) {
         final int hd = c / heads, ld = 3 * c;
         final float scale = (float) (1.0 / Math.sqrt(hd));
         final boolean wantBias = keyGrads != null && keyGrads.bias != null;
@@ -202,6 +213,7 @@ public final class Attention {
             Gemm.packB(qkv, o * ld + 2 * c + h * hd, 1, ld, hd, n, s.pa);
             float[] dp = s.dp;
             Gemm.gemmSerial(dOut, o * c + h * hd, c, 1, n, s.pa, hd, n, dp, 0, n, Gemm.Mode.SET);
+            if (dReceived != null) for (int i = 0; i < n; i++) for (int j = 0; j < n; j++) dp[i * n + j] += dReceived[o + j];
             float[] db = wantBias ? (partBias[task] = new float[n]) : null;
             float[] dm = wantMask ? (partMask[task] = new float[n]) : null;
             if (mask == null) {

@@ -6,6 +6,7 @@ import io.vitrim.engine.LayerNorm;
 import io.vitrim.engine.Parallel;
 import io.vitrim.engine.VecMath;
 import io.vitrim.reduce.BlockProbes;
+import io.vitrim.reduce.MaskedTraining;
 import io.vitrim.reduce.Plan;
 import io.vitrim.reduce.PlanApplier;
 import io.vitrim.reduce.Probe;
@@ -106,20 +107,36 @@ public final class Block {
             if (tape != null) ap.probs = tape.probs;
         }
         float[] keyBias = null;
-        if (reducer.proportionalAttention() && s.size() != null) {
+        MaskedTraining masked = tape == null ? null : reducer.maskedTraining();
+        Attention.KeyMask keyMask = null;
+        if (masked != null) {
+            // tokens stay in place; the method's mask takes them out of attention
+            keyBias = masked.keyBias(i);
+            keyMask = masked.keyMask(i);
+            ap.received = new float[t * heads];
+            if (tape.rowEps == null) tape.rowEps = new float[tape.probs.length][];
+            ap.rowEps = tape.rowEps;
+        } else if (reducer.proportionalAttention() && s.size() != null) {
             keyBias = new float[t];
             float[] size = s.size();
             for (int j = 0; j < t; j++) keyBias[j] = (float) Math.log(size[j]);
         }
-        Attention.forward(par, qkv, s.offsets(), s.batch(), c, heads, keyBias, attn, ap);
+        if (tape != null) {
+            tape.masked = masked;
+            tape.keyMask = keyMask;
+            tape.keyBias = keyBias;
+        }
+        Attention.forward(par, qkv, s.offsets(), s.batch(), c, heads, keyBias, keyMask, attn, ap);
         long t3 = System.nanoTime();
         trace.addPhaseNanos(Trace.Phase.ATTENTION, t3 - t2);
         addBranch(par, attnProj, attn, t, x, s.offsets(), tape == null ? null : tape.keep1, tape);
         long t4 = System.nanoTime();
         trace.addPhaseNanos(Trace.Phase.PROJ, t4 - t3);
         // reduction inside the block (timed: the method's own overhead)
-        BlockProbes probes = wanted.isEmpty() ? null : ProbeCollector.collect(par, wanted, s, qkv, ap, heads);
-        Plan plan = reducer.inBlock(i, s, probes, trace);
+        BlockProbes probes = wanted.isEmpty() || masked != null ? null : ProbeCollector.collect(par, wanted, s, qkv, ap, heads);
+        Plan plan = null;
+        if (masked != null) masked.forward(i, par, x, c, qkv, ap.received, heads);
+        else plan = reducer.inBlock(i, s, probes, trace);
         if (tape != null) tape.inPlan = plan == null ? null : new PlanApplier.Recording();
         if (plan != null) spare = PlanApplier.apply(par, s, plan, spare, tape == null ? null : tape.inPlan);
         long t5 = System.nanoTime();
@@ -207,6 +224,7 @@ public final class Block {
         LayerNorm.backward(par, a.xmid, c, tm, c, norm2Weight.value, a.mean2, a.rstd2, g.dln, c, g.dx, c, true,
                 norm2Weight.grad, norm2Bias.grad);
         if (a.inPlan != null) g.planBackward(par, a.inPlan, c);
+        float[] dReceived = a.masked == null ? null : a.masked.backward(index, par, g.dx, c);
         // xmid = plan(xin + proj(attn(LN1(xin))))
         float[] dy1 = g.dx;
         if (a.keep1 != null) {
@@ -214,7 +232,15 @@ public final class Block {
             dy1 = g.dln;
         }
         attnProj.backward(par, a.attn, dy1, tin, g.dattn, false, g.scratch);
-        Attention.backward(par, a.qkv, a.offsetsIn, a.offsetsIn.length - 1, c, heads, a.probs, g.dattn, g.dqkv);
+        if (a.masked == null) {
+            Attention.backward(par, a.qkv, a.offsetsIn, a.offsetsIn.length - 1, c, heads, a.probs, g.dattn, g.dqkv);
+        } else {
+            Attention.KeyGrads kg = new Attention.KeyGrads();
+            kg.mask = new float[tin];
+            Attention.backward(par, a.qkv, a.offsetsIn, a.offsetsIn.length - 1, c, heads, a.probs, a.rowEps, a.keyMask,
+                    g.dattn, g.dqkv, kg, dReceived);
+            a.masked.afterAttention(index, g.dqkv, kg.mask, c, heads);
+        }
         attnQkv.backward(par, a.ln1, g.dqkv, tin, g.dln, false, g.scratch);
         LayerNorm.backward(par, a.xin, c, tin, c, norm1Weight.value, a.mean1, a.rstd1, g.dln, c, g.dx, c, true,
                 norm1Weight.grad, norm1Bias.grad);

@@ -31,6 +31,10 @@ public final class Tape {
         PlanApplier.Recording restore, inPlan, afterPlan;
         float[] keep1, keep2;             // drop path: per image 0 or 1/(1−p) on the attention / MLP branch, or null
         float[] branch;                   // shared scratch for a branch's output under drop path
+        io.vitrim.reduce.MaskedTraining masked; // the method's masked training graph, or null
+        io.vitrim.engine.Attention.KeyMask keyMask;
+        float[] keyBias;
+        float[][] rowEps;                 // with a key mask: per task ε/(nZ) of each query row
 
         BlockTape(int rows, int c, int hid, int tasks) {
             xin = new float[rows * c];

@@ -300,6 +300,7 @@ public final class VisionTransformer implements AutoCloseable {
         }
         Trace trace = new Trace(batch, config.depth());
         Tape.Grads g = tape.grads;
+        if (reducer.maskedTraining() != null) reducer.maskedTraining().begin(batch, config.numTokens());
         float[] x = g.dx, spare = g.dxSpare; // free until the backward pass
         embed(pixels, batch, tape.cols, g.dln, x);
         TokenState s = new TokenState(batch, c, config.numPrefix(), config.numTokens(), config.gridW(), x, fullOffsets(batch),

@@ -57,6 +57,15 @@ public interface TokenReducer {
         return false;
     }
 
+    /**
+     * A training graph that keeps every token in place and masks merged and pruned ones out of
+     * attention instead of applying plans (LTMP's training model), or null. Only training
+     * forwards use it.
+     */
+    default MaskedTraining maskedTraining() {
+        return null;
+    }
+
     /** No reduction. */
     TokenReducer NONE = () -> "none";
 }
