@@ -103,7 +103,7 @@ final class BenchCommand implements Callable<Integer> {
                 List<TokenReducer> reducers = new ArrayList<>();
                 reducers.add(TokenReducer.NONE);
                 for (String r : reduce) {
-                    TokenReducer t = m.reducer(r);
+                    TokenReducer t = io.vitrim.io.SideWeights.reducer(m, r);
                     if (!t.spec().equals("none")) reducers.add(t);
                 }
                 if (!json) {

@@ -91,10 +91,10 @@ final class ClassifyCommand implements Callable<Integer> {
         int pixelBatch = 0;
         try (Inputs in = inputs.isEmpty() ? null : Inputs.collect(inputs);
              VisionTransformer m = model.load(nThreads, null)) {
-            TokenReducer reducer = m.reducer(reduce);
+            TokenReducer reducer = io.vitrim.io.SideWeights.reducer(m, reduce);
             if (compare != null) {
                 if (pixels != null) throw new VitrimException("--compare works on images, not with --pixels");
-                comparison = new Comparison(reduce, compare, m.reducer(compare), m.config());
+                comparison = new Comparison(reduce, compare, io.vitrim.io.SideWeights.reducer(m, compare), m.config());
             }
             explainer = explain ? new Explain(m.config()) : null;
             if (pixels != null) {

@@ -61,7 +61,7 @@ final class EvalCommand implements Callable<Integer> {
             // the dense baseline always comes first, so every reduction shows what it costs
             List<TokenReducer> reducers = new ArrayList<>();
             reducers.add(TokenReducer.NONE);
-            for (String r : reduce) if (!r.trim().equals("none")) reducers.add(m.reducer(r));
+            for (String r : reduce) if (!r.trim().equals("none")) reducers.add(io.vitrim.io.SideWeights.reducer(m, r));
             Progress p = new Progress(err, !json);
             LabelledImages d = LabelledImages.load(data, m.preprocess(), n, limit, k -> p.status("loading " + k + " images"));
             int[] map = classMap(d, m, data);

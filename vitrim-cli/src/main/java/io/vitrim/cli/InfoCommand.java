@@ -55,7 +55,7 @@ final class InfoCommand implements Callable<Integer> {
         }
         try (VisionTransformer m = model.load(1, null)) {
             ViTConfig c = m.config();
-            TokenReducer r = m.reducer(reduce);
+            TokenReducer r = io.vitrim.io.SideWeights.reducer(m, reduce);
             // token counts come from a traced forward pass on one noise image
             float[] px = new float[3 * c.imgHeight() * c.imgWidth()];
             java.util.SplittableRandom rnd = new java.util.SplittableRandom(7);

@@ -98,7 +98,7 @@ final class ParetoCommand implements Callable<Integer> {
             }
             if (!noGrid) for (String meth : ms) for (String s : Pareto.defaultGrid(meth, m.config())) if (!specs.contains(s)) specs.add(s);
             for (String p : points) {
-                m.reducer(p);
+                io.vitrim.io.SideWeights.reducer(m, p);
                 if (!specs.contains(p)) specs.add(p);
             }
             if (specs.size() < 2) throw new VitrimException("empty grid: no method produced a point for this model (check --methods / --point)");
@@ -121,7 +121,7 @@ final class ParetoCommand implements Callable<Integer> {
                 String s = specs.get(i);
                 Map<String, Object> row = cached.get(s);
                 if (row == null) {
-                    TokenReducer r = m.reducer(s);
+                    TokenReducer r = io.vitrim.io.SideWeights.reducer(m, s);
                     if (!warm) {
                         progress.status("JIT warm-up " + warmup + " s");
                         Throughput.measure(m, List.of(TokenReducer.NONE, r), new Throughput.Settings(batch, warmup, 2, 1, 1), null, timing);

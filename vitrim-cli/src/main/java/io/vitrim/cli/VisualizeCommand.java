@@ -62,7 +62,7 @@ final class VisualizeCommand implements Callable<Integer> {
         PrintWriter out0 = spec.commandLine().getOut();
         try (Inputs in = Inputs.collect(inputs); VisionTransformer m = model.load(1, null)) {
             ViTConfig c = m.config();
-            TokenReducer r = m.reducer(reduce);
+            TokenReducer r = io.vitrim.io.SideWeights.reducer(m, reduce);
             int sc = scale != null ? scale : Math.max(1, (int) Math.ceil(448.0 / Math.max(c.imgHeight(), c.imgWidth())));
             if (sc < 1 || sc > 64) throw new VitrimException("--scale " + sc + ": must be between 1 and 64");
             if (m.preprocess() == null) throw new VitrimException("this model has no preprocessing config");

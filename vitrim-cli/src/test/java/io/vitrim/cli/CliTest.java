@@ -250,7 +250,7 @@ class CliTest {
 
     @Test
     void everyCommandHasHelpWithExamplesThatFitsEightyColumns() {
-        for (String cmd : new String[] {"classify", "bench", "info", "eval", "train", "visualize", "pareto", "completion"}) {
+        for (String cmd : new String[] {"classify", "bench", "info", "eval", "train", "finetune", "visualize", "pareto", "completion"}) {
             Run r = run(cmd, "--help");
             assertThat(r.code()).isZero();
             assertThat(r.out()).contains("Examples:").contains("vitrim " + cmd);
@@ -268,7 +268,7 @@ class CliTest {
         // command summaries are whole sentences (picocli shows a command's header line)
         for (String line : top.out().lines().toList()) {
             assertThat(line.length()).isLessThanOrEqualTo(80);
-            if (line.matches("  (classify|bench|info|train|eval|visualize|pareto|completion) .*")) assertThat(line).endsWith(".");
+            if (line.matches("  (classify|bench|info|train|finetune|eval|visualize|pareto|completion) .*")) assertThat(line).endsWith(".");
         }
     }
 

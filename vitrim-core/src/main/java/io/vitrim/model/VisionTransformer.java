@@ -104,8 +104,21 @@ public final class VisionTransformer implements AutoCloseable {
 
     /** The reducer for {@code spec}, bound to this model and to the method weights its checkpoint carries. */
     public TokenReducer reducer(String spec) {
+        return reducer(spec, Map.of());
+    }
+
+    /**
+     * As {@link #reducer(String)}, with method weights from elsewhere (a side file, checked by
+     * {@link WeightBinder#checkMethodWeights}) taking precedence over the checkpoint's.
+     */
+    public TokenReducer reducer(String spec, Map<String, float[]> sideWeights) {
+        Map<String, float[]> w = weights.methodValues();
+        if (!sideWeights.isEmpty()) {
+            w = new java.util.LinkedHashMap<>(w);
+            w.putAll(sideWeights);
+        }
         try {
-            return Methods.parse(spec, config, weights.methodValues());
+            return Methods.parse(spec, config, w);
         } catch (VitrimException e) {
             // a method that needs weights this checkpoint lacks: name the checkpoint too
             if (e.getMessage().contains("the checkpoint has no")) throw VitrimException.of(source, e.getMessage());

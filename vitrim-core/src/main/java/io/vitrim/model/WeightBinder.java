@@ -170,6 +170,35 @@ public final class WeightBinder {
         throw VitrimException.of(where, b.toString());
     }
 
+    /**
+     * Checks a side file of method weights (e.g. learned thresholds kept apart from the model):
+     * every tensor must be a method key of this model, of its shape and in its range. Returns
+     * the values by name.
+     */
+    public static Map<String, float[]> checkMethodWeights(ViTConfig c, StateDict sd, Object where) {
+        Map<String, Method.WeightKey> methodKeys = methodKeys(c);
+        Map<String, float[]> out = new LinkedHashMap<>();
+        if (sd.tensors().isEmpty()) throw VitrimException.of(where, "holds no method weights");
+        for (Map.Entry<String, StateDict.Tensor> e : sd.tensors().entrySet()) {
+            String k = e.getKey();
+            Method.WeightKey mk = methodKeys.get(k);
+            if (mk == null) {
+                throw VitrimException.of(where, k + " is not a method weight of this model (depth " + c.depth()
+                        + "); is the file for another model?");
+            }
+            if (!Arrays.equals(e.getValue().shape(), mk.shape())) {
+                throw VitrimException.of(where, k + " has shape " + Arrays.toString(e.getValue().shape()) + ", expected " + Arrays.toString(mk.shape()));
+            }
+            for (float v : e.getValue().data()) {
+                if (!(v >= mk.min() && v <= mk.max())) {
+                    throw VitrimException.of(where, k + " is " + v + ", outside [" + fmt(mk.min()) + ", " + fmt(mk.max()) + "]");
+                }
+            }
+            out.put(k, e.getValue().data());
+        }
+        return out;
+    }
+
     private static String fmt(double d) {
         return d == Math.rint(d) && Math.abs(d) < 1e15 ? String.valueOf((long) d) : String.valueOf(d);
     }

@@ -1,0 +1,171 @@
+package io.vitrim.cli;
+
+import io.vitrim.VitrimException;
+import io.vitrim.data.LabelledImages;
+import io.vitrim.io.AtomicFiles;
+import io.vitrim.io.Json;
+import io.vitrim.io.SideWeights;
+import io.vitrim.model.VisionTransformer;
+import io.vitrim.train.LtmpFinetune;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Option;
+
+import java.io.PrintWriter;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.LinkedHashMap;
+import java.util.Locale;
+import java.util.Map;
+import java.util.concurrent.Callable;
+
+@Command(name = "finetune", sortOptions = false, mixinStandardHelpOptions = true,
+        header = "Learn a method's own parameters on a frozen model (LTMP thresholds).",
+        description = {"Learns the parameters of a learned token-reduction method on a model whose weights stay frozen. "
+                + "--method ltmp trains LTMP's 2 thresholds per block (merge, prune) for a MAC-ratio target, as the reference "
+                + "does: its masked training model, cross-entropy + lambda*(r - target)^2, SGD without momentum, one learning "
+                + "rate per threshold kind, thresholds clamped to [0, 1]. Costs about a forward and a backward per image.",
+            "Writes --out/thresholds.safetensors (the threshold keys only, so one base model keeps several targets) and "
+                + "metrics.jsonl; use them with --reduce ltmp:file=DIR/thresholds.safetensors."},
+        footer = {"", "Examples:",
+            "  vitrim finetune --method ltmp --data train.zip --target 0.75 --out ltmp-075",
+            "  vitrim eval --data test.zip --reduce ltmp:file=ltmp-075/thresholds.safetensors",
+            "  vitrim finetune --method ltmp --model deit-s --data train.zip --holdout 1000 \\",
+            "      --target 0.5 --tau 0.1 --out ltmp-050"})
+final class FinetuneCommand implements Callable<Integer> {
+    @Option(names = "--method", required = true, paramLabel = "NAME", description = "The method to fine-tune: ltmp.")
+    String method;
+
+    @Mixin
+    ModelOptions model;
+
+    @Mixin
+    ThreadOption threads;
+
+    @Option(names = "--data", required = true, paramLabel = "ZIP|DIR", description = "Training images, <class>/<image> layout.")
+    Path data;
+
+    @Option(names = "--eval-data", paramLabel = "ZIP|DIR", description = "Images evaluated after every epoch (top-1 and measured MAC ratio).")
+    Path evalData;
+
+    @Option(names = "--holdout", paramLabel = "N", defaultValue = "0", description = "Hold out N training images (seeded) as the evaluation set instead of --eval-data.")
+    int holdout;
+
+    @Option(names = {"-o", "--out"}, required = true, paramLabel = "DIR", description = "Output folder (thresholds.safetensors, metrics.jsonl).")
+    Path out;
+
+    @Option(names = "--target", defaultValue = "0.75", description = "MAC ratio to reach, in (0, 1] (default: ${DEFAULT-VALUE}).")
+    double target;
+
+    @Option(names = "--tau", defaultValue = "0.5", description = "Gate temperature (default: ${DEFAULT-VALUE}, the reference's training script; its model default is 0.1).")
+    float tau;
+
+    @Option(names = "--lambda", defaultValue = "10", description = "Weight of the target term (default: ${DEFAULT-VALUE}).")
+    double lambda;
+
+    @Option(names = "--lr-prune", defaultValue = "5e-6", description = "SGD learning rate of the prune thresholds (default: ${DEFAULT-VALUE}).")
+    double lrPrune;
+
+    @Option(names = "--lr-merge", defaultValue = "5e-3", description = "SGD learning rate of the merge thresholds (default: ${DEFAULT-VALUE}).")
+    double lrMerge;
+
+    @Option(names = "--epochs", defaultValue = "1", description = "Epochs (default: ${DEFAULT-VALUE}).")
+    int epochs;
+
+    @Option(names = "--batch", defaultValue = "128", description = "Images per step (default: ${DEFAULT-VALUE}).")
+    int batch;
+
+    @Option(names = "--limit", paramLabel = "N", defaultValue = "0", description = "Use an evenly spread subset of N training images (0 = all).")
+    int limit;
+
+    @Option(names = "--train-seed", paramLabel = "N", defaultValue = "0", description = "Seed of data order, augmentation and holdout (default: ${DEFAULT-VALUE}).")
+    long trainSeed;
+
+    @picocli.CommandLine.Spec
+    picocli.CommandLine.Model.CommandSpec spec;
+
+    @Override
+    public Integer call() throws Exception {
+        PrintWriter err = spec.commandLine().getErr(), stdout = spec.commandLine().getOut();
+        if (!method.equals("ltmp")) throw new VitrimException("--method " + method + ": only ltmp can be fine-tuned (cropr comes with its training issue)");
+        if (holdout > 0 && evalData != null) throw new VitrimException("--holdout and --eval-data both name the evaluation set; give one");
+        if (holdout < 0 || limit < 0) throw new VitrimException("--holdout and --limit must be >= 0");
+        LtmpFinetune.Config cfg;
+        try {
+            cfg = new LtmpFinetune.Config(target, tau, lambda, lrPrune, lrMerge, epochs, batch, trainSeed, 4, true, 0.1, 0.9f, 0f);
+        } catch (IllegalArgumentException e) {
+            throw new VitrimException("invalid options: " + e.getMessage());
+        }
+        Path file = out.resolve("thresholds.safetensors");
+        if (Files.exists(file)) throw VitrimException.of(out, "already holds thresholds.safetensors; choose another --out");
+        int n = threads.get();
+        try (VisionTransformer m = model.load(n, null)) {
+            VisionTransformer.checkTrainable(m.config(), model.describe());
+            err.println("loading " + data + " ...");
+            err.flush();
+            LabelledImages train = LabelledImages.load(data, m.preprocess(), n, limit, null);
+            LabelledImages eval = evalData == null ? null : LabelledImages.load(evalData, m.preprocess(), n, 0, null);
+            if (holdout > 0) {
+                LabelledImages[] split = train.holdout(holdout, trainSeed);
+                train = split[0];
+                eval = split[1];
+            }
+            if (m.labels() != null && !m.labels().equals(train.classes())) {
+                throw VitrimException.of(data, "classes " + train.classes() + " differ from the model's labels " + m.labels());
+            }
+            if (train.size() < batch) throw VitrimException.of(data, train.size() + " images, fewer than one batch of " + batch);
+            err.printf(Locale.ROOT, "ltmp thresholds for %s: %d images, target %.3f, tau %.3g, lambda %.3g, lr prune %.2g / merge %.2g, %d epoch(s); %d threads%n",
+                    model.describe(), train.size(), target, tau, lambda, lrPrune, lrMerge, epochs, n);
+            LtmpFinetune ft = new LtmpFinetune(m, cfg);
+            long start = System.nanoTime();
+            ft.run(train, eval, new LtmpFinetune.Listener() {
+                int last = -1;
+
+                @Override
+                public void step(int epoch, int step, int steps, double loss, double ratio, double ips) {
+                    int pct = (int) (20L * step / steps);
+                    if (pct == last) return;
+                    last = pct;
+                    double eta = ((double) (epochs - epoch - 1) * steps + (steps - step)) * batch / Math.max(ips, 1e-9);
+                    err.printf(Locale.ROOT, "epoch %d/%d %d/%d loss %.4f masked MAC ratio %.3f %.0f img/s ETA %s%n",
+                            epoch + 1, epochs, step, steps, loss, ratio, ips, TrainProgress.duration(eta));
+                    err.flush();
+                }
+
+                @Override
+                public void epoch(Map<String, Object> metrics) {
+                    last = -1;
+                    err.println("epoch done: " + Json.write(metrics));
+                    err.flush();
+                }
+            });
+            Map<String, float[]> w = new LinkedHashMap<>();
+            float[] mt = ft.mergeThresholds(), pt = ft.pruneThresholds();
+            for (int i = 0; i < mt.length; i++) {
+                w.put("blocks." + i + ".merge_masker.threshold", new float[] {mt[i]});
+                w.put("blocks." + i + ".prune_masker.threshold", new float[] {pt[i]});
+            }
+            Map<String, String> meta = new LinkedHashMap<>();
+            meta.put("method", "ltmp");
+            meta.put("base_model", model.describe());
+            meta.put("base_fingerprint", model.fingerprint());
+            meta.put("target", String.valueOf(target));
+            meta.put("tau", String.valueOf(tau));
+            meta.put("epochs", String.valueOf(epochs));
+            meta.put("train_images", String.valueOf(train.size()));
+            meta.put("history", Json.write(ft.history()));
+            Files.createDirectories(out);
+            StringBuilder jsonl = new StringBuilder();
+            for (Map<String, Object> h : ft.history()) jsonl.append(Json.write(h)).append('\n');
+            AtomicFiles.writeString(out.resolve("metrics.jsonl"), jsonl.toString());
+            SideWeights.write(file, w, meta);
+            Map<String, Object> summary = new LinkedHashMap<>(ft.history().get(ft.history().size() - 1));
+            summary.put("thresholds", file.toString());
+            summary.put("spec", "ltmp:file=" + file);
+            summary.put("seconds", (System.nanoTime() - start) / 1e9);
+            stdout.println(Json.write(summary));
+            stdout.flush();
+        }
+        return 0;
+    }
+}
