@@ -20,7 +20,7 @@ import java.util.Map;
 import java.util.concurrent.Callable;
 
 @Command(name = "finetune", sortOptions = false, mixinStandardHelpOptions = true,
-        header = "Learn a method's own parameters on a frozen model (LTMP thresholds).",
+        header = "Learn LTMP thresholds on a frozen model.",
         description = {"Learns the parameters of a learned token-reduction method on a model whose weights stay frozen. "
                 + "--method ltmp trains LTMP's 2 thresholds per block (merge, prune) for a MAC-ratio target, as the reference "
                 + "does: its masked training model, cross-entropy + lambda*(r - target)^2, SGD without momentum, one learning "
