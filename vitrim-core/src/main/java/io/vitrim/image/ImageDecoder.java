@@ -9,7 +9,6 @@ import java.awt.image.BufferedImage;
 import java.awt.image.ColorModel;
 import java.awt.image.IndexColorModel;
 import java.awt.image.Raster;
-import java.io.ByteArrayInputStream;
 import java.io.IOException;
 import java.util.Iterator;
 
@@ -23,8 +22,65 @@ import java.util.Iterator;
 public final class ImageDecoder {
     private ImageDecoder() {}
 
-    /** Largest accepted image, in pixels (guards memory against decompression bombs). */
+    /** Default largest accepted image, in pixels (guards memory against decompression bombs). */
     public static final long MAX_PIXELS = 178_956_970L; // PIL's default MAX_IMAGE_PIXELS × 2
+
+    /** The pixel budget: {@code -Dvitrim.maxPixels=N} raises or lowers {@link #MAX_PIXELS}. */
+    public static long maxPixels() {
+        return Long.getLong("vitrim.maxPixels", MAX_PIXELS);
+    }
+
+    /**
+     * Reads past the end a decoder may make before the image counts as truncated: some readers
+     * treat end-of-file as zero bits and go on, one exception per byte, through whatever size
+     * the header claims.
+     */
+    static final int MAX_READS_PAST_END = 4096;
+
+    /** Thrown through a reader's own EOF handling (it catches IOExceptions, not this). */
+    static final class Truncated extends RuntimeException {
+        Truncated() {
+            super("the data ends before the image does", null, false, false);
+        }
+    }
+
+    /** The bytes as an ImageIO stream that gives up after {@link #MAX_READS_PAST_END} reads past the end. */
+    static final class Bytes extends javax.imageio.stream.ImageInputStreamImpl {
+        private final byte[] b;
+        private int pastEnd;
+
+        Bytes(byte[] b) {
+            this.b = b;
+        }
+
+        private int end() {
+            if (++pastEnd > MAX_READS_PAST_END) throw new Truncated();
+            return -1;
+        }
+
+        @Override
+        public int read() {
+            bitOffset = 0;
+            if (streamPos >= b.length) return end();
+            return b[(int) streamPos++] & 0xff;
+        }
+
+        @Override
+        public int read(byte[] dst, int off, int len) {
+            bitOffset = 0;
+            if (len == 0) return 0;
+            if (streamPos >= b.length) return end();
+            int n = (int) Math.min(len, b.length - streamPos);
+            System.arraycopy(b, (int) streamPos, dst, off, n);
+            streamPos += n;
+            return n;
+        }
+
+        @Override
+        public long length() {
+            return b.length;
+        }
+    }
 
     static {
         ImageIO.setUseCache(false);
@@ -33,7 +89,7 @@ public final class ImageDecoder {
     /** Decodes {@code bytes}; {@code name} is used in error messages. */
     public static RgbImage decode(byte[] bytes, String name) {
         BufferedImage img;
-        try (ImageInputStream in = ImageIO.createImageInputStream(new ByteArrayInputStream(bytes))) {
+        try (ImageInputStream in = new Bytes(bytes)) {
             Iterator<ImageReader> readers = ImageIO.getImageReaders(in);
             if (!readers.hasNext()) throw VitrimException.of(name, "not an image (or a format no installed reader understands)");
             ImageReader r = readers.next();
@@ -41,7 +97,11 @@ public final class ImageDecoder {
                 r.setInput(in, true, true);
                 long w = r.getWidth(0), h = r.getHeight(0);
                 if (w <= 0 || h <= 0) throw VitrimException.of(name, "image has no pixels");
-                if (w * h > MAX_PIXELS) throw VitrimException.of(name, "image is " + w + "x" + h + ", larger than " + MAX_PIXELS + " pixels");
+                long max = maxPixels();
+                if (w * h > max) {
+                    throw VitrimException.of(name, "image is " + w + "x" + h + ", larger than the budget of " + max
+                            + " pixels (raise it with -Dvitrim.maxPixels=N)");
+                }
                 img = r.read(0);
             } finally {
                 r.dispose();
@@ -53,7 +113,12 @@ public final class ImageDecoder {
             throw VitrimException.of(name, "cannot decode image: " + msg.replace('\n', ' '));
         }
         if (img == null) throw VitrimException.of(name, "cannot decode image");
-        return toRgb(img, name);
+        try {
+            return toRgb(img, name);
+        } catch (RuntimeException e) {
+            if (e instanceof VitrimException) throw e;
+            throw VitrimException.of(name, "cannot convert the decoded image to RGB: " + e);
+        }
     }
 
     /** PIL {@code convert("RGB")} semantics on the raw raster. */
