@@ -91,11 +91,7 @@ final class Inputs implements AutoCloseable {
 
             @Override
             public byte[] bytes() {
-                try {
-                    return Files.readAllBytes(f);
-                } catch (IOException e) {
-                    throw VitrimException.of(f, "cannot read: " + e.getMessage());
-                }
+                return io.vitrim.data.BoundedRead.read(f);
             }
         };
     }
@@ -128,7 +124,7 @@ final class Inputs implements AutoCloseable {
                 public byte[] bytes() {
                     synchronized (zf) {
                         try (InputStream in = zf.getInputStream(e)) {
-                            return in.readAllBytes();
+                            return io.vitrim.data.BoundedRead.read(in, e.getSize(), z + "!" + e.getName());
                         } catch (IOException ex) {
                             throw VitrimException.of(z + "!" + e.getName(), "cannot read: " + ex.getMessage());
                         }

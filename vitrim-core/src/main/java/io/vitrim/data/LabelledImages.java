@@ -116,7 +116,12 @@ public final class LabelledImages {
                 items = sub;
             }
             int h = pre.inputHeight(), w = pre.inputWidth(), per = h * w * 3;
-            byte[] px = new byte[Math.multiplyExact(items.size(), per)];
+            long need = (long) items.size() * per, budget = Math.min(Integer.MAX_VALUE - 8, Runtime.getRuntime().maxMemory() / 2);
+            if (need > budget) {
+                throw VitrimException.of(path, items.size() + " images of " + w + "x" + h + " need " + need / (1 << 20)
+                        + " MiB in memory, more than " + budget / (1 << 20) + " MiB (half the heap, at most 2 GiB); use --limit or a larger -Xmx");
+            }
+            byte[] px = new byte[(int) need];
             int[] labels = new int[items.size()];
             Preprocessor p = new Preprocessor(pre);
             ExecutorService ex = Executors.newFixedThreadPool(Math.max(1, threads), r -> {
@@ -148,6 +153,9 @@ public final class LabelledImages {
                         f.get();
                     } catch (java.util.concurrent.ExecutionException e) {
                         if (e.getCause() instanceof RuntimeException) throw (RuntimeException) e.getCause();
+                        if (e.getCause() instanceof OutOfMemoryError) {
+                            throw VitrimException.of(path, "out of memory while decoding (a huge image?); use a larger -Xmx");
+                        }
                         throw new IllegalStateException(e.getCause());
                     }
                 }
@@ -172,19 +180,16 @@ public final class LabelledImages {
     }
 
     private static byte[] readEntry(ZipFile zf, Path zip, String name) {
-        try (InputStream in = zf.getInputStream(zf.getEntry(name))) {
-            return in.readAllBytes();
+        ZipEntry entry = zf.getEntry(name);
+        try (InputStream in = zf.getInputStream(entry)) {
+            return BoundedRead.read(in, entry.getSize(), zip + "!" + name);
         } catch (IOException e) {
             throw VitrimException.of(zip + "!" + name, "cannot read: " + e.getMessage());
         }
     }
 
     private static byte[] readFile(Path f) {
-        try {
-            return Files.readAllBytes(f);
-        } catch (IOException e) {
-            throw VitrimException.of(f, "cannot read: " + e.getMessage());
-        }
+        return BoundedRead.read(f);
     }
 
     static boolean isImage(String name) {
