@@ -58,12 +58,16 @@ CORE_CASES = {
     "tiny_avg_nocls": dict(cfg=vit_ref.Cfg(img=32, patch=4, dim=64, depth=4, heads=4, classes=10, pool="avg", cls=False), batch=2, qk_gain=2.0),
     "tiny_avg_norm": dict(cfg=vit_ref.Cfg(img=32, patch=4, dim=64, depth=3, heads=4, classes=10, pool="avg", fc_norm=False), batch=2, qk_gain=2.0),
     "odd_nonsquare": dict(cfg=vit_ref.Cfg(img=(40, 56), patch=8, dim=48, depth=3, heads=3, classes=7, qkv_bias=False, mlp=100), batch=3, qk_gain=1.5),
+    # timm's patch conv ignores the rows and columns past the last whole patch (grid = ⌊size / patch⌋)
+    "not_multiple": dict(cfg=vit_ref.Cfg(img=(38, 45), patch=8, dim=48, depth=2, heads=3, classes=7), batch=2, qk_gain=1.5),
     "deit_s_sized": dict(cfg=vit_ref.Cfg(img=224, patch=16, dim=384, depth=12, heads=6, classes=1000), batch=2, qk_gain=1.0),
 }
 
 
-def core():
+def core(only=None):
     for name, case in CORE_CASES.items():
+        if only and name not in only:
+            continue
         cfg, batch = case["cfg"], case["batch"]
         seed = 1000 + sum(map(ord, name))
         sd = hash_state_dict(cfg, seed, case["qk_gain"])
@@ -575,7 +579,7 @@ def augment():
 if __name__ == "__main__":
     what = sys.argv[1] if len(sys.argv) > 1 else "all"
     if what in ("core", "all"):
-        core()
+        core(sys.argv[2:] or None)
     if what in ("loader", "all"):
         loader()
     if what in ("images", "all"):

@@ -49,8 +49,9 @@ public record ViTConfig(
     /** Checks internal consistency; {@code where} names the source in the message. */
     public ViTConfig validate(Object where) {
         if (patchSize <= 0 || imgHeight <= 0 || imgWidth <= 0) throw VitrimException.of(where, "image and patch sizes must be positive");
-        if (imgHeight % patchSize != 0 || imgWidth % patchSize != 0) {
-            throw VitrimException.of(where, "image size " + imgHeight + "x" + imgWidth + " is not a multiple of patch size " + patchSize);
+        // as timm: the patch convolution ignores the rows and columns past the last whole patch
+        if (imgHeight < patchSize || imgWidth < patchSize) {
+            throw VitrimException.of(where, "image size " + imgHeight + "x" + imgWidth + " is smaller than one patch of " + patchSize);
         }
         if (embedDim <= 0 || depth <= 0 || numHeads <= 0 || mlpHidden <= 0) throw VitrimException.of(where, "embed_dim, depth, num_heads and mlp width must be positive");
         if (embedDim % numHeads != 0) throw VitrimException.of(where, "embed_dim " + embedDim + " is not divisible by num_heads " + numHeads);

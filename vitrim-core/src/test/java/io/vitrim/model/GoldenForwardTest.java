@@ -14,7 +14,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 class GoldenForwardTest {
 
     @ParameterizedTest
-    @ValueSource(strings = {"tiny_token", "tiny_distilled", "tiny_avg", "tiny_avg_nocls", "tiny_avg_norm", "odd_nonsquare", "deit_s_sized"})
+    @ValueSource(strings = {"tiny_token", "tiny_distilled", "tiny_avg", "tiny_avg_nocls", "tiny_avg_norm", "odd_nonsquare", "not_multiple", "deit_s_sized"})
     void logitsMatchPyTorch(String name) {
         Json.Obj f = Fixtures.load("core/" + name + ".json");
         ViTConfig cfg = Fixtures.config(f.obj("config"));
