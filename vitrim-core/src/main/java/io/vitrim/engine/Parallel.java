@@ -77,7 +77,11 @@ public final class Parallel implements AutoCloseable {
             generation++; // publishes the job
             for (Worker w : workers) if (w.parked) LockSupport.unpark(w);
             runTasks(body, tasks);
-            while (pendingWorkers.get() != 0) Thread.onSpinWait();
+            while (pendingWorkers.get() != 0) {
+                // closed meanwhile: a worker that had already left will never take this job
+                if (closed && noWorkerAlive()) break;
+                Thread.onSpinWait();
+            }
             this.body = null;
             Throwable t = failure.get();
             if (t != null) {
@@ -103,6 +107,11 @@ public final class Parallel implements AutoCloseable {
     @FunctionalInterface
     public interface RangeBody {
         void run(int from, int to);
+    }
+
+    private boolean noWorkerAlive() {
+        for (Worker w : workers) if (w.isAlive()) return false;
+        return true;
     }
 
     private void runTasks(IntConsumer b, int tasks) {
@@ -134,7 +143,7 @@ public final class Parallel implements AutoCloseable {
 
         @Override
         public void run() {
-            while (!closed) {
+            while (true) {
                 long spinStart = System.nanoTime();
                 while (generation == seen && !closed) {
                     if (System.nanoTime() - spinStart < SPIN_NANOS) {
@@ -146,7 +155,7 @@ public final class Parallel implements AutoCloseable {
                         spinStart = System.nanoTime();
                     }
                 }
-                if (closed) return;
+                if (generation == seen) return; // closed and idle: a published job is finished first
                 seen = generation;
                 IntConsumer b = body;
                 int tasks = taskCount;

@@ -157,6 +157,7 @@ public final class VisionTransformer implements AutoCloseable {
      * @param trackSource keep the map from original patches to final tokens (visualisation)
      */
     public Result forward(float[] pixels, int batch, TokenReducer reducer, boolean trackSource) {
+        checkOpen();
         int hw = config.imgHeight() * config.imgWidth();
         if (batch < 1 || pixels.length != (long) batch * 3 * hw) {
             throw new IllegalArgumentException("expected " + batch + "x3x" + config.imgHeight() + "x" + config.imgWidth()
@@ -444,7 +445,14 @@ public final class VisionTransformer implements AutoCloseable {
 
     @Override
     public void close() {
+        closed = true;
         workspaces.clear();
         if (ownsPool) par.close();
+    }
+
+    private volatile boolean closed;
+
+    private void checkOpen() {
+        if (closed) throw new IllegalStateException("the model " + source + " is closed");
     }
 }
