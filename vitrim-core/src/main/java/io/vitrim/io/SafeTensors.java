@@ -30,6 +30,19 @@ public final class SafeTensors implements AutoCloseable {
     /** Largest header accepted (the format's own reference limit is 100 MB). */
     public static final long MAX_HEADER = 100L << 20;
 
+    /** Default largest tensor count of one file (timm's largest models hold a few thousand). */
+    public static final int MAX_TENSORS = 1_000_000;
+
+    /** The header budget: {@code -Dvitrim.maxHeaderBytes=N} changes {@link #MAX_HEADER}. */
+    public static long maxHeader() {
+        return Long.getLong("vitrim.maxHeaderBytes", MAX_HEADER);
+    }
+
+    /** The tensor-count budget: {@code -Dvitrim.maxTensors=N} changes {@link #MAX_TENSORS}. */
+    public static int maxTensors() {
+        return Integer.getInteger("vitrim.maxTensors", MAX_TENSORS);
+    }
+
     /** Element types this reader converts to float. */
     public enum DType {
         F32(4), F16(2), BF16(2), F64(8);
@@ -103,8 +116,10 @@ public final class SafeTensors implements AutoCloseable {
             ByteBuffer lenBuf = ByteBuffer.allocate(8).order(ByteOrder.LITTLE_ENDIAN);
             readFully(ch, lenBuf, 0);
             long headerLen = lenBuf.getLong(0);
-            if (headerLen < 2 || headerLen > MAX_HEADER) {
-                throw bad(path, "header length " + Long.toUnsignedString(headerLen) + " is out of range (2.." + MAX_HEADER + ")");
+            long maxHeader = Math.min(maxHeader(), Integer.MAX_VALUE - 8);
+            if (headerLen < 2 || headerLen > maxHeader) {
+                throw bad(path, "header length " + Long.toUnsignedString(headerLen) + " is out of range (2.." + maxHeader
+                        + "; raise the limit with -Dvitrim.maxHeaderBytes=N)");
             }
             if (headerLen > size - 8) {
                 throw bad(path, "header length " + headerLen + " runs past the end of the file (" + size + " bytes)");
@@ -118,6 +133,9 @@ public final class SafeTensors implements AutoCloseable {
                 header = Json.parseObject(text);
             } catch (Json.ParseException e) {
                 throw bad(path, "header is not JSON (" + e.getMessage() + ")");
+            }
+            if (header.size() > maxTensors() + 1) {
+                throw bad(path, header.size() + " header entries, more than " + maxTensors() + " tensors (raise the limit with -Dvitrim.maxTensors=N)");
             }
             long dataStart = 8 + headerLen;
             long dataLen = size - dataStart;
