@@ -87,7 +87,7 @@ final class FinetuneCommand implements Callable<Integer> {
     @Override
     public Integer call() throws Exception {
         PrintWriter err = spec.commandLine().getErr(), stdout = spec.commandLine().getOut();
-        if (!method.equals("ltmp")) throw new VitrimException("--method " + method + ": only ltmp can be fine-tuned (cropr comes with its training issue)");
+        if (!method.equals("ltmp")) throw new VitrimException("--method " + method + ": only ltmp can be fine-tuned so far");
         if (holdout > 0 && evalData != null) throw new VitrimException("--holdout and --eval-data both name the evaluation set; give one");
         if (holdout < 0 || limit < 0) throw new VitrimException("--holdout and --limit must be >= 0");
         LtmpFinetune.Config cfg;

@@ -33,7 +33,7 @@ public final class BoundedRead {
     public static byte[] read(InputStream in, long declared, Object where) throws IOException {
         long max = maxBytes();
         if (declared > max) throw tooBig(where, "declares " + declared);
-        ByteArrayOutputStream out = new ByteArrayOutputStream(declared > 0 ? (int) declared : 8192);
+        ByteArrayOutputStream out = new ByteArrayOutputStream((int) Math.max(8192, Math.min(declared, 1 << 20))); // a claim is not trusted
         byte[] buf = new byte[8192];
         long total = 0;
         for (int n; (n = in.read(buf)) > 0; ) {

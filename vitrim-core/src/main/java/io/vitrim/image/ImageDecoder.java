@@ -117,7 +117,7 @@ public final class ImageDecoder {
             return toRgb(img, name);
         } catch (RuntimeException e) {
             if (e instanceof VitrimException) throw e;
-            throw VitrimException.of(name, "cannot convert the decoded image to RGB: " + e);
+            throw VitrimException.of(name, "cannot convert the decoded image to RGB: " + String.valueOf(e).replace('\n', ' '));
         }
     }
 

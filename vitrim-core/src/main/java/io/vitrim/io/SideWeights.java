@@ -19,7 +19,8 @@ import java.util.Map;
  * safetensors file of method keys only — e.g. the 2·L thresholds {@code vitrim finetune
  * --method ltmp} learns for one target — so one base model serves several. A spec names it
  * with the option {@code file=PATH} ({@code ltmp:file=ltmp-0.75/thresholds.safetensors}); its
- * values take precedence over the checkpoint's.
+ * values take precedence over the checkpoint's. The path may not contain a comma (the spec's
+ * separator).
  */
 public final class SideWeights {
     private SideWeights() {}
@@ -31,7 +32,8 @@ public final class SideWeights {
     public static TokenReducer reducer(VisionTransformer model, String spec) {
         Split s = split(spec);
         if (s.file == null) return model.reducer(spec);
-        return model.reducer(s.rest, read(s.file, model));
+        // the method sees the whole spec (its file knob names the source in reports), and the file's values
+        return model.reducer(spec, read(s.file, model));
     }
 
     /** A spec with its {@code file=} option taken out (the method's other options stay). */

@@ -308,6 +308,7 @@ public final class VisionTransformer implements AutoCloseable {
      * activations in {@code tape}; returns logits [B, K] (kept in the tape).
      */
     public float[] forward(Tape tape, float[] pixels, TokenReducer reducer) {
+        checkOpen();
         final int batch = tape.batch, c = config.embedDim();
         if (pixels.length != (long) batch * 3 * config.imgHeight() * config.imgWidth()) {
             throw new IllegalArgumentException("expected " + batch + " images of 3x" + config.imgHeight() + "x" + config.imgWidth());

@@ -62,7 +62,8 @@ public final class Ltmp implements TokenReducer {
         @Override
         public List<Knob> knobs() {
             return List.of(new Knob("merge", "checkpoint", "merge threshold θm in [0, 1]: one value, one per block (a/b/...), or off"),
-                    new Knob("prune", "checkpoint", "prune threshold θp in [0, 1]: one value, one per block (a/b/...), or off"));
+                    new Knob("prune", "checkpoint", "prune threshold θp in [0, 1]: one value, one per block (a/b/...), or off"),
+                    new Knob("file", "none", "thresholds from a side file (vitrim finetune's thresholds.safetensors)"));
         }
 
         @Override
@@ -83,20 +84,25 @@ public final class Ltmp implements TokenReducer {
         @Override
         public TokenReducer create(Spec s, ViTConfig model, Map<String, float[]> weights) {
             if (model.distToken()) throw s.error("LTMP has no rule for a distillation token; use a model without one");
-            float[] merge = thresholds(s, "merge", model.depth(), weights, Ltmp::mergeKey);
-            float[] prune = thresholds(s, "prune", model.depth(), weights, Ltmp::pruneKey);
+            // file= is read by the model loader (io.vitrim.io.SideWeights), which passes its values as weights
+            boolean fromFile = s.string("file", null) != null;
+            float[] merge = thresholds(s, "merge", model.depth(), weights, Ltmp::mergeKey, fromFile);
+            float[] prune = thresholds(s, "prune", model.depth(), weights, Ltmp::pruneKey, fromFile);
             if (merge == null && prune == null) throw s.error("merge=off and prune=off leave nothing to do; use none");
             return new Ltmp(s.text(), merge, prune, model);
         }
 
         private static float[] thresholds(Spec s, String knob, int depth, Map<String, float[]> weights,
-                                          java.util.function.IntFunction<String> key) {
+                                          java.util.function.IntFunction<String> key, boolean fromFile) {
             String v = s.string(knob, null);
             if (v != null && v.trim().toLowerCase(Locale.ROOT).equals("off")) return null;
             float[] t = new float[depth];
             if (v == null) {
                 for (int i = 0; i < depth; i++) {
                     float[] w = weights.get(key.apply(i));
+                    if (w == null && fromFile) {
+                        throw s.error("file= holds no " + key.apply(i) + " (or was not read: the file is loaded by io.vitrim.io.SideWeights.reducer)");
+                    }
                     if (w == null) {
                         throw s.error("the checkpoint has no " + key.apply(i) + " (no learned LTMP thresholds): give " + knob + "=θ");
                     }

@@ -292,7 +292,7 @@ public final class LtmpTraining implements TokenReducer, MaskedTraining {
                 }
             }
             ds[0] = 0f; // the class token's importance is the constant +∞
-            for (int j = 0; j < n; j++) dRec[o + j] = ds[j] / (float) (heads() * n);
+            for (int j = 0; j < n; j++) dRec[o + j] = ds[j] / (float) (heads * n);
             // metric: node max = k̂_a · k̂_partner; k̂ = k̄/‖k̄‖ · mask (mask constant)
             float[] dk = new float[n * hd];
             for (int ia = 1; ia < nA; ia++) {
@@ -325,11 +325,7 @@ public final class LtmpTraining implements TokenReducer, MaskedTraining {
         return dRec;
     }
 
-    private int heads = 1;
-
-    private int heads() {
-        return heads;
-    }
+    private int heads = 1; // of the last forward, for the importance's 1/(H·N)
 
     /** What A token {@code ia} of image {@code b} offers its partner's importance max (0 unless merged; the class token 0). */
     private float mergeScore(State s, int b, int ia) {
@@ -353,11 +349,13 @@ public final class LtmpTraining implements TokenReducer, MaskedTraining {
 
     /**
      * The reference's MAC-ratio regulariser {@code λ·(r − target)²} with
-     * {@code r = (1/L) Σ_l [2·m̄_{l−1}·n·d² + (m̄_{l−1}·n)²·d + 4·m̄_l·n·d²] / (6·n·d² + n²·d)},
-     * m̄_l the mean of block l's output mask over batch and tokens (m̄_{−1} = 1): returns the
-     * loss and adds its gradient to the masks. Call after the forward, before the backward.
+     * {@code r = (1/L) Σ_l [2·m̄_{l−1}·n·d² + (m̄_{l−1}·n)²·d + m̄_l·n·d·h] / (2·n·d² + n²·d + n·d·h)},
+     * m̄_l the mean of block l's output mask over batch and tokens (m̄_{−1} = 1), h the MLP
+     * width — half of each part's MACs; the reference writes {@code 4·n·d²} for the MLP, i.e.
+     * h = 4d, where the two agree. Returns the loss and adds its gradient to the masks. Call
+     * after the forward, before the backward.
      */
-    public double regularizer(double target, double lambda, int dim) {
+    public double regularizer(double target, double lambda, int dim, int mlp) {
         double[] m = new double[depth + 1];
         m[0] = 1;
         for (int l = 0; l < depth; l++) {
@@ -365,12 +363,12 @@ public final class LtmpTraining implements TokenReducer, MaskedTraining {
             for (float v : st[l].maskOut) sum += v;
             m[l + 1] = sum / total;
         }
-        double nd = n, d = dim, den = 6 * nd * d * d + nd * nd * d, r = 0;
-        for (int l = 0; l < depth; l++) r += (2 * m[l] * nd * d * d + (m[l] * nd) * (m[l] * nd) * d + 4 * m[l + 1] * nd * d * d) / den / depth;
+        double nd = n, d = dim, h = mlp, den = 2 * nd * d * d + nd * nd * d + nd * d * h, r = 0;
+        for (int l = 0; l < depth; l++) r += (2 * m[l] * nd * d * d + (m[l] * nd) * (m[l] * nd) * d + m[l + 1] * nd * d * h) / den / depth;
         double dr = 2 * lambda * (r - target);
         for (int l = 0; l < depth; l++) {
             // m̄_l (output of block l) enters term l (as m_{l+1}) and term l+1 (as m_l)
-            double g = 4 * nd * d * d / den / depth;
+            double g = nd * d * h / den / depth;
             if (l + 1 < depth) g += (2 * nd * d * d + 2 * m[l + 1] * nd * nd * d) / den / depth;
             float per = (float) (dr * g / total);
             float[] dm = st[l].dMaskOut;

@@ -26,7 +26,7 @@ import java.util.Map;
  */
 public final class LtmpFinetune {
     /**
-     * @param target     the MAC ratio to reach (kept share of the dense model's block MACs), in (0, 1]
+     * @param target     the MAC ratio to reach (kept share of the dense model's MACs), in (0, 1]
      * @param tau        gate temperature
      * @param lambda     weight of the reduction-target term
      * @param initMerge  starting θm of every block (the reference: 0.9)
@@ -60,6 +60,11 @@ public final class LtmpFinetune {
 
     public LtmpFinetune(VisionTransformer net, Config cfg) {
         VisionTransformer.checkTrainable(net.config(), "the model");
+        if (!net.config().classToken() || net.config().globalPool() != ViTConfig.Pool.TOKEN) {
+            // the training graph keeps row 0 as the class token and pools it, as the reference does
+            throw new io.vitrim.VitrimException("LTMP's threshold training needs a class token and token pooling (this model has "
+                    + (net.config().classToken() ? "" : "no class token, ") + "global_pool=" + net.config().globalPool().timmName() + ")");
+        }
         this.net = net;
         this.cfg = cfg;
         int depth = net.config().depth();
@@ -107,7 +112,7 @@ public final class LtmpFinetune {
         ViTConfig c = net.config();
         if (train.size() < cfg.batch()) throw new IllegalArgumentException(train.size() + " images, fewer than one batch of " + cfg.batch());
         LtmpTraining graph = new LtmpTraining(merge, prune, mergeGrad, pruneGrad, cfg.tau(), c.embedDim() / c.numHeads());
-        List<LossTerm> loss = List.of(LossTerm.CROSS_ENTROPY, new LtmpLoss(graph, cfg.target(), cfg.lambda(), c.embedDim()));
+        List<LossTerm> loss = List.of(LossTerm.CROSS_ENTROPY, new LtmpLoss(graph, cfg.target(), cfg.lambda(), c.embedDim(), c.mlpHidden()));
         TrainingStep stepper = new TrainingStep(net, graph, List.of(), loss);
         Tape tape = net.newTape(cfg.batch());
         TrainConfig data = cfg.data();
@@ -125,6 +130,10 @@ public final class LtmpFinetune {
                     float[] targets = SoftmaxCrossEntropy.smoothed(b.labels(), c.numClasses(), (float) cfg.labelSmoothing());
                     TrainingStep.Result r = stepper.run(tape, b.pixels(), targets);
                     for (int i = 0; i < merge.length; i++) {
+                        if (!Float.isFinite(mergeGrad[i][0]) || !Float.isFinite(pruneGrad[i][0])) {
+                            throw new io.vitrim.VitrimException("LTMP training: a threshold gradient of block " + i + " is not finite at step "
+                                    + (s + 1) + " of epoch " + (epoch + 1) + " (a zero key vector?)");
+                        }
                         merge[i][0] = clamp(merge[i][0] - (float) cfg.lrMerge() * mergeGrad[i][0]);
                         prune[i][0] = clamp(prune[i][0] - (float) cfg.lrPrune() * pruneGrad[i][0]);
                     }

@@ -10,13 +10,14 @@ import io.vitrim.reduce.LtmpTraining;
 public final class LtmpLoss implements LossTerm {
     private final LtmpTraining graph;
     private final double target, lambda;
-    private final int dim;
+    private final int dim, mlp;
 
-    public LtmpLoss(LtmpTraining graph, double target, double lambda, int dim) {
+    public LtmpLoss(LtmpTraining graph, double target, double lambda, int dim, int mlp) {
         this.graph = graph;
         this.target = target;
         this.lambda = lambda;
         this.dim = dim;
+        this.mlp = mlp;
     }
 
     @Override
@@ -26,6 +27,6 @@ public final class LtmpLoss implements LossTerm {
 
     @Override
     public double add(Tape tape, float[] targets, float[] dlogits) {
-        return graph.regularizer(target, lambda, dim);
+        return graph.regularizer(target, lambda, dim, mlp);
     }
 }

@@ -46,7 +46,7 @@ class LtmpTrainingGoldenTest {
         try (VisionTransformer net = VisionTransformer.create(cfg, null, null,
                 HashInit.stateDict(cfg, c.integer("seed", 0), c.number("qk_gain", 1)), 2, name)) {
             Tape tape = net.newTape(batch);
-            LossTerm reg = new LtmpLoss(graph, c.number("target", 0), c.number("lambda", 0), cfg.embedDim());
+            LossTerm reg = new LtmpLoss(graph, c.number("target", 0), c.number("lambda", 0), cfg.embedDim(), cfg.mlpHidden());
             // nothing of the model is trained: the gradient reaches only the thresholds
             TrainingStep step = new TrainingStep(net, graph, List.of(), List.of(LossTerm.CROSS_ENTROPY, reg));
             TrainingStep.Result r = step.run(tape, HashInit.pixels(cfg, batch, c.integer("pixel_seed", 0)), targets);
