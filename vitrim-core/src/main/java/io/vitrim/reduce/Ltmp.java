@@ -84,7 +84,7 @@ public final class Ltmp implements TokenReducer {
         @Override
         public TokenReducer create(Spec s, ViTConfig model, Map<String, float[]> weights) {
             if (model.distToken()) throw s.error("LTMP has no rule for a distillation token; use a model without one");
-            // file= is read by the model loader (io.vitrim.io.SideWeights), which passes its values as weights
+            // file= is read by the model loader (SideWeights, one layer up), which passes its values as weights
             boolean fromFile = s.string("file", null) != null;
             float[] merge = thresholds(s, "merge", model.depth(), weights, Ltmp::mergeKey, fromFile);
             float[] prune = thresholds(s, "prune", model.depth(), weights, Ltmp::pruneKey, fromFile);
@@ -101,7 +101,7 @@ public final class Ltmp implements TokenReducer {
                 for (int i = 0; i < depth; i++) {
                     float[] w = weights.get(key.apply(i));
                     if (w == null && fromFile) {
-                        throw s.error("file= holds no " + key.apply(i) + " (or was not read: the file is loaded by io.vitrim.io.SideWeights.reducer)");
+                        throw s.error("file= holds no " + key.apply(i) + " (or was not read: the model loader reads it, see SideWeights.reducer)");
                     }
                     if (w == null) {
                         throw s.error("the checkpoint has no " + key.apply(i) + " (no learned LTMP thresholds): give " + knob + "=θ");
