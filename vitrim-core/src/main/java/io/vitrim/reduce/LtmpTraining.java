@@ -39,7 +39,7 @@ public final class LtmpTraining implements TokenReducer, MaskedTraining {
     private static final class State {
         float[] maskIn, sizeIn, maskMid, maskOut, sizeOut, dMaskOut;
         float[] s, sNew, softP, khat, knorm;       // importance; k̂ (masked) and ‖k̄‖ per row
-        float[] nodeMax, softM;
+        float[] softM;                                // merge gate σ per A token (its best similarity is only needed here)
         int[] nodeIdx;
         boolean[] hardM;
         float[] dKbar;                                // [T, hd] from backward, added to dqkv after the attention backward
@@ -92,7 +92,6 @@ public final class LtmpTraining implements TokenReducer, MaskedTraining {
                 s.softP = new float[t];
                 s.khat = new float[t * headDim];
                 s.knorm = new float[t];
-                s.nodeMax = new float[batch * nA];
                 s.softM = new float[batch * nA];
                 s.nodeIdx = new int[batch * nA];
                 s.hardM = new boolean[batch * nA];
@@ -169,7 +168,6 @@ public final class LtmpTraining implements TokenReducer, MaskedTraining {
                         }
                     }
                 }
-                s.nodeMax[q] = best;
                 s.nodeIdx[q] = arg;
                 float soft = sigmoid((best - thM) / tau);
                 s.softM[q] = soft;
@@ -305,14 +303,16 @@ public final class LtmpTraining implements TokenReducer, MaskedTraining {
                 }
             }
             for (int j = 0; j < n; j++) {
-                float m = maskIn[o + j], norm = s.knorm[o + j];
-                float dot = 0f;
-                // k̂n = k̄/‖k̄‖ = k̂/m where m ≠ 0; with m = 0 the gradient is 0 anyway
-                for (int e = 0; e < hd; e++) dot += (m == 0f ? 0f : s.khat[(o + j) * hd + e] / m) * dk[j * hd + e] * m;
-                for (int e = 0; e < hd; e++) {
-                    float kn = m == 0f ? 0f : s.khat[(o + j) * hd + e] / m;
-                    s.dKbar[(o + j) * hd + e] = (dk[j * hd + e] * m - kn * dot) / norm;
+                // masks are exactly 0 or 1 in the forward: a masked token's metric is 0 and gets no
+                // gradient; otherwise k̂ = k̄/‖k̄‖ and dk̄ = (dk̂ − k̂·(k̂·dk̂)) / ‖k̄‖
+                int r = (o + j) * hd;
+                if (maskIn[o + j] == 0f) {
+                    Arrays.fill(s.dKbar, r, r + hd, 0f);
+                    continue;
                 }
+                float dot = 0f, norm = s.knorm[o + j];
+                for (int e = 0; e < hd; e++) dot += s.khat[r + e] * dk[j * hd + e];
+                for (int e = 0; e < hd; e++) s.dKbar[r + e] = (dk[j * hd + e] - s.khat[r + e] * dot) / norm;
             }
         });
         double gm = 0, gp = 0;
