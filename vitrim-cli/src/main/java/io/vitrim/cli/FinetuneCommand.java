@@ -88,7 +88,7 @@ final class FinetuneCommand implements Callable<Integer> {
     public Integer call() throws Exception {
         PrintWriter err = spec.commandLine().getErr(), stdout = spec.commandLine().getOut();
         if (!method.equals("ltmp")) throw new VitrimException("--method " + method + ": only ltmp can be fine-tuned so far");
-        if (holdout > 0 && evalData != null) throw new VitrimException("--holdout and --eval-data both name the evaluation set; give one");
+        TrainingData.checkChoice(holdout, evalData);
         if (holdout < 0 || limit < 0) throw new VitrimException("--holdout and --limit must be >= 0");
         LtmpFinetune.Config cfg;
         try {
@@ -103,13 +103,8 @@ final class FinetuneCommand implements Callable<Integer> {
             VisionTransformer.checkTrainable(m.config(), model.describe());
             err.println("loading " + data + " ...");
             err.flush();
-            LabelledImages train = LabelledImages.load(data, m.preprocess(), n, limit, null);
-            LabelledImages eval = evalData == null ? null : LabelledImages.load(evalData, m.preprocess(), n, 0, null);
-            if (holdout > 0) {
-                LabelledImages[] split = train.holdout(holdout, trainSeed);
-                train = split[0];
-                eval = split[1];
-            }
+            TrainingData d = TrainingData.load(data, limit, evalData, 0, holdout, trainSeed, m.preprocess(), n);
+            LabelledImages train = d.train(), eval = d.eval();
             if (m.labels() != null && !m.labels().equals(train.classes())) {
                 throw VitrimException.of(data, "classes " + train.classes() + " differ from the model's labels " + m.labels());
             }

@@ -175,7 +175,7 @@ final class TrainCommand implements Callable<Integer> {
         }
         ParamGroups groups = new ParamGroups(trainable, lrGroups, layerDecay);
         int[] ra = parseRandAugment(randAugment);
-        if (holdout > 0 && evalData != null) throw new VitrimException("--holdout and --eval-data both name the evaluation set; give one");
+        TrainingData.checkChoice(holdout, evalData);
         try {
             cfg = new TrainConfig(epochs, batch, lr, minLr, warmup, weightDecay, clip, labelSmoothing, cropPad, !noFlip, seed, sinCosPos,
                     reduce, init == null ? null : init.toString(), groups, dropPath, ra[0], ra[1], holdout);
@@ -243,16 +243,8 @@ final class TrainCommand implements Callable<Integer> {
     private int run(PrintWriter err, ViTConfig model, PreprocessConfig pre, TrainConfig cfg, int nThreads) throws Exception {
         err.println("loading " + data + " ...");
         err.flush();
-        LabelledImages train = LabelledImages.load(data, pre, nThreads, limit, null);
-        LabelledImages eval = evalData == null ? null : LabelledImages.load(evalData, pre, nThreads, evalLimit, null);
-        if (cfg.holdout() > 0) {
-            LabelledImages[] split = train.holdout(cfg.holdout(), cfg.seed());
-            train = split[0];
-            eval = split[1];
-        }
-        if (eval != null && !eval.classes().equals(train.classes())) {
-            throw VitrimException.of(evalData, "classes " + eval.classes() + " differ from the training classes " + train.classes());
-        }
+        TrainingData d = TrainingData.load(data, limit, evalData, evalLimit, cfg.holdout(), cfg.seed(), pre, nThreads);
+        LabelledImages train = d.train(), eval = d.eval();
         if (initial != null) {
             if (train.classes().size() != model.numClasses()) {
                 throw VitrimException.of(data, train.classes().size() + " classes, but " + init + " has " + model.numClasses());
