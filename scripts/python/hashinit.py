@@ -42,9 +42,13 @@ def scale_for(name: str, shape, qk_gain: float = 1.0) -> tuple:
     """(center, half-width) used for a timm key. Mirrors HashInit.scaleFor in Java."""
     if name.endswith("norm1.weight") or name.endswith("norm2.weight") or name in ("norm.weight", "fc_norm.weight"):
         return 1.0, 0.2
+    if name == "norm_pre.weight":
+        return 1.0, 0.2
+    if name.endswith(".gamma"):  # LayerScale
+        return 0.7, 0.3
     if name.endswith(".bias"):
         return 0.0, 0.1
-    if name in ("cls_token", "dist_token", "pos_embed"):
+    if name in ("cls_token", "dist_token", "reg_token", "pos_embed"):
         return 0.0, 0.5
     if name.endswith(".weight"):
         fan_in = int(np.prod(shape[1:]))

@@ -576,6 +576,65 @@ def augment():
                {"height": h, "width": w, "images": [base64.b64encode(a.tobytes()).decode() for a in images], "cases": cases})
 
 
+# Encoder towers as timm builds them (timm's own model code, not vit_ref): name -> (timm
+# architecture, model_args, num_classes, pretrained_cfg mean/std, other input size, batch)
+ENCODER_CASES = {
+    "dinov2": ("vit_small_patch14_dinov2", dict(img_size=56, patch_size=14, embed_dim=32, depth=2, num_heads=2), 0,
+               (0.485, 0.456, 0.406), (0.229, 0.224, 0.225), 42, 2),
+    "dinov2_reg4": ("vit_small_patch14_reg4_dinov2", dict(img_size=56, patch_size=14, embed_dim=32, depth=2, num_heads=2), 0,
+                    (0.485, 0.456, 0.406), (0.229, 0.224, 0.225), 70, 2),
+    "clip_quickgelu": ("vit_base_patch16_clip_quickgelu_224", dict(img_size=32, patch_size=8, embed_dim=32, depth=2, num_heads=2), 16,
+                       (0.48145466, 0.4578275, 0.40821073), (0.26862954, 0.26130258, 0.27577711), 48, 2),
+    "clip": ("vit_base_patch16_clip_224", dict(img_size=32, patch_size=8, embed_dim=32, depth=2, num_heads=2), 0,
+             (0.48145466, 0.4578275, 0.40821073), (0.26862954, 0.26130258, 0.27577711), 24, 2),
+}
+
+
+def encoders(only=None):
+    """timm-made DINOv2 / CLIP towers as model folders, with their outputs at two input sizes.
+
+    Needs the timm wheel on PYTHONPATH (pip install --no-deps --target DIR timm). Weights are
+    timm's initialisation made less tame (every tensor perturbed, LayerScale far from 1e-5, a
+    strong position embedding), so every detail shows in the outputs.
+    """
+    import timm
+    from timm.models.vision_transformer import checkpoint_filter_fn
+    for name, (arch, args, classes, mean, std, other, batch) in ENCODER_CASES.items():
+        if only and name not in only:
+            continue
+        torch.manual_seed(sum(map(ord, name)))
+        m = timm.create_model(arch, pretrained=False, num_classes=classes, **args).eval()
+        with torch.no_grad():
+            for k, v in m.named_parameters():
+                if k.endswith("gamma"):
+                    v.copy_(torch.rand_like(v) + 0.25)
+                elif k == "pos_embed" or k.endswith("_token"):
+                    v.copy_(torch.randn_like(v) * 0.5)
+                else:
+                    v.add_(torch.randn_like(v) * (0.3 if v.dim() > 1 else 0.2))
+        sd = {k: v.detach().clone().contiguous() for k, v in m.state_dict().items()}
+        d = os.path.join(RES, "encoders", name)
+        os.makedirs(d, exist_ok=True)
+        safetensors_io.save(os.path.join(d, "model.safetensors"), sd)
+        img = args["img_size"]
+        with open(os.path.join(d, "config.json"), "w") as f:
+            json.dump({"architecture": arch, "num_classes": classes, "global_pool": "token", "model_args": args,
+                       "pretrained_cfg": {"input_size": [3, img, img], "interpolation": "bicubic", "crop_pct": 1.0,
+                                          "mean": list(mean), "std": list(std), "num_classes": classes}}, f, indent=2)
+        out = {"arch": arch, "batch": batch, "pixel_seed": 5}
+        for size, key in ((img, "native"), (other, "other")):
+            px = torch.from_numpy(hashinit.uniform(5, "pixels", (batch, 3, size, size), 2.0))
+            if size == img:
+                model = m
+            else:
+                model = timm.create_model(arch, pretrained=False, num_classes=classes, **dict(args, img_size=size)).eval()
+                model.load_state_dict(checkpoint_filter_fn(dict(sd), model))
+            with torch.no_grad():
+                y = model(px)
+            out[key] = {"size": size, "output": f32list(y), "scale": float(y.abs().max())}
+        write_json(os.path.join(d, "expected.json"), out)
+
+
 if __name__ == "__main__":
     what = sys.argv[1] if len(sys.argv) > 1 else "all"
     if what in ("core", "all"):
@@ -596,5 +655,7 @@ if __name__ == "__main__":
         train_reduce()
     if what in ("augment", "all"):
         augment()
+    if what in ("encoders", "all"):
+        encoders(sys.argv[2:] or None)
     if what in ("ltmp_train", "all"):
         ltmp_train()

@@ -36,6 +36,9 @@ public record PreprocessConfig(int inputHeight, int inputWidth, double cropPct, 
     public static final float[] IMAGENET_STD = {0.229f, 0.224f, 0.225f};
     public static final float[] INCEPTION_MEAN = {0.5f, 0.5f, 0.5f};
     public static final float[] INCEPTION_STD = {0.5f, 0.5f, 0.5f};
+    /** OpenAI CLIP's normalisation (timm's OPENAI_CLIP_MEAN / _STD). */
+    public static final float[] CLIP_MEAN = {0.48145466f, 0.4578275f, 0.40821073f};
+    public static final float[] CLIP_STD = {0.26862954f, 0.26130258f, 0.27577711f};
 
     public PreprocessConfig withInputSize(int h, int w) {
         return new PreprocessConfig(h, w, cropPct, interpolation, resize, mean, std);

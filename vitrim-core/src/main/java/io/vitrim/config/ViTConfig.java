@@ -19,15 +19,51 @@ import io.vitrim.VitrimException;
  * @param distToken    prepend a distillation token after the class token (DeiT distilled)
  * @param globalPool   {@code token} (class token) or {@code avg} (mean of patch tokens)
  * @param fcNorm       LayerNorm after pooling ({@code fc_norm}); then {@code norm} is absent
- * @param numClasses   classifier outputs
- * @param normEps      LayerNorm epsilon (1e-6 timm, 1e-12 Hugging Face ViT)
+ * @param numClasses   classifier (or CLIP projection) outputs; 0 = no head, the model outputs its pooled features
+ * @param normEps      LayerNorm epsilon (1e-6 timm, 1e-5 CLIP, 1e-12 Hugging Face ViT)
+ * @param regTokens    register tokens after the class token ({@code reg_token}, DINOv2 "reg4")
+ * @param noEmbedClass the position embedding covers the patches only; prefix tokens get none
+ * @param layerScale   per-channel scales on both residual branches ({@code ls1.gamma}, {@code ls2.gamma})
+ * @param preNorm      a LayerNorm ({@code norm_pre}) after the embedding, and a patch
+ *                     convolution without bias (CLIP)
+ * @param act          the MLP's activation
  */
 public record ViTConfig(
         String architecture,
         int imgHeight, int imgWidth, int patchSize, int inChans,
         int embedDim, int depth, int numHeads, int mlpHidden,
         boolean qkvBias, boolean classToken, boolean distToken,
-        Pool globalPool, boolean fcNorm, int numClasses, float normEps) {
+        Pool globalPool, boolean fcNorm, int numClasses, float normEps,
+        int regTokens, boolean noEmbedClass, boolean layerScale, boolean preNorm, Act act) {
+
+    /** A plain ViT/DeiT: no registers, position embedding over every token, GELU. */
+    public ViTConfig(String architecture, int imgHeight, int imgWidth, int patchSize, int inChans,
+                     int embedDim, int depth, int numHeads, int mlpHidden,
+                     boolean qkvBias, boolean classToken, boolean distToken,
+                     Pool globalPool, boolean fcNorm, int numClasses, float normEps) {
+        this(architecture, imgHeight, imgWidth, patchSize, inChans, embedDim, depth, numHeads, mlpHidden, qkvBias,
+                classToken, distToken, globalPool, fcNorm, numClasses, normEps, 0, false, false, false, Act.GELU);
+    }
+
+    /** The MLP activation: exact (erf) GELU, or CLIP's {@code x·σ(1.702·x)}. */
+    public enum Act {
+        GELU("gelu"), QUICK_GELU("quick_gelu");
+
+        private final String timmName;
+
+        Act(String timmName) {
+            this.timmName = timmName;
+        }
+
+        public String timmName() {
+            return timmName;
+        }
+
+        public static Act parse(String s, Object where) {
+            for (Act a : values()) if (a.timmName.equals(s)) return a;
+            throw VitrimException.of(where, "act_layer \"" + s + "\" is not supported (gelu, quick_gelu)");
+        }
+    }
 
     /** How the final tokens become one feature vector. */
     public enum Pool {
@@ -58,7 +94,11 @@ public record ViTConfig(
         if (inChans != 3) throw VitrimException.of(where, "only 3 input channels are supported, got " + inChans);
         if (distToken && !classToken) throw VitrimException.of(where, "a distillation token needs a class token");
         if (globalPool == Pool.TOKEN && !classToken) throw VitrimException.of(where, "global_pool=token needs a class token");
-        if (numClasses <= 0) throw VitrimException.of(where, "num_classes must be positive, got " + numClasses);
+        if (numClasses < 0) throw VitrimException.of(where, "num_classes must be 0 (no head: features) or positive, got " + numClasses);
+        if (regTokens < 0) throw VitrimException.of(where, "reg_tokens must not be negative, got " + regTokens);
+        if (regTokens > 0 && distToken) throw VitrimException.of(where, "register tokens with a distillation token are not supported");
+        if (act == null) throw VitrimException.of(where, "no activation");
+        limit(where, "reg_tokens", regTokens, 1024);
         if ((long) gridH() * gridW() + numPrefix() > 1 << 16) throw VitrimException.of(where, "too many tokens: " + numTokens());
         // sizes no real ViT comes near: refused before anything is sized from them
         limit(where, "depth", depth, MAX_DEPTH);
@@ -88,9 +128,19 @@ public record ViTConfig(
         return gridH() * gridW();
     }
 
-    /** Class and distillation tokens in front of the patches. */
+    /** Class, register and distillation tokens in front of the patches. */
     public int numPrefix() {
-        return (classToken ? 1 : 0) + (distToken ? 1 : 0);
+        return (classToken ? 1 : 0) + regTokens + (distToken ? 1 : 0);
+    }
+
+    /** Rows of {@code pos_embed}: the patches, plus the prefix tokens unless {@link #noEmbedClass}. */
+    public int posEmbedTokens() {
+        return numPatches() + (noEmbedClass ? 0 : numPrefix());
+    }
+
+    /** Width of the model's output: the classes, or the features when there is no head. */
+    public int numOutputs() {
+        return numClasses > 0 ? numClasses : embedDim;
     }
 
     public int numTokens() {
@@ -103,21 +153,34 @@ public record ViTConfig(
 
     public ViTConfig withImageSize(int h, int w) {
         return new ViTConfig(architecture, h, w, patchSize, inChans, embedDim, depth, numHeads, mlpHidden,
-                qkvBias, classToken, distToken, globalPool, fcNorm, numClasses, normEps);
+                qkvBias, classToken, distToken, globalPool, fcNorm, numClasses, normEps,
+                regTokens, noEmbedClass, layerScale, preNorm, act);
     }
 
     public ViTConfig withNumClasses(int n) {
         return new ViTConfig(architecture, imgHeight, imgWidth, patchSize, inChans, embedDim, depth, numHeads, mlpHidden,
-                qkvBias, classToken, distToken, globalPool, fcNorm, n, normEps);
+                qkvBias, classToken, distToken, globalPool, fcNorm, n, normEps, regTokens, noEmbedClass, layerScale, preNorm, act);
+    }
+
+    /** This shape with the encoder details (registers, position embedding, LayerScale, norm_pre, activation). */
+    public ViTConfig withEncoder(int regTokens, boolean noEmbedClass, boolean layerScale, boolean preNorm, Act act) {
+        return new ViTConfig(architecture, imgHeight, imgWidth, patchSize, inChans, embedDim, depth, numHeads, mlpHidden,
+                qkvBias, classToken, distToken, globalPool, fcNorm, numClasses, normEps, regTokens, noEmbedClass, layerScale, preNorm, act);
+    }
+
+    /** Whether this is a plain ViT/DeiT (none of the encoder details). */
+    public boolean plain() {
+        return regTokens == 0 && !noEmbedClass && !layerScale && !preNorm && act == Act.GELU;
     }
 
     /** Parameter count of the model this config describes. */
     public long parameterCount() {
         long c = embedDim, h = mlpHidden;
-        long p = c * inChans * patchSize * patchSize + c; // patch embed
-        p += (long) numTokens() * c + (long) numPrefix() * c; // pos_embed, cls/dist
+        long p = c * inChans * patchSize * patchSize + (preNorm ? 0 : c); // patch embed
+        p += (long) posEmbedTokens() * c + (long) numPrefix() * c; // pos_embed, cls/reg/dist
+        if (preNorm) p += 2 * c;
         long block = 2 * c /*norm1*/ + 3 * c * c + (qkvBias ? 3 * c : 0) + c * c + c /*proj*/
-                + 2 * c /*norm2*/ + c * h + h + h * c + c;
+                + 2 * c /*norm2*/ + c * h + h + h * c + c + (layerScale ? 2 * c : 0);
         p += block * depth;
         p += 2 * c; // norm or fc_norm
         p += (c * numClasses + numClasses) * (distToken ? 2 : 1);

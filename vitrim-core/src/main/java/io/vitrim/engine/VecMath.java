@@ -184,4 +184,24 @@ public final class VecMath {
         }
         for (; i < n; i++) a[off + i] = gelu(a[off + i]);
     }
+
+    private static final FloatVector V_MINUS_QUICK = bc(-1.702f);
+
+    /** CLIP's QuickGELU {@code x·σ(1.702·x) = x / (1 + e^(−1.702·x))} for a vector. */
+    public static FloatVector quickGelu(FloatVector x) {
+        return x.lanewise(VectorOperators.DIV, exp(x.mul(V_MINUS_QUICK)).add(V_ONE));
+    }
+
+    /** Scalar twin of {@link #quickGelu(FloatVector)}. */
+    public static float quickGelu(float x) {
+        return x / (exp(x * -1.702f) + 1f);
+    }
+
+    public static void quickGeluInPlace(float[] a, int off, int n) {
+        int i = 0;
+        for (int end = F.loopBound(n); i < end; i += VLEN) {
+            quickGelu(FloatVector.fromArray(F, a, off + i)).intoArray(a, off + i);
+        }
+        for (; i < n; i++) a[off + i] = quickGelu(a[off + i]);
+    }
 }

@@ -5,6 +5,7 @@ import io.vitrim.model.Architectures;
 import io.vitrim.config.PreprocessConfig;
 import io.vitrim.config.PreprocessConfig.Interpolation;
 import io.vitrim.config.PreprocessConfig.Resize;
+import io.vitrim.model.PosEmbed;
 import io.vitrim.model.StateDict;
 import io.vitrim.config.ViTConfig;
 import io.vitrim.model.VisionTransformer;
@@ -124,6 +125,9 @@ public final class ModelLoader {
         int imgH = c.imgHeight(), imgW = c.imgWidth(), patch = c.patchSize(), dim = c.embedDim(), depth = c.depth(), heads = c.numHeads();
         double mlpRatio = (double) c.mlpHidden() / c.embedDim();
         boolean qkvBias = c.qkvBias(), clsTok = c.classToken();
+        int regs = c.regTokens();
+        boolean noEmbedClass = c.noEmbedClass(), layerScale = c.layerScale(), preNorm = c.preNorm();
+        ViTConfig.Act act = c.act();
         String pool = cfg.str("global_pool", c.globalPool().timmName());
         Boolean fcNorm = null;
         if (args != null) {
@@ -151,6 +155,12 @@ public final class ModelLoader {
                     case "global_pool": pool = args.str(k, pool); break;
                     case "fc_norm": if (args.has(k)) fcNorm = args.bool(k, false); break;
                     case "num_classes": break; // top-level num_classes wins
+                    case "reg_tokens": regs = args.intValue(k, regs); break;
+                    case "no_embed_class": noEmbedClass = args.bool(k, noEmbedClass); break;
+                    case "pre_norm": preNorm = args.bool(k, preNorm); break;
+                    case "init_values": layerScale = args.get(k) != null; break; // LayerScale's initial value: present or not
+                    case "act_layer": act = ViTConfig.Act.parse(args.str(k, act.timmName()), cfgPath); break;
+                    case "dynamic_img_size": break; // vitrim runs at the configured size; the embedding is resampled at load
                     case "in_chans":
                         if (args.intValue(k, 3) != 3) throw VitrimException.of(cfgPath, "only in_chans=3 is supported");
                         break;
@@ -166,10 +176,43 @@ public final class ModelLoader {
         int classes = cfg.intValue("num_classes", c.numClasses());
         int mlpHidden = (int) Math.round(dim * mlpRatio);
         ViTConfig config = new ViTConfig(arch, imgH, imgW, patch, 3, dim, depth, heads, mlpHidden, qkvBias, clsTok,
-                c.distToken(), gp, useFcNorm, classes, c.normEps()).validate(cfgPath);
+                c.distToken(), gp, useFcNorm, classes, c.normEps(), regs, noEmbedClass, layerScale, preNorm, act).validate(cfgPath);
         PreprocessConfig pre = timmPreprocess(cfgPath, cfg.obj("pretrained_cfg"), a.preprocess(), config);
         List<String> labels = labels(cfgPath, cfg, classes);
-        return new Checkpoint(config, pre, labels, readTensors(weights), weights);
+        StateDict sd = readTensors(weights);
+        resamplePosEmbed(sd, config, weights);
+        return new Checkpoint(config, pre, labels, sd, weights);
+    }
+
+    /**
+     * As timm's checkpoint filter: a {@code pos_embed} made for another square patch grid is
+     * resampled to the config's ({@link PosEmbed}); other sizes are left for the
+     * binder to report.
+     */
+    static void resamplePosEmbed(StateDict sd, ViTConfig c, Object where) {
+        StateDict.Tensor t = sd.get("pos_embed");
+        if (t == null || t.shape().length == 0) return;
+        int d = c.embedDim(), prefix = c.noEmbedClass() ? 0 : c.numPrefix();
+        if (t.data().length % d != 0) return;
+        int rows = t.data().length / d, grid = rows - prefix;
+        if (rows == c.posEmbedTokens() || grid <= 0) return;
+        int side = (int) Math.round(Math.sqrt(grid));
+        if (side * side != grid) return;
+        float[] v = PosEmbed.resample(t.data(), prefix, side, side, c.gridH(), c.gridW(), d);
+        sd.put("pos_embed", v, new int[] {1, c.posEmbedTokens(), d});
+    }
+
+    /**
+     * The checkpoint at another input size (e.g. a DINOv2 made at 518 run at 224): the position
+     * embedding resampled as timm does, the preprocessing's size changed with it.
+     */
+    public static Checkpoint atImageSize(Checkpoint ck, int h, int w) {
+        ViTConfig c = ck.config().withImageSize(h, w).validate(ck.source());
+        if (c.equals(ck.config())) return ck;
+        StateDict sd = ck.weights().copy();
+        resamplePosEmbed(sd, c, ck.source());
+        PreprocessConfig pre = ck.preprocess() == null ? null : ck.preprocess().withInputSize(h, w);
+        return new Checkpoint(c, pre, ck.labels(), sd, ck.source());
     }
 
     private static PreprocessConfig timmPreprocess(Path where, Json.Obj pc, PreprocessConfig def, ViTConfig c) {

@@ -13,7 +13,7 @@ import java.util.Collections;
 import java.util.LinkedHashMap;
 import java.util.Map;
 
-/** The standard timm ViT/DeiT variants by name, with their default preprocessing. */
+/** The timm ViT/DeiT variants and the DINOv2 and CLIP towers by name, with their default preprocessing. */
 public final class Architectures {
     private Architectures() {}
 
@@ -37,6 +37,23 @@ public final class Architectures {
                 PreprocessConfig.IMAGENET_MEAN, PreprocessConfig.IMAGENET_STD)));
     }
 
+    /** DINOv2 (timm {@code vit_*_patch14_dinov2}, {@code *_reg4_dinov2}): LayerScale, 518 px, no head. */
+    private static void dinov2(String size, int dim, int depth, int heads, boolean reg4) {
+        String name = "vit_" + size + "_patch14_" + (reg4 ? "reg4_" : "") + "dinov2";
+        ViTConfig c = new ViTConfig(name, 518, 518, 14, 3, dim, depth, heads, 4 * dim, true, true, false,
+                Pool.TOKEN, false, 0, 1e-6f, reg4 ? 4 : 0, reg4, true, false, ViTConfig.Act.GELU);
+        REGISTRY.put(name, new Arch(c, new PreprocessConfig(518, 518, 1.0, Interpolation.BICUBIC, Resize.SHORTER_SIDE,
+                PreprocessConfig.IMAGENET_MEAN, PreprocessConfig.IMAGENET_STD)));
+    }
+
+    /** CLIP image towers (timm {@code vit_*_clip_*}): norm_pre, LayerNorm eps 1e-5, the projection as head. */
+    private static void clip(String name, int patch, int dim, int depth, int heads, int embed, boolean quickGelu) {
+        ViTConfig c = new ViTConfig(name, 224, 224, patch, 3, dim, depth, heads, 4 * dim, true, true, false,
+                Pool.TOKEN, false, embed, 1e-5f, 0, false, false, true, quickGelu ? ViTConfig.Act.QUICK_GELU : ViTConfig.Act.GELU);
+        REGISTRY.put(name, new Arch(c, new PreprocessConfig(224, 224, 0.9, Interpolation.BICUBIC, Resize.SHORTER_SIDE,
+                PreprocessConfig.CLIP_MEAN, PreprocessConfig.CLIP_STD)));
+    }
+
     static {
         vit("vit_tiny_patch16_224", 192, 12, 3);
         vit("vit_small_patch16_224", 384, 12, 6);
@@ -48,6 +65,17 @@ public final class Architectures {
         deit("deit_tiny_distilled_patch16_224", 192, 3, true);
         deit("deit_small_distilled_patch16_224", 384, 6, true);
         deit("deit_base_distilled_patch16_224", 768, 12, true);
+        for (boolean reg4 : new boolean[] {false, true}) {
+            dinov2("small", 384, 12, 6, reg4);
+            dinov2("base", 768, 12, 12, reg4);
+            dinov2("large", 1024, 24, 16, reg4);
+        }
+        for (boolean q : new boolean[] {false, true}) {
+            String act = q ? "_quickgelu" : "";
+            clip("vit_base_patch32_clip" + act + "_224", 32, 768, 12, 12, 512, q);
+            clip("vit_base_patch16_clip" + act + "_224", 16, 768, 12, 12, 512, q);
+            clip("vit_large_patch14_clip" + act + "_224", 14, 1024, 24, 16, 768, q);
+        }
     }
 
     /** All registered names, in registry order. */

@@ -1,5 +1,6 @@
 package io.vitrim.model;
 
+import io.vitrim.config.ViTConfig;
 import io.vitrim.engine.Attention;
 import io.vitrim.engine.Gemm;
 import io.vitrim.engine.LayerNorm;
@@ -20,12 +21,14 @@ import java.util.Set;
 /**
  * timm's pre-norm {@code Block}, the one definition that inference and training run:
  * <pre>
- *   x ← x + attn.proj(MHSA(norm1(x)))        (attn.qkv → softmax(q·kᵀ·scale + ln size) → ·v)
+ *   x ← x + ls1 ⊙ attn.proj(MHSA(norm1(x)))   (attn.qkv → softmax(q·kᵀ·scale + ln size) → ·v)
  *   plan ← reducer.inBlock(...)  ;  x ← plan(x)     (ToMe, PPT, LGTM, ...: merge / prune)
- *   x ← x + mlp.fc2(GELU(mlp.fc1(norm2(x))))
+ *   x ← x + ls2 ⊙ mlp.fc2(act(mlp.fc1(norm2(x))))  (act: GELU, or CLIP's QuickGELU)
  *   plan ← reducer.afterBlock(...) ; x ← plan(x)    (between blocks)
  * </pre>
  * Before all of it, parked tokens are restored when the reducer asks ({@code restoreBefore}).
+ * LayerScale ({@code ls1}, {@code ls2}; DINOv2) is 1 when absent — and it stays inside the
+ * reduced block: the reduction acts on the residual stream after the scaled branch is added.
  * Field names are the checkpoint keys under {@code blocks.{i}.}. With a {@link Tape.BlockTape}
  * the forward keeps what {@link #backward} needs, for whatever token count the block saw.
  */
@@ -33,11 +36,17 @@ public final class Block {
     final int index;
     final Param norm1Weight, norm1Bias, norm2Weight, norm2Bias;
     final Linear attnQkv, attnProj, mlpFc1, mlpFc2;
+    final Param ls1Gamma, ls2Gamma; // [C] or null
+    private final ViTConfig.Act act;
     private final int dim, heads, hidden;
     private final float eps;
 
     Block(int index, Param norm1Weight, Param norm1Bias, Linear attnQkv, Linear attnProj,
-          Param norm2Weight, Param norm2Bias, Linear mlpFc1, Linear mlpFc2, int heads, float eps) {
+          Param norm2Weight, Param norm2Bias, Linear mlpFc1, Linear mlpFc2, Param ls1Gamma, Param ls2Gamma,
+          ViTConfig.Act act, int heads, float eps) {
+        this.ls1Gamma = ls1Gamma;
+        this.ls2Gamma = ls2Gamma;
+        this.act = act;
         this.index = index;
         this.norm1Weight = norm1Weight;
         this.norm1Bias = norm1Bias;
@@ -129,7 +138,7 @@ public final class Block {
         Attention.forward(par, qkv, s.offsets(), s.batch(), c, heads, keyBias, keyMask, attn, ap);
         long t3 = System.nanoTime();
         trace.addPhaseNanos(Trace.Phase.ATTENTION, t3 - t2);
-        addBranch(par, attnProj, attn, t, x, s.offsets(), tape == null ? null : tape.keep1, tape);
+        addBranch(par, attnProj, attn, t, x, s.offsets(), tape == null ? null : tape.keep1, tape, ls1Gamma, ws);
         long t4 = System.nanoTime();
         trace.addPhaseNanos(Trace.Phase.PROJ, t4 - t3);
         // reduction inside the block (timed: the method's own overhead)
@@ -157,7 +166,14 @@ public final class Block {
         float[] h;
         if (tape == null) {
             h = ws.hidden;
-            mlpFc1.forward(par, ln, t, h, Gemm.Mode.SET_GELU);
+            if (act == ViTConfig.Act.GELU) {
+                mlpFc1.forward(par, ln, t, h, Gemm.Mode.SET_GELU);
+            } else {
+                mlpFc1.forward(par, ln, t, h, Gemm.Mode.SET);
+                final int hid = hidden;
+                final float[] hh = h;
+                par.forRange(t, 64, (r0, r1) -> VecMath.quickGeluInPlace(hh, r0 * hid, (r1 - r0) * hid));
+            }
         } else {
             // training keeps the pre-activation for GELU's backward
             mlpFc1.forward(par, ln, t, tape.hpre, Gemm.Mode.SET);
@@ -172,7 +188,7 @@ public final class Block {
         }
         long t7 = System.nanoTime();
         trace.addPhaseNanos(Trace.Phase.FC1, t7 - t6);
-        addBranch(par, mlpFc2, h, t, x, s.offsets(), tape == null ? null : tape.keep2, tape);
+        addBranch(par, mlpFc2, h, t, x, s.offsets(), tape == null ? null : tape.keep2, tape, ls2Gamma, ws);
         long t8 = System.nanoTime();
         trace.addPhaseNanos(Trace.Phase.FC2, t8 - t7);
         Plan after = reducer.afterBlock(i, s, trace);
@@ -182,8 +198,21 @@ public final class Block {
         return spare;
     }
 
-    /** x ← x + lin(in), or under drop path x ← x + keep[image]·lin(in) row by row. */
-    private void addBranch(Parallel par, Linear lin, float[] in, int rows, float[] x, int[] offsets, float[] keep, Tape.BlockTape tape) {
+    /**
+     * x ← x + lin(in); with LayerScale x ← x + γ ⊙ lin(in) (inference only: its scratch {@code ln}
+     * is free by then); under drop path x ← x + keep[image]·lin(in) row by row.
+     */
+    private void addBranch(Parallel par, Linear lin, float[] in, int rows, float[] x, int[] offsets, float[] keep,
+                           Tape.BlockTape tape, Param gamma, Scratch ws) {
+        if (gamma != null) {
+            final int c = dim;
+            final float[] y = ws.ln, g = gamma.value;
+            lin.forward(par, in, rows, y, Gemm.Mode.SET);
+            par.forRange(rows, 64, (r0, r1) -> {
+                for (int r = r0; r < r1; r++) for (int j = 0, o = r * c; j < c; j++) x[o + j] += g[j] * y[o + j];
+            });
+            return;
+        }
         if (keep == null) {
             lin.forward(par, in, rows, x, Gemm.Mode.ADD);
             return;

@@ -40,11 +40,13 @@ public final class VisionTransformer implements AutoCloseable {
 
     private final Linear patchEmbed;      // patch_embed.proj: [C, 3·P·P]
     private final Param clsToken;         // [1, 1, C] or null
+    private final Param regToken;         // [1, R, C] or null
     private final Param distToken;        // [1, 1, C] or null
-    private final Param posEmbed;         // [1, N0, C]
+    private final Param posEmbed;         // [1, N0, C], or [1, patches, C] without the prefix (no_embed_class)
+    private final Param normPreWeight, normPreBias; // `norm_pre` [C] or null (CLIP)
     private final Block[] blocks;
     private final Param normWeight, normBias; // `norm` or `fc_norm` [C]
-    private final Linear head;            // [K, C]
+    private final Linear head;            // [K, C], or null without a head (num_classes 0: features)
     private final Linear headDist;        // [K, C] or null
 
     private final ConcurrentLinkedDeque<Workspace> workspaces = new ConcurrentLinkedDeque<>();
@@ -60,20 +62,25 @@ public final class VisionTransformer implements AutoCloseable {
         this.weights = w;
         this.patchEmbed = linear(w, "patch_embed.proj");
         this.clsToken = config.classToken() ? w.get("cls_token") : null;
+        this.regToken = config.regTokens() > 0 ? w.get("reg_token") : null;
         this.distToken = config.distToken() ? w.get("dist_token") : null;
         this.posEmbed = w.get("pos_embed");
+        this.normPreWeight = config.preNorm() ? w.get("norm_pre.weight") : null;
+        this.normPreBias = config.preNorm() ? w.get("norm_pre.bias") : null;
         this.blocks = new Block[config.depth()];
         for (int i = 0; i < blocks.length; i++) {
             String b = "blocks." + i + ".";
             blocks[i] = new Block(i, w.get(b + "norm1.weight"), w.get(b + "norm1.bias"),
                     linear(w, b + "attn.qkv"), linear(w, b + "attn.proj"),
                     w.get(b + "norm2.weight"), w.get(b + "norm2.bias"),
-                    linear(w, b + "mlp.fc1"), linear(w, b + "mlp.fc2"), config.numHeads(), config.normEps());
+                    linear(w, b + "mlp.fc1"), linear(w, b + "mlp.fc2"),
+                    config.layerScale() ? w.get(b + "ls1.gamma") : null, config.layerScale() ? w.get(b + "ls2.gamma") : null,
+                    config.act(), config.numHeads(), config.normEps());
         }
         String norm = config.fcNorm() ? "fc_norm" : "norm";
         this.normWeight = w.get(norm + ".weight");
         this.normBias = w.get(norm + ".bias");
-        this.head = linear(w, "head");
+        this.head = config.numClasses() > 0 ? linear(w, "head") : null;
         this.headDist = config.distToken() ? linear(w, "head_dist") : null;
     }
 
@@ -143,7 +150,7 @@ public final class VisionTransformer implements AutoCloseable {
         return par.threads();
     }
 
-    /** Logits [B, K] and what happened to the tokens. */
+    /** Logits [B, K] (features [B, C] for a model without a head) and what happened to the tokens. */
     public record Result(float[] logits, int batch, int numClasses, Trace trace) {
         public float[] logits(int b) {
             return java.util.Arrays.copyOfRange(logits, b * numClasses, (b + 1) * numClasses);
@@ -198,7 +205,7 @@ public final class VisionTransformer implements AutoCloseable {
         trace.setForwardNanos(System.nanoTime() - start);
         ws.x1 = s.x();
         ws.x2 = spare;
-        return new Result(logits, batch, config.numClasses(), trace);
+        return new Result(logits, batch, config.numOutputs(), trace);
     }
 
     private int[] fullOffsets(int batch) {
@@ -207,25 +214,37 @@ public final class VisionTransformer implements AutoCloseable {
         return offsets;
     }
 
-    /** Patch embedding + class/distillation tokens + position embedding into {@code x [B·N0, C]}. */
+    /**
+     * Patch embedding, prefix tokens {@code [cls, reg…, dist]} and position embedding into
+     * {@code x [B·N0, C]}, then {@code norm_pre} if the model has it. As timm: the position
+     * embedding is added to every token, or with {@code no_embed_class} to the patches only.
+     */
     private void embed(float[] pixels, int batch, float[] cols, float[] patches, float[] x) {
         final int c = config.embedDim(), p = config.patchSize(), np = config.numPatches();
-        final int prefix = config.numPrefix(), n0 = config.numTokens();
+        final int prefix = config.numPrefix(), n0 = config.numTokens(), regs = config.regTokens();
+        final int posOffset = config.noEmbedClass() ? -prefix : 0; // pos row of token t: t + posOffset
         Im2Col.patches(par, pixels, batch, config.imgHeight(), config.imgWidth(), p, cols);
         patchEmbed.forward(par, cols, batch * np, patches, Gemm.Mode.SET);
         final float[] pos = posEmbed.value;
         par.forEach(batch, b -> {
-            int base = b * n0 * c;
-            if (clsToken != null) add(clsToken.value, 0, pos, 0, x, base, c);
-            if (distToken != null) add(distToken.value, 0, pos, c, x, base + c, c);
+            int base = b * n0 * c, t = 0;
+            if (clsToken != null) prefixRow(clsToken.value, 0, pos, t++, posOffset, x, base, c);
+            for (int r = 0; r < regs; r++) prefixRow(regToken.value, r * c, pos, t++, posOffset, x, base, c);
+            if (distToken != null) prefixRow(distToken.value, 0, pos, t++, posOffset, x, base, c);
             for (int q = 0; q < np; q++) {
-                add(patches, (b * np + q) * c, pos, (prefix + q) * c, x, base + (prefix + q) * c, c);
+                int o = base + (prefix + q) * c, a = (b * np + q) * c, pr = (prefix + q + posOffset) * c;
+                for (int j = 0; j < c; j++) x[o + j] = patches[a + j] + pos[pr + j];
             }
         });
+        if (normPreWeight != null) {
+            LayerNorm.forward(par, x, 0, c, batch * n0, c, normPreWeight.value, normPreBias.value, config.normEps(), x, 0, c, null, null);
+        }
     }
 
-    private static void add(float[] a, int ao, float[] b, int bo, float[] out, int oo, int n) {
-        for (int i = 0; i < n; i++) out[oo + i] = a[ao + i] + b[bo + i];
+    /** Prefix token {@code t} of one image: its parameter row, plus its position row if it has one. */
+    private static void prefixRow(float[] tok, int to, float[] pos, int t, int posOffset, float[] x, int base, int c) {
+        int o = base + t * c, pr = (t + posOffset) * c;
+        for (int j = 0; j < c; j++) x[o + j] = tok[to + j] + (pr >= 0 ? pos[pr + j] : 0f);
     }
 
     /**
@@ -269,9 +288,10 @@ public final class VisionTransformer implements AutoCloseable {
         }
     }
 
-    /** Linear head(s) → logits [B, K]; a distilled model averages its two heads. */
+    /** Linear head(s) → logits [B, K]; a distilled model averages its two heads; no head: the features. */
     private float[] classify(float[] feats, int batch) {
         final int c = config.embedDim(), k = config.numClasses();
+        if (head == null) return feats;
         float[] logits = new float[batch * k];
         if (headDist == null) {
             head.forward(par, feats, batch, logits, Gemm.Mode.SET);
@@ -298,6 +318,11 @@ public final class VisionTransformer implements AutoCloseable {
     /** Fails unless the training graph supports this model's shape ({@code where} names it). */
     public static void checkTrainable(ViTConfig config, Object where) {
         if (config.distToken()) throw VitrimException.of(where, "training a distilled (dist_token) model is not supported");
+        if (!config.plain()) {
+            throw VitrimException.of(where, "training supports plain ViT/DeiT blocks only, not register tokens, no_embed_class, "
+                    + "LayerScale, norm_pre or QuickGELU (this model is an encoder for inference)");
+        }
+        if (config.numClasses() == 0) throw VitrimException.of(where, "training needs a classifier head (num_classes > 0)");
         if (config.globalPool() == ViTConfig.Pool.AVG && !config.fcNorm()) {
             throw VitrimException.of(where, "training supports global_pool=avg only with fc_norm");
         }
@@ -385,7 +410,7 @@ public final class VisionTransformer implements AutoCloseable {
     /** Re-packs the weights after they were changed in place (an optimiser step). */
     public void weightsChanged() {
         patchEmbed.repackIfTrained();
-        head.repackIfTrained();
+        if (head != null) head.repackIfTrained();
         if (headDist != null) headDist.repackIfTrained();
         for (Block b : blocks) {
             b.attnQkv.repackIfTrained();

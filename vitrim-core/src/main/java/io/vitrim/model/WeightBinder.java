@@ -93,10 +93,15 @@ public final class WeightBinder {
         int d = c.embedDim(), p = c.patchSize(), h = c.mlpHidden(), k = c.numClasses();
         Map<String, int[]> m = new LinkedHashMap<>();
         if (c.classToken()) m.put("cls_token", new int[] {1, 1, d});
+        if (c.regTokens() > 0) m.put("reg_token", new int[] {1, c.regTokens(), d});
         if (c.distToken()) m.put("dist_token", new int[] {1, 1, d});
-        m.put("pos_embed", new int[] {1, c.numTokens(), d});
+        m.put("pos_embed", new int[] {1, c.posEmbedTokens(), d});
         m.put("patch_embed.proj.weight", new int[] {d, c.inChans(), p, p});
-        m.put("patch_embed.proj.bias", new int[] {d});
+        if (!c.preNorm()) m.put("patch_embed.proj.bias", new int[] {d}); // CLIP's patch conv has none
+        if (c.preNorm()) {
+            m.put("norm_pre.weight", new int[] {d});
+            m.put("norm_pre.bias", new int[] {d});
+        }
         for (int i = 0; i < c.depth(); i++) {
             String b = "blocks." + i + ".";
             m.put(b + "norm1.weight", new int[] {d});
@@ -105,18 +110,22 @@ public final class WeightBinder {
             if (c.qkvBias()) m.put(b + "attn.qkv.bias", new int[] {3 * d});
             m.put(b + "attn.proj.weight", new int[] {d, d});
             m.put(b + "attn.proj.bias", new int[] {d});
+            if (c.layerScale()) m.put(b + "ls1.gamma", new int[] {d});
             m.put(b + "norm2.weight", new int[] {d});
             m.put(b + "norm2.bias", new int[] {d});
             m.put(b + "mlp.fc1.weight", new int[] {h, d});
             m.put(b + "mlp.fc1.bias", new int[] {h});
             m.put(b + "mlp.fc2.weight", new int[] {d, h});
             m.put(b + "mlp.fc2.bias", new int[] {d});
+            if (c.layerScale()) m.put(b + "ls2.gamma", new int[] {d});
         }
         String norm = c.fcNorm() ? "fc_norm" : "norm";
         m.put(norm + ".weight", new int[] {d});
         m.put(norm + ".bias", new int[] {d});
-        m.put("head.weight", new int[] {k, d});
-        m.put("head.bias", new int[] {k});
+        if (k > 0) {
+            m.put("head.weight", new int[] {k, d});
+            m.put("head.bias", new int[] {k});
+        }
         if (c.distToken()) {
             m.put("head_dist.weight", new int[] {k, d});
             m.put("head_dist.bias", new int[] {k});
@@ -213,7 +222,7 @@ public final class WeightBinder {
 
     private static boolean sameShape(String key, int[] a, int[] b) {
         if (Arrays.equals(a, b)) return true;
-        boolean token = key.equals("cls_token") || key.equals("dist_token") || key.equals("pos_embed");
+        boolean token = key.equals("cls_token") || key.equals("dist_token") || key.equals("reg_token") || key.equals("pos_embed");
         return token && Arrays.equals(squeeze(a), squeeze(b));
     }
 

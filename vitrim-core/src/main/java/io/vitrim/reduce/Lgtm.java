@@ -124,7 +124,7 @@ public final class Lgtm implements TokenReducer {
             float[] keys = probes.meanKeys(s.parallel(), o, o + n);
             int hd = probes.headDim;
             if (!local) {
-                int[] a = ToMe.match(s.parallel(), keys, 0, n, hd, r, model.classToken(), model.distToken());
+                int[] a = ToMe.match(s.parallel(), keys, 0, n, hd, r, prefix);
                 if (a == null) {
                     plan.keepAll(s, b);
                     return;
@@ -152,7 +152,7 @@ public final class Lgtm implements TokenReducer {
                 int nw = g.size();
                 float[] k = new float[nw * hd];
                 for (int j = 0; j < nw; j++) System.arraycopy(keys, g.get(j) * hd, k, j * hd, hd);
-                matched[w] = ToMe.match(k, 0, nw, hd, rw, false, false);
+                matched[w] = ToMe.match(k, 0, nw, hd, rw, 0);
             });
             for (int w = 0; w < windows; w++) {
                 List<Integer> g = groups.get(w);

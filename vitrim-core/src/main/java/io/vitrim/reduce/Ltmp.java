@@ -30,13 +30,13 @@ public final class Ltmp implements TokenReducer {
     private final String spec;
     private final float[] merge; // per block, or null = merging off
     private final float[] prune; // per block, or null = pruning off
-    private final boolean classToken;
+    private final int prefix;
 
     Ltmp(String spec, float[] merge, float[] prune, ViTConfig model) {
         this.spec = spec;
         this.merge = merge;
         this.prune = prune;
-        this.classToken = model.classToken();
+        this.prefix = model.numPrefix();
     }
 
     static String mergeKey(int block) {
@@ -174,7 +174,7 @@ public final class Ltmp implements TokenReducer {
         final int o = s.offset(b), n = s.count(b);
         float[] imp = new float[n];
         for (int j = 0; j < n; j++) imp[j] = probes.attentionReceived[o + j];
-        if (classToken) imp[0] = Float.POSITIVE_INFINITY;
+        for (int j = 0; j < Math.min(prefix, n); j++) imp[j] = Float.POSITIVE_INFINITY; // class, registers: kept
         // order[k] = local row of the k-th token after merging; dest[i] = k for every row (merged A → its B)
         int[] dest = new int[n];
         int[] order;
@@ -186,7 +186,7 @@ public final class Ltmp implements TokenReducer {
         } else {
             int na = (n + 1) / 2, nb = n / 2;
             ToMe.Scratch sc = ToMe.bestPartners(s.parallel(), probes.meanKeys(s.parallel(), o, o + n), 0, n, probes.headDim,
-                    classToken, false);
+                    prefix);
             boolean[] merged = new boolean[na];
             int nu = 0;
             for (int a = 0; a < na; a++) {
@@ -195,21 +195,33 @@ public final class Ltmp implements TokenReducer {
             }
             order = new int[nu + nb];
             impAfter = new float[nu + nb];
+            // [prefix (class, registers) in place, unmerged A, B]: with a class token alone, the
+            // reference's [unmerged A, B] (protected rows are −∞, so never merged)
             int k = 0;
+            int[] bDest = new int[nb];
+            for (int t = 0; t < Math.min(prefix, n); t++) {
+                order[k] = t;
+                impAfter[k] = imp[t];
+                dest[t] = k++;
+            }
             for (int a = 0; a < na; a++) {
-                if (merged[a]) continue;
+                if (merged[a] || 2 * a < prefix) continue;
                 order[k] = 2 * a;
                 impAfter[k] = imp[2 * a];
                 dest[2 * a] = k++;
             }
             for (int j = 0; j < nb; j++) {
-                order[nu + j] = 2 * j + 1;
-                impAfter[nu + j] = imp[2 * j + 1];
-                dest[2 * j + 1] = nu + j;
+                if (2 * j + 1 < prefix) {
+                    bDest[j] = dest[2 * j + 1];
+                    continue;
+                }
+                order[k] = 2 * j + 1;
+                impAfter[k] = imp[2 * j + 1];
+                bDest[j] = dest[2 * j + 1] = k++;
             }
             for (int a = 0; a < na; a++) {
                 if (!merged[a]) continue;
-                int d = nu + sc.nodeIdx[a];
+                int d = bDest[sc.nodeIdx[a]];
                 dest[2 * a] = d;
                 impAfter[d] = Math.max(impAfter[d], imp[2 * a]);
             }

@@ -17,7 +17,9 @@ import java.util.Set;
  *
  * <p>As the reference: the cap is {@code ⌊(N−1)/2⌋}; pruned images keep their tokens in
  * descending-importance order (stable: equal scores keep position order); a distillation token
- * is protected when pooling but scored like any token when pruning.
+ * is protected when pooling but scored like any token when pruning. Register tokens (which the
+ * reference does not know) are protected like the class token in both: importance 2, left out
+ * of the normalisation and the variance.
  */
 public final class PPT implements TokenReducer {
     private final String spec;
@@ -25,15 +27,17 @@ public final class PPT implements TokenReducer {
     private final boolean[] ppLayer;
     private final double threshold;
     private final boolean propAttn;
-    private final boolean distToken;
+    private final int prefix;  // class, registers, distillation: never pooled
+    private final int protect; // class and registers: never pruned
 
-    private PPT(String spec, int r, boolean[] ppLayer, double threshold, boolean propAttn, boolean distToken) {
+    private PPT(String spec, int r, boolean[] ppLayer, double threshold, boolean propAttn, int prefix, int protect) {
         this.spec = spec;
         this.r = r;
         this.ppLayer = ppLayer;
         this.threshold = threshold;
         this.propAttn = propAttn;
-        this.distToken = distToken;
+        this.prefix = prefix;
+        this.protect = protect;
     }
 
     static final class Def implements Method {
@@ -82,7 +86,7 @@ public final class PPT implements TokenReducer {
                 }
                 tokens -= Math.min(r, (tokens - 1) / 2);
             }
-            return new PPT(s.text(), r, pp, threshold, prop, model.distToken());
+            return new PPT(s.text(), r, pp, threshold, prop, model.numPrefix(), 1 + model.regTokens());
         }
     }
 
@@ -101,27 +105,30 @@ public final class PPT implements TokenReducer {
         return propAttn;
     }
 
-    /** Normalised importance {@code [2, σ̃_1, ..., σ̃_{n−1}]} of one image (rows {@code [o, o+n)}). */
-    static float[] importance(BlockProbes p, int o, int n) {
+    /**
+     * Normalised importance {@code [2, …, 2, σ̃_p, ..., σ̃_{n−1}]} of one image (rows
+     * {@code [o, o+n)}), the first {@code protect} tokens (class, registers) at 2.
+     */
+    static float[] importance(BlockProbes p, int o, int n, int protect) {
         float[] sc = new float[n];
         float sum = 0f;
-        for (int j = 1; j < n; j++) {
+        for (int j = protect; j < n; j++) {
             sc[j] = p.clsAttention[o + j] * p.valueNorm[o + j];
             sum += sc[j];
         }
-        for (int j = 1; j < n; j++) sc[j] /= sum;
-        sc[0] = 2f;
+        for (int j = protect; j < n; j++) sc[j] /= sum;
+        for (int j = 0; j < protect; j++) sc[j] = 2f;
         return sc;
     }
 
-    /** Unbiased variance of {@code v[1..n)} (torch.var's default). */
-    static double variance(float[] v, int n) {
+    /** Unbiased variance of {@code v[protect..n)} (torch.var's default). */
+    static double variance(float[] v, int n, int protect) {
         double mean = 0;
-        for (int j = 1; j < n; j++) mean += v[j];
-        mean /= (n - 1);
+        for (int j = protect; j < n; j++) mean += v[j];
+        mean /= (n - protect);
         double ss = 0;
-        for (int j = 1; j < n; j++) ss += (v[j] - mean) * (v[j] - mean);
-        return ss / (n - 2);
+        for (int j = protect; j < n; j++) ss += (v[j] - mean) * (v[j] - mean);
+        return ss / (n - protect - 1);
     }
 
     @Override
@@ -130,16 +137,16 @@ public final class PPT implements TokenReducer {
         Plan plan = Plan.forState(s);
         s.parallel().forEach(s.batch(), b -> {
             int o = s.offset(b), n = s.count(b);
-            int rr = Math.min(r, (n - 1) / 2);
+            int rr = Math.min(r, (n - protect) / 2);
             if (rr <= 0) {
                 plan.keepAll(s, b);
                 return;
             }
-            float[] score = importance(probes, o, n);
-            boolean pool = variance(score, n) < threshold;
+            float[] score = importance(probes, o, n, protect);
+            boolean pool = variance(score, n, protect) < threshold;
             trace.decide(b, block, pool ? "pool" : "prune");
             if (pool) {
-                int[] assign = ToMe.match(s.parallel(), probes.meanKeys(s.parallel(), o, o + n), 0, n, probes.headDim, rr, true, distToken);
+                int[] assign = ToMe.match(s.parallel(), probes.meanKeys(s.parallel(), o, o + n), 0, n, probes.headDim, rr, prefix);
                 for (int i = 0; i < n; i++) plan.send(o + i, assign[i]);
                 plan.count(b, assign[n]);
             } else {

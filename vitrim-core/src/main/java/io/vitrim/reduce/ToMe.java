@@ -27,16 +27,14 @@ public final class ToMe implements TokenReducer {
     private final RSchedule schedule;
     private final boolean propAttn;
     private final boolean sizeWeightedPool;
-    private final boolean classToken;
-    private final boolean distToken;
+    private final int prefix;
 
     ToMe(String spec, RSchedule schedule, boolean propAttn, boolean sizeWeightedPool, ViTConfig model) {
         this.spec = spec;
         this.schedule = schedule;
         this.propAttn = propAttn;
         this.sizeWeightedPool = sizeWeightedPool;
-        this.classToken = model.classToken();
-        this.distToken = model.distToken();
+        this.prefix = model.numPrefix();
     }
 
     /** The registry entry. */
@@ -105,7 +103,7 @@ public final class ToMe implements TokenReducer {
         Plan plan = Plan.forState(s);
         s.parallel().forEach(s.batch(), b -> {
             int o = s.offset(b), n = s.count(b);
-            int[] assign = match(s.parallel(), probes.meanKeys(s.parallel(), o, o + n), 0, n, probes.headDim, r, classToken, distToken);
+            int[] assign = match(s.parallel(), probes.meanKeys(s.parallel(), o, o + n), 0, n, probes.headDim, r, prefix);
             if (assign == null) {
                 plan.keepAll(s, b);
                 return;
@@ -171,15 +169,18 @@ public final class ToMe implements TokenReducer {
 
     /**
      * Every A (even) token's most similar B (odd) token of one image: cosine similarity of the
-     * head-averaged keys, the class token's row −∞ (it never merges), nothing into a distillation
-     * token. Leaves {@code nodeMax [na]} (−∞ for the class token) and {@code nodeIdx [na]} (B index)
-     * in the calling thread's scratch, valid until its next call.
+     * head-averaged keys. The first {@code prefix} tokens (class, registers, distillation) are
+     * protected: their A rows are −∞ (they never merge) and nothing merges into their B columns —
+     * for a class token alone, or class + distillation, exactly the reference's rule. Leaves
+     * {@code nodeMax [na]} and {@code nodeIdx [na]} (B index) in the calling thread's scratch,
+     * valid until its next call.
      */
-    static Scratch bestPartners(Parallel par, float[] metric, int off, int n, int hd, boolean classToken, boolean distToken) {
+    static Scratch bestPartners(Parallel par, float[] metric, int off, int n, int hd, int prefix) {
         final int na = (n + 1) / 2, nb = n / 2;
         Scratch sc = SCRATCH.get().ensure(na, nb, hd);
         final float[] a = sc.a, row = sc.row, packed = sc.packed, scores = sc.scores, nodeMax = sc.nodeMax;
         final int[] nodeIdx = sc.nodeIdx;
+        final int protA = (prefix + 1) / 2, protB = Math.min(prefix / 2, nb); // tokens 0, 2, … and 1, 3, … below prefix
         Parallel p = (long) na * nb * hd >= PARALLEL_MACS ? par : Parallel.serial();
         // k̂ = k̄ / ‖k̄‖, split by position parity: A = even, B = odd
         for (int i = 0; i < na; i++) normalize(metric, off + 2 * i * hd, hd, a, i * hd);
@@ -191,7 +192,7 @@ public final class ToMe implements TokenReducer {
             int i0 = t0 * Gemm.MR, i1 = Math.min(na, t1 * Gemm.MR);
             Gemm.gemmSerial(a, i0 * hd, hd, 1, i1 - i0, packed, hd, nb, scores, i0 * nb, nb, Gemm.Mode.SET);
             for (int i = i0; i < i1; i++) {
-                int j = classToken && i == 0 ? -1 : Ranking.argmax(scores, i * nb + (distToken ? 1 : 0), (i + 1) * nb);
+                int j = i < protA || protB >= nb ? -1 : Ranking.argmax(scores, i * nb + protB, (i + 1) * nb);
                 nodeMax[i] = j < 0 ? Float.NEGATIVE_INFINITY : scores[j];
                 nodeIdx[i] = j < 0 ? 0 : j - i * nb;
             }
@@ -199,9 +200,9 @@ public final class ToMe implements TokenReducer {
         return sc;
     }
 
-    /** Bipartite soft matching of one image on the calling thread; see {@link #match(Parallel, float[], int, int, int, int, boolean, boolean)}. */
-    public static int[] match(float[] metric, int off, int n, int hd, int r, boolean classToken, boolean distToken) {
-        return match(Parallel.serial(), metric, off, n, hd, r, classToken, distToken);
+    /** Bipartite soft matching of one image on the calling thread; see {@link #match(Parallel, float[], int, int, int, int, int)}. */
+    public static int[] match(float[] metric, int off, int n, int hd, int r, int prefix) {
+        return match(Parallel.serial(), metric, off, n, hd, r, prefix);
     }
 
     /** Below this many similarity MACs one image's matching stays on one thread (a hand-off costs more). */
@@ -212,18 +213,21 @@ public final class ToMe implements TokenReducer {
      * argmax are split across {@code par}'s threads when the pool is free (batch 1); each row is
      * computed the same way whatever the split, so the result does not depend on it.
      *
+     * Output order: the protected prefix tokens in place, then the unmerged A tokens, then the B
+     * tokens. With no prefix the unmerged A tokens keep the reference's order (by similarity);
+     * with one they are in sequence order, as the reference sorts them when there is a class token.
+     *
      * @param metric  mean keys {@code [n, hd]} starting at {@code off}
-     * @param r       requested merges; capped at {@code ⌊(n − protected)/2⌋}
+     * @param r       requested merges; capped at {@code ⌊(n − prefix)/2⌋}
+     * @param prefix  leading tokens that never merge (class, registers, distillation)
      * @return {@code int[n + 1]}: the new index of every token (sources share their
      *         destination's), and the new token count at {@code [n]}; null when nothing merges
      */
-    public static int[] match(Parallel par, float[] metric, int off, int n, int hd, int r,
-                              boolean classToken, boolean distToken) {
-        int protectedTokens = (classToken ? 1 : 0) + (distToken ? 1 : 0);
-        r = Math.min(r, (n - protectedTokens) / 2);
+    public static int[] match(Parallel par, float[] metric, int off, int n, int hd, int r, int prefix) {
+        r = Math.min(r, (n - prefix) / 2);
         if (r <= 0) return null;
         final int na = (n + 1) / 2, nb = n / 2;
-        Scratch sc = bestPartners(par, metric, off, n, hd, classToken, distToken);
+        Scratch sc = bestPartners(par, metric, off, n, hd, prefix);
         final float[] nodeMax = sc.nodeMax;
         final int[] nodeIdx = sc.nodeIdx;
         // edges by similarity, descending; stable (lower A index first on ties)
@@ -231,19 +235,13 @@ public final class ToMe implements TokenReducer {
         int nu = na - r;
         int[] unm = new int[nu];
         System.arraycopy(order, r, unm, 0, nu);
-        if (classToken) java.util.Arrays.sort(unm);
-        // output order: [unm A..., all B...]; with a distillation token [unm0, B0, unm1.., B1..]
+        if (prefix > 0) java.util.Arrays.sort(unm);
+        // output order: [prefix..., unmerged A..., B...] (protected A rows are −∞: all unmerged)
         int[] bIndex = new int[nb];
         int[] assign = new int[n + 1];
-        if (distToken) {
-            assign[2 * unm[0]] = 0;
-            bIndex[0] = 1;
-            for (int i = 1; i < nu; i++) assign[2 * unm[i]] = i + 1;
-            for (int j = 1; j < nb; j++) bIndex[j] = nu + j;
-        } else {
-            for (int i = 0; i < nu; i++) assign[2 * unm[i]] = i;
-            for (int j = 0; j < nb; j++) bIndex[j] = nu + j;
-        }
+        int next = prefix;
+        for (int i = 0; i < nu; i++) assign[2 * unm[i]] = 2 * unm[i] < prefix ? 2 * unm[i] : next++;
+        for (int j = 0; j < nb; j++) bIndex[j] = 2 * j + 1 < prefix ? 2 * j + 1 : next++;
         for (int j = 0; j < nb; j++) assign[2 * j + 1] = bIndex[j];
         for (int k = 0; k < r; k++) {
             int src = order[k];

@@ -47,4 +47,21 @@ class VecMathTest {
         assertThat(maxErf).isLessThan(5e-7);
         assertThat(maxGelu).isLessThan(5e-7);
     }
+
+    @Test
+    void quickGeluIsAccurateAndVectorMatchesScalar() {
+        float[] xs = new float[VecMath.VLEN];
+        double maxErr = 0;
+        for (float x = -100f; x <= 100f; x += 0.0173f) {
+            for (int i = 0; i < xs.length; i++) xs[i] = x + i * 1e-3f;
+            float[] v = xs.clone();
+            VecMath.quickGeluInPlace(v, 0, v.length);
+            for (int i = 0; i < xs.length; i++) {
+                assertThat(v[i]).as("vector vs scalar at %s", xs[i]).isEqualTo(VecMath.quickGelu(xs[i]));
+                double want = xs[i] / (1 + Math.exp(-1.702 * xs[i]));
+                maxErr = Math.max(maxErr, Math.abs(v[i] - want) / Math.max(1, Math.abs(want)));
+            }
+        }
+        assertThat(maxErr).isLessThan(1e-6);
+    }
 }

@@ -114,8 +114,11 @@ class ModelLoaderTest {
         assertThatThrownBy(() -> ModelLoader.load(d, null, 1)).hasMessageContaining("config.json").hasMessageContaining("must be a string");
         Files.writeString(d.resolve("config.json"), "{oops");
         assertThatThrownBy(() -> ModelLoader.load(d, null, 1)).hasMessageContaining("not valid JSON");
-        Files.writeString(d.resolve("config.json"), "{\"architecture\": \"vit_small_patch16_224\", \"model_args\": {\"init_values\": 1e-5}}");
-        assertThatThrownBy(() -> ModelLoader.load(d, null, 1)).hasMessageContaining("model_args.init_values is not supported");
+        Files.writeString(d.resolve("config.json"), "{\"architecture\": \"vit_small_patch16_224\", \"model_args\": {\"mlp_layer\": \"swiglu\"}}");
+        assertThatThrownBy(() -> ModelLoader.load(d, null, 1)).hasMessageContaining("model_args.mlp_layer is not supported");
+        // LayerScale is supported now: asked for by the config, its absence in the weights is named
+        Files.writeString(d.resolve("config.json"), Files.readString(fixture("timm_model/config.json")).replace("\"depth\": 2", "\"depth\": 2, \"init_values\": 1e-5"));
+        assertThatThrownBy(() -> ModelLoader.load(d, null, 1)).hasMessageContaining("missing: blocks.0.ls1.gamma");
         Files.delete(d.resolve("model.safetensors"));
         Files.writeString(d.resolve("pytorch_model.bin"), "x");
         assertThatThrownBy(() -> ModelLoader.load(d, null, 1)).hasMessageContaining("pickle checkpoints are not supported");

@@ -23,8 +23,11 @@ class ReductionPropertiesTest {
         final List<String> failures = new ArrayList<>();
         final List<int[]> counts = new ArrayList<>();
 
-        Checked(TokenReducer inner) {
+        final int pptProtected; // PPT keeps class and registers in place (a distillation token is scored)
+
+        Checked(TokenReducer inner, int pptProtected) {
             this.inner = inner;
+            this.pptProtected = pptProtected;
         }
 
         @Override
@@ -67,8 +70,8 @@ class ReductionPropertiesTest {
                     for (int i = 0; i < hit.length; i++) if (!hit[i] && !(inner instanceof TopK)) failures.add("token " + i + " has no source");
                     if (!(inner instanceof PPT)) {
                         for (int q = 0; q < s.prefix(); q++) if (src[q] != q) failures.add("prefix token " + q + " moved to " + src[q]);
-                    } else if (src[0] != 0) {
-                        failures.add("PPT moved the class token");
+                    } else {
+                        for (int q = 0; q < pptProtected; q++) if (src[q] != q) failures.add("PPT moved prefix token " + q);
                     }
                 }
             }
@@ -82,8 +85,12 @@ class ReductionPropertiesTest {
         int heads = 1 + r.nextInt(3), hd = 4 + r.nextInt(9);
         boolean cls = r.nextInt(5) > 0, dist = cls && r.nextInt(3) == 0;
         ViTConfig.Pool pool = !cls || r.nextBoolean() ? ViTConfig.Pool.AVG : ViTConfig.Pool.TOKEN;
+        // encoder details too: registers (DINOv2), position embedding on patches only, LayerScale, norm_pre, QuickGELU
+        int regs = cls && !dist && r.nextInt(3) == 0 ? 1 + r.nextInt(4) : 0;
         return new ViTConfig("rand", grid * patch, gridW * patch, patch, 3, heads * hd, 1 + r.nextInt(5), heads,
-                8 + r.nextInt(40), r.nextBoolean(), cls, dist, pool, pool == ViTConfig.Pool.AVG, 3 + r.nextInt(5), 1e-6f);
+                8 + r.nextInt(40), r.nextBoolean(), cls, dist, pool, pool == ViTConfig.Pool.AVG, 3 + r.nextInt(5), 1e-6f,
+                regs, r.nextInt(3) == 0, r.nextInt(3) == 0, r.nextInt(3) == 0,
+                r.nextInt(3) == 0 ? ViTConfig.Act.QUICK_GELU : ViTConfig.Act.GELU);
     }
 
     /**
@@ -115,8 +122,8 @@ class ReductionPropertiesTest {
         for (int i = 0; i < metric.length; i++) metric[i] = (float) r.nextGaussian();
         try (Parallel par = Parallel.create(2)) {
             for (int rr : new int[] {1, 13, 60, 98}) {
-                assertThat(ToMe.match(par, metric, 0, 197, 64, rr, true, false))
-                        .containsExactly(ToMe.match(metric, 0, 197, 64, rr, true, false));
+                assertThat(ToMe.match(par, metric, 0, 197, 64, rr, 1))
+                        .containsExactly(ToMe.match(metric, 0, 197, 64, rr, 1));
             }
         }
     }
@@ -136,6 +143,7 @@ class ReductionPropertiesTest {
             if (cfg.classToken()) {
                 specs.add("topk:r=" + r.nextInt(6) + ",fuse=" + r.nextBoolean());
                 specs.add("ppt:r=" + (1 + r.nextInt(5)) + ",layers=0,threshold=" + (r.nextBoolean() ? "0" : "1"));
+                if (!cfg.distToken()) specs.add("ltmp:merge=" + (0.3 + 0.5 * r.nextDouble()) + ",prune=" + (0.05 * r.nextDouble()));
             }
             if (cfg.gridH() % 2 == 0 && cfg.gridW() % 2 == 0) {
                 int dense = r.nextInt(cfg.depth());
@@ -144,7 +152,7 @@ class ReductionPropertiesTest {
             try (VisionTransformer m = VisionTransformer.create(cfg, null, null, sd, 1 + r.nextInt(2), "rand")) {
                 for (String spec : specs) {
                     TokenReducer base = Methods.parse(spec, cfg);
-                    Checked chk = new Checked(base);
+                    Checked chk = new Checked(base, cfg.classToken() ? 1 + cfg.regTokens() : 0);
                     VisionTransformer.Result res = m.forward(px, batch, chk, true);
                     assertThat(chk.failures).as(cfg + " " + spec).isEmpty();
                     for (float v : res.logits()) assertThat(Float.isFinite(v)).isTrue();
@@ -179,7 +187,7 @@ class ReductionPropertiesTest {
         TokenState s = new TokenState(2, c, 2, n, 5, x.clone(), new int[] {0, n, 2 * n}, true, Parallel.serial());
         Plan p = Plan.forState(s);
         for (int b = 0; b < 2; b++) {
-            int[] a = ToMe.match(metric, b * n * 8, n, 8, 7, true, true);
+            int[] a = ToMe.match(metric, b * n * 8, n, 8, 7, 2);
             for (int i = 0; i < n; i++) p.send(b * n + i, a[i]);
             p.count(b, a[n]);
         }
