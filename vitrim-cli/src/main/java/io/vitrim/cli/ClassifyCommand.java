@@ -90,7 +90,7 @@ final class ClassifyCommand implements Callable<Integer> {
         float[] pixelData = null;
         int pixelBatch = 0;
         try (Inputs in = inputs.isEmpty() ? null : Inputs.collect(inputs);
-             VisionTransformer m = model.load(nThreads, null)) {
+             VisionTransformer m = model.loadClassifier(nThreads, null)) {
             TokenReducer reducer = io.vitrim.io.SideWeights.reducer(m, reduce);
             if (compare != null) {
                 if (pixels != null) throw new VitrimException("--compare works on images, not with --pixels");

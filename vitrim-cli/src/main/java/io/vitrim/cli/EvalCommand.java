@@ -57,7 +57,7 @@ final class EvalCommand implements Callable<Integer> {
         if (batch < 1) throw new VitrimException("--batch " + batch + ": must be at least 1");
         PrintWriter out = spec.commandLine().getOut(), err = spec.commandLine().getErr();
         int n = threads.get();
-        try (VisionTransformer m = model.load(n, null)) {
+        try (VisionTransformer m = model.loadClassifier(n, null)) {
             // the dense baseline always comes first, so every reduction shows what it costs
             List<TokenReducer> reducers = new ArrayList<>();
             reducers.add(TokenReducer.NONE);

@@ -99,7 +99,7 @@ final class FinetuneCommand implements Callable<Integer> {
         Path file = out.resolve("thresholds.safetensors");
         if (Files.exists(file)) throw VitrimException.of(out, "already holds thresholds.safetensors; choose another --out");
         int n = threads.get();
-        try (VisionTransformer m = model.load(n, null)) {
+        try (VisionTransformer m = model.loadClassifier(n, null)) {
             VisionTransformer.checkTrainable(m.config(), model.describe());
             err.println("loading " + data + " ...");
             err.flush();

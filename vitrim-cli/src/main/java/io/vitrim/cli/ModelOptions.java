@@ -19,6 +19,10 @@ final class ModelOptions {
             description = "timm architecture, e.g. deit_small_patch16_224. Alone: seeded random weights.")
     String arch;
 
+    @Option(names = "--img-size", paramLabel = "N",
+            description = "Run at this (square) input size instead of the model's; the position embedding is resampled as timm does (e.g. a DINOv2 made at 518 run at 224).")
+    Integer imgSize;
+
     @Option(names = "--seed", paramLabel = "N", defaultValue = "0",
             description = "Seed of the random weights used with --arch alone (default: ${DEFAULT-VALUE}).")
     long seed;
@@ -36,6 +40,10 @@ final class ModelOptions {
      * the folder or file name.
      */
     String describe() {
+        return describeModel() + (imgSize == null ? "" : " at " + imgSize + " px");
+    }
+
+    private String describeModel() {
         if (model != null) {
             Path abs = model.toAbsolutePath().normalize(), cwd = Path.of("").toAbsolutePath();
             if (abs.startsWith(cwd) && !abs.equals(cwd)) return cwd.relativize(abs).toString();
@@ -51,6 +59,10 @@ final class ModelOptions {
      * measured results notice a retrained model at the same path; the seed for random weights.
      */
     String fingerprint() {
+        return modelFingerprint() + (imgSize == null ? "" : "@" + imgSize);
+    }
+
+    private String modelFingerprint() {
         if (model == null) return arch + "/seed" + seed;
         try {
             java.security.MessageDigest md = java.security.MessageDigest.getInstance("SHA-256");
@@ -82,11 +94,35 @@ final class ModelOptions {
      */
     VisionTransformer load(int threads, String defaultArch) {
         if (model == null && arch == null && defaultArch == null) model = embedded();
-        if (model != null) return ModelLoader.load(model, arch, threads);
+        if (imgSize != null && (imgSize < 1 || imgSize > io.vitrim.config.ViTConfig.MAX_IMAGE)) {
+            throw new VitrimException("--img-size " + imgSize + ": must be between 1 and " + io.vitrim.config.ViTConfig.MAX_IMAGE);
+        }
+        if (model != null) {
+            ModelLoader.Checkpoint ck = ModelLoader.read(model, arch);
+            if (imgSize != null) ck = ModelLoader.atImageSize(ck, imgSize, imgSize);
+            return ck.build(threads);
+        }
         String a = arch != null ? arch : defaultArch;
         if (a == null) throw new VitrimException("no model: pass --model DIR|FILE (the embedded models/cifar10-vit is missing), or --arch NAME for random weights");
         arch = a;
         Architectures.Arch spec = Architectures.get(a);
-        return VisionTransformer.create(spec.config(), spec.preprocess(), null, RandomInit.create(spec.config(), seed), threads, a);
+        io.vitrim.config.ViTConfig c = spec.config();
+        io.vitrim.config.PreprocessConfig pre = spec.preprocess();
+        if (imgSize != null) {
+            c = c.withImageSize(imgSize, imgSize).validate("--img-size " + imgSize);
+            pre = pre.withInputSize(imgSize, imgSize);
+        }
+        return VisionTransformer.create(c, pre, null, RandomInit.create(c, seed), threads, a);
+    }
+
+    /** As {@link #load}, for commands that classify: a model without a head is refused. */
+    VisionTransformer loadClassifier(int threads, String defaultArch) {
+        VisionTransformer m = load(threads, defaultArch);
+        if (m.config().numClasses() == 0) {
+            m.close();
+            throw new VitrimException(describe() + ": the model has no classifier head (num_classes 0, a feature encoder such as DINOv2); "
+                    + "use vitrim embed");
+        }
+        return m;
     }
 }

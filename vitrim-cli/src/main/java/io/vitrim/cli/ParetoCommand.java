@@ -85,7 +85,7 @@ final class ParetoCommand implements Callable<Integer> {
             data = d;
         }
         int n = threads.get();
-        try (VisionTransformer m = model.load(n, null)) {
+        try (VisionTransformer m = model.loadClassifier(n, null)) {
             String modelName = model.describe();
             // the grid: validated before any measuring
             List<String> specs = new ArrayList<>();

@@ -24,14 +24,20 @@ public final class RandomInit {
             for (int d : shape) n *= d;
             float[] v = new float[n];
             SplittableRandom rnd = new SplittableRandom(seed ^ fnv1a(name));
-            if (name.endsWith("norm1.weight") || name.endsWith("norm2.weight") || name.equals("norm.weight") || name.equals("fc_norm.weight")) {
+            if (name.endsWith("norm1.weight") || name.endsWith("norm2.weight") || name.equals("norm.weight") || name.equals("fc_norm.weight")
+                    || name.equals("norm_pre.weight")) {
+                java.util.Arrays.fill(v, 1f);
+            } else if (name.endsWith(".gamma")) {
+                // LayerScale at 1, not timm's 1e-5: random blocks that contribute next to nothing would make
+                // every measurement on seeded weights (how far a reduction moves the output) trivially small
                 java.util.Arrays.fill(v, 1f);
             } else if (name.startsWith("patch_embed.proj")) {
                 double bound = 1.0 / Math.sqrt(config.inChans() * config.patchSize() * config.patchSize());
                 for (int i = 0; i < n; i++) v[i] = (float) ((rnd.nextDouble() * 2 - 1) * bound);
             } else if (name.equals("cls_token")) {
                 for (int i = 0; i < n; i++) v[i] = (float) (rnd.nextGaussian() * 1e-6);
-            } else if (name.endsWith(".weight") && !name.contains("norm") || name.equals("pos_embed") || name.equals("dist_token")) {
+            } else if (name.endsWith(".weight") && !name.contains("norm") || name.equals("pos_embed") || name.equals("dist_token")
+                    || name.equals("reg_token")) {
                 for (int i = 0; i < n; i++) v[i] = (float) Math.max(-2, Math.min(2, rnd.nextGaussian() * 0.02));
             }
             sd.put(name, v, shape);
@@ -45,7 +51,7 @@ public final class RandomInit {
      * ViT trained from scratch on little data find spatial structure early.
      */
     public static void sinCosPosEmbed(StateDict sd, ViTConfig c) {
-        int d = c.embedDim(), gh = c.gridH(), gw = c.gridW(), prefix = c.numPrefix();
+        int d = c.embedDim(), gh = c.gridH(), gw = c.gridW(), prefix = c.noEmbedClass() ? 0 : c.numPrefix();
         if (d % 4 != 0) throw new IllegalArgumentException("sine-cosine position embedding needs an embedding width divisible by 4, got " + d);
         float[] pe = sd.get("pos_embed").data();
         java.util.Arrays.fill(pe, 0f);

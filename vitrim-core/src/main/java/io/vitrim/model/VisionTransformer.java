@@ -158,6 +158,45 @@ public final class VisionTransformer implements AutoCloseable {
     }
 
     /**
+     * What an encoder gives: the pooled embedding per image ({@code [B, D]}: the head's output —
+     * CLIP's projection — or the pooled, normalised features of a model without a head) and, if
+     * asked, the final tokens as timm's {@code forward_features} returns them (after the final
+     * {@code norm}; raw when the model pools with {@code fc_norm}), rows of image {@code b} at
+     * {@code [tokenOffsets[b], tokenOffsets[b+1])}, prefix tokens first; {@code source} maps
+     * every original token to its final row within the image (−1 = pruned).
+     */
+    public record Encoding(float[] embeddings, int batch, int dim, float[] tokens, int[] tokenOffsets, int[][] source, Trace trace) {
+        public float[] embedding(int b) {
+            return java.util.Arrays.copyOfRange(embeddings, b * dim, (b + 1) * dim);
+        }
+    }
+
+    /** Encodes normalised pixels {@code [B, 3, H, W]}; see {@link Encoding}. */
+    public Encoding encode(float[] pixels, int batch, TokenReducer reducer, boolean tokens) {
+        checkOpen();
+        checkPixels(pixels, batch);
+        Workspace ws = workspaces.pollFirst();
+        if (ws == null) ws = new Workspace();
+        try {
+            float[][] keep = tokens ? new float[1][] : null;
+            int[][] offsets = tokens ? new int[1][] : null;
+            Result r = run(ws, pixels, batch, reducer, tokens, keep, offsets);
+            return new Encoding(r.logits(), batch, config.numOutputs(), tokens ? keep[0] : null, tokens ? offsets[0] : null,
+                    tokens ? r.trace().finalSource() : null, r.trace());
+        } finally {
+            workspaces.addFirst(ws);
+        }
+    }
+
+    private void checkPixels(float[] pixels, int batch) {
+        int hw = config.imgHeight() * config.imgWidth();
+        if (batch < 1 || pixels.length != (long) batch * 3 * hw) {
+            throw new IllegalArgumentException("expected " + batch + "x3x" + config.imgHeight() + "x" + config.imgWidth()
+                    + " pixels, got " + pixels.length + " values");
+        }
+    }
+
+    /**
      * Runs the model on normalised pixels {@code [B, 3, H, W]} (row-major).
      *
      * @param reducer     token reduction ({@link TokenReducer#NONE} for none)
@@ -165,21 +204,19 @@ public final class VisionTransformer implements AutoCloseable {
      */
     public Result forward(float[] pixels, int batch, TokenReducer reducer, boolean trackSource) {
         checkOpen();
-        int hw = config.imgHeight() * config.imgWidth();
-        if (batch < 1 || pixels.length != (long) batch * 3 * hw) {
-            throw new IllegalArgumentException("expected " + batch + "x3x" + config.imgHeight() + "x" + config.imgWidth()
-                    + " pixels, got " + pixels.length + " values");
-        }
+        checkPixels(pixels, batch);
         Workspace ws = workspaces.pollFirst();
         if (ws == null) ws = new Workspace();
         try {
-            return run(ws, pixels, batch, reducer, trackSource);
+            return run(ws, pixels, batch, reducer, trackSource, null, null);
         } finally {
             workspaces.addFirst(ws);
         }
     }
 
-    private Result run(Workspace ws, float[] pixels, int batch, TokenReducer reducer, boolean trackSource) {
+    /** @param keepTokens if not null, receives the final (normalised) tokens; {@code keepOffsets} their per-image offsets */
+    private Result run(Workspace ws, float[] pixels, int batch, TokenReducer reducer, boolean trackSource,
+                       float[][] keepTokens, int[][] keepOffsets) {
         final int c = config.embedDim(), n0 = config.numTokens();
         ws.ensure(batch * n0, c, config.mlpHidden(), config.numPatches() * batch, 3 * config.patchSize() * config.patchSize());
         Trace trace = new Trace(batch, config.depth());
@@ -196,6 +233,13 @@ public final class VisionTransformer implements AutoCloseable {
             if (trackSource) trace.recordSource(block.index, s);
         }
         if (reducer.restoreAtOutput()) spare = PlanApplier.restore(par, s, spare, null);
+        if (keepTokens != null) {
+            int rows = s.total();
+            float[] t = java.util.Arrays.copyOf(s.x(), rows * c);
+            if (!config.fcNorm()) LayerNorm.forward(par, t, 0, c, rows, c, normWeight.value, normBias.value, config.normEps(), t, 0, c, null, null);
+            keepTokens[0] = t;
+            keepOffsets[0] = s.offsets().clone();
+        }
         long h0 = System.nanoTime();
         float[] feats = new float[batch * (config.distToken() ? 2 : 1) * c];
         pool(s.x(), s.offsets(), s.size(), batch, reducer.sizeWeightedPool(), feats, null, null);

@@ -1,0 +1,166 @@
+package io.vitrim.cli;
+
+import io.vitrim.VitrimException;
+import io.vitrim.image.ImageDecoder;
+import io.vitrim.image.Preprocessor;
+import io.vitrim.io.Json;
+import io.vitrim.io.SafeTensors;
+import io.vitrim.model.Macs;
+import io.vitrim.model.VisionTransformer;
+import io.vitrim.reduce.TokenReducer;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Parameters;
+
+import java.io.IOException;
+import java.io.PrintWriter;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.concurrent.Callable;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+
+@Command(name = "embed", sortOptions = false, mixinStandardHelpOptions = true,
+        header = "Embed images with an encoder (DINOv2, CLIP, any ViT), optionally with token reduction.",
+        description = {"Writes one pooled embedding per image: the head's output (CLIP's projection into the joint space) "
+                + "or, for a model without a head (num_classes 0, as DINOv2), its pooled and normalised features. "
+                + "With --tokens also the final tokens (as timm's forward_features) and, per image, the map from "
+                + "original tokens to final ones.",
+            "",
+            "Output: .safetensors with 'embeddings' [N, D] (and 'tokens' [T, C], 'token_offsets' [N+1], 'source' "
+                + "[N, N0] as integer-valued F32; metadata: inputs, model, reduce), or .npy with the embeddings only. "
+                + "Written atomically: on any error there is no output file."},
+        footer = {"", "Examples:",
+            "  vitrim embed --model models/dinov2-s photos/ --out emb.safetensors",
+            "  vitrim embed --model models/dinov2-s --img-size 224 --reduce tome:r=8 photos/ --out emb.npy",
+            "  vitrim embed --model models/clip-b16 --tokens cat.jpg --out cat.safetensors",
+            "  vitrim embed --arch vit_small_patch14_reg4_dinov2 --img-size 224 photos.zip --out emb.safetensors",
+            "", "Exit codes: 0 ok, 1 internal error, 2 bad input (one line on stderr)."})
+final class EmbedCommand implements Callable<Integer> {
+    @Mixin
+    ModelOptions model;
+
+    @Mixin
+    ThreadOption threads;
+
+    @Option(names = {"-r", "--reduce"}, paramLabel = "SPEC", completionCandidates = ReduceCandidates.class, defaultValue = "none",
+            description = "Token reduction, e.g. tome:r=8 (default: ${DEFAULT-VALUE}). See 'vitrim info --methods'.")
+    String reduce;
+
+    @Option(names = {"-o", "--out"}, paramLabel = "FILE", required = true, description = "Output file: .safetensors or .npy.")
+    Path out;
+
+    @Option(names = "--tokens", description = "Also write the final tokens and their source map (.safetensors only).")
+    boolean tokens;
+
+    @Option(names = {"-b", "--batch"}, paramLabel = "N", defaultValue = "16", description = "Images per forward pass (default: ${DEFAULT-VALUE}).")
+    int batch;
+
+    @Parameters(paramLabel = "INPUT", arity = "1..*", description = "Image files, folders or zips of images.")
+    List<Path> inputs = new ArrayList<>();
+
+    @picocli.CommandLine.Spec
+    picocli.CommandLine.Model.CommandSpec spec;
+
+    @Override
+    public Integer call() throws IOException {
+        if (batch < 1) throw new VitrimException("--batch " + batch + ": must be at least 1");
+        String name = out.getFileName() == null ? "" : out.getFileName().toString();
+        boolean npy = name.endsWith(".npy");
+        if (!npy && !name.endsWith(".safetensors")) throw VitrimException.of(out, "the output must end in .safetensors or .npy");
+        if (npy && tokens) throw VitrimException.of(out, "--tokens needs a .safetensors output (an .npy holds one array)");
+        Path dir = out.toAbsolutePath().getParent();
+        if (dir != null && !java.nio.file.Files.isDirectory(dir)) throw VitrimException.of(out, "the output's folder does not exist");
+        PrintWriter err = spec.commandLine().getErr();
+        int nThreads = threads.get();
+        try (Inputs in = Inputs.collect(inputs); VisionTransformer m = model.load(nThreads, null)) {
+            if (in.items.isEmpty()) throw new VitrimException("no images in " + inputs);
+            if (m.preprocess() == null) throw new VitrimException("this model has no preprocessing config");
+            TokenReducer reducer = io.vitrim.io.SideWeights.reducer(m, reduce);
+            Preprocessor pre = new Preprocessor(m.preprocess());
+            int per = 3 * m.config().imgHeight() * m.config().imgWidth(), total = in.items.size();
+            int dim = m.config().numOutputs(), c = m.config().embedDim(), n0 = m.config().numTokens();
+            float[] emb = new float[total * dim];
+            List<float[]> tokenRows = new ArrayList<>();
+            long tokenCount = 0;
+            int[] offsets = new int[total + 1];
+            float[] source = tokens ? new float[total * n0] : null;
+            double macs = 0;
+            Progress progress = new Progress(err, true);
+            long t0 = System.nanoTime();
+            ExecutorService decoders = Executors.newFixedThreadPool(nThreads, r -> {
+                Thread t = new Thread(r, "vitrim-decode");
+                t.setDaemon(true);
+                return t;
+            });
+            try {
+                for (int s = 0; s < total; s += batch) {
+                    int n = Math.min(batch, total - s);
+                    float[] px = new float[n * per];
+                    List<Future<?>> jobs = new ArrayList<>();
+                    for (int i = 0; i < n; i++) {
+                        Inputs.Item it = in.items.get(s + i);
+                        int slot = i;
+                        jobs.add(decoders.submit(() -> pre.toTensor(ImageDecoder.decode(it.bytes(), it.name()), px, slot * per)));
+                    }
+                    for (Future<?> f : jobs) Futures.await(f);
+                    VisionTransformer.Encoding e = m.encode(px, n, reducer, tokens);
+                    System.arraycopy(e.embeddings(), 0, emb, s * dim, n * dim);
+                    for (int b = 0; b < n; b++) macs += Macs.of(m.config(), e.trace(), b);
+                    if (tokens) {
+                        int[] off = e.tokenOffsets();
+                        for (int b = 0; b < n; b++) {
+                            offsets[s + b + 1] = offsets[s + b] + (off[b + 1] - off[b]);
+                            for (int q = 0; q < n0; q++) source[(s + b) * n0 + q] = e.source()[b][q];
+                        }
+                        tokenRows.add(java.util.Arrays.copyOf(e.tokens(), off[n] * c));
+                        tokenCount += off[n];
+                        if (tokenCount * c > Integer.MAX_VALUE - 16) {
+                            throw new VitrimException("--tokens: more than 2^31 values in all; embed fewer images per file");
+                        }
+                    }
+                    progress.status(String.format(Locale.ROOT, "embedded %d/%d images", s + n, total));
+                }
+            } finally {
+                decoders.shutdownNow();
+                progress.done();
+            }
+            double sec = (System.nanoTime() - t0) / 1e9;
+            List<String> names = new ArrayList<>();
+            for (Inputs.Item it : in.items) names.add(it.name());
+            if (npy) {
+                io.vitrim.io.Npy.write(out, emb, total, dim);
+            } else {
+                Map<String, SafeTensors.Tensor> t = new LinkedHashMap<>();
+                t.put("embeddings", new SafeTensors.Tensor(emb, total, dim));
+                if (tokens) {
+                    float[] all = new float[(int) (tokenCount * c)];
+                    int p = 0;
+                    for (float[] rows : tokenRows) {
+                        System.arraycopy(rows, 0, all, p, rows.length);
+                        p += rows.length;
+                    }
+                    float[] offF = new float[total + 1];
+                    for (int i = 0; i <= total; i++) offF[i] = offsets[i];
+                    t.put("tokens", new SafeTensors.Tensor(all, tokenCount, c));
+                    t.put("token_offsets", new SafeTensors.Tensor(offF, total + 1));
+                    t.put("source", new SafeTensors.Tensor(source, total, n0));
+                }
+                Map<String, String> meta = new LinkedHashMap<>();
+                meta.put("inputs", Json.write(names));
+                meta.put("model", model.describe());
+                meta.put("reduce", reducer.spec());
+                SafeTensors.write(out, t, meta);
+            }
+            err.printf(Locale.ROOT, "vitrim embed: %d images -> %s [%d x %d], %s, %.3f GMACs per image, %.1f images/s%n",
+                    total, out, total, dim, reducer.spec(), macs / total / 1e9, total / sec);
+        }
+        return 0;
+    }
+}
