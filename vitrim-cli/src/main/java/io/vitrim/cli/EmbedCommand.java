@@ -40,6 +40,7 @@ import java.util.concurrent.Future;
             "  vitrim embed --model models/dinov2-s photos/ --out emb.safetensors",
             "  vitrim embed --model models/dinov2-s --img-size 224 --reduce tome:r=8 photos/ --out emb.npy",
             "  vitrim embed --model models/clip-b16 --tokens cat.jpg --out cat.safetensors",
+            "  vitrim embed --model models/dinov2-s --img-size 224 photos/ --out emb.npy --compare tome:r=8 --compare ppt",
             "  vitrim embed --arch vit_small_patch14_reg4_dinov2 --img-size 224 photos.zip --out emb.safetensors",
             "", "Exit codes: 0 ok, 1 internal error, 2 bad input (one line on stderr)."})
 final class EmbedCommand implements Callable<Integer> {
@@ -55,6 +56,14 @@ final class EmbedCommand implements Callable<Integer> {
 
     @Option(names = {"-o", "--out"}, paramLabel = "FILE", required = true, description = "Output file: .safetensors or .npy.")
     Path out;
+
+    @Option(names = "--compare", paramLabel = "SPEC", completionCandidates = ReduceCandidates.class,
+            description = "Also embed every image with this reduction (repeatable) and report how far its embeddings move from --reduce's: "
+                    + "cosine similarity (mean, 5th percentile, min) and MACs, on stdout (JSON with --json).")
+    List<String> compare = new ArrayList<>();
+
+    @Option(names = "--json", description = "The --compare report as one JSON object.")
+    boolean json;
 
     @Option(names = "--tokens", description = "Also write the final tokens and their source map (.safetensors only).")
     boolean tokens;
@@ -83,6 +92,10 @@ final class EmbedCommand implements Callable<Integer> {
             if (in.items.isEmpty()) throw new VitrimException("no images in " + inputs);
             if (m.preprocess() == null) throw new VitrimException("this model has no preprocessing config");
             TokenReducer reducer = io.vitrim.io.SideWeights.reducer(m, reduce);
+            List<TokenReducer> others = new ArrayList<>();
+            for (String c : compare) others.add(io.vitrim.io.SideWeights.reducer(m, c));
+            double[][] cosines = new double[others.size()][in.items.size()];
+            double[] otherMacs = new double[others.size()];
             Preprocessor pre = new Preprocessor(m.preprocess());
             int per = 3 * m.config().imgHeight() * m.config().imgWidth(), total = in.items.size();
             int dim = m.config().numOutputs(), c = m.config().embedDim(), n0 = m.config().numTokens();
@@ -113,6 +126,13 @@ final class EmbedCommand implements Callable<Integer> {
                     VisionTransformer.Encoding e = m.encode(px, n, reducer, tokens);
                     System.arraycopy(e.embeddings(), 0, emb, s * dim, n * dim);
                     for (int b = 0; b < n; b++) macs += Macs.of(m.config(), e.trace(), b);
+                    for (int k = 0; k < others.size(); k++) {
+                        VisionTransformer.Encoding o = m.encode(px, n, others.get(k), false);
+                        for (int b = 0; b < n; b++) {
+                            cosines[k][s + b] = cosine(e.embeddings(), o.embeddings(), b * dim, dim);
+                            otherMacs[k] += Macs.of(m.config(), o.trace(), b);
+                        }
+                    }
                     if (tokens) {
                         int[] off = e.tokenOffsets();
                         for (int b = 0; b < n; b++) {
@@ -160,7 +180,53 @@ final class EmbedCommand implements Callable<Integer> {
             }
             err.printf(Locale.ROOT, "vitrim embed: %d images -> %s [%d x %d], %s, %.3f GMACs per image, %.1f images/s%n",
                     total, out, total, dim, reducer.spec(), macs / total / 1e9, total / sec);
+            if (!others.isEmpty()) report(spec.commandLine().getOut(), reducer.spec(), macs / total, others, cosines, otherMacs, total);
         }
         return 0;
+    }
+
+    static double cosine(float[] a, float[] b, int off, int n) {
+        double ab = 0, aa = 0, bb = 0;
+        for (int i = off; i < off + n; i++) {
+            ab += (double) a[i] * b[i];
+            aa += (double) a[i] * a[i];
+            bb += (double) b[i] * b[i];
+        }
+        return aa == 0 || bb == 0 ? (aa == bb ? 1 : 0) : ab / Math.sqrt(aa * bb);
+    }
+
+    private void report(PrintWriter o, String base, double baseMacs, List<TokenReducer> others, double[][] cos, double[] macs, int n) {
+        List<Object> rows = new ArrayList<>();
+        if (!json) o.printf(Locale.ROOT, "%-28s %9s %9s %9s %9s %10s%n", "vs " + base, "cos mean", "cos p05", "cos min", "GMACs", "MAC ratio");
+        for (int k = 0; k < others.size(); k++) {
+            double[] c = cos[k].clone();
+            java.util.Arrays.sort(c);
+            double mean = 0;
+            for (double v : c) mean += v;
+            mean /= n;
+            double p05 = c[(int) Math.floor(0.05 * (n - 1))], min = c[0], g = macs[k] / n;
+            if (json) {
+                Map<String, Object> r = new LinkedHashMap<>();
+                r.put("reduce", others.get(k).spec());
+                r.put("cosine_mean", mean);
+                r.put("cosine_p05", p05);
+                r.put("cosine_min", min);
+                r.put("gmacs", g / 1e9);
+                r.put("mac_ratio", g / baseMacs);
+                rows.add(r);
+            } else {
+                o.printf(Locale.ROOT, "%-28s %9.4f %9.4f %9.4f %9.3f %10.3f%n", others.get(k).spec(), mean, p05, min, g / 1e9, g / baseMacs);
+            }
+        }
+        if (json) {
+            Map<String, Object> r = new LinkedHashMap<>();
+            r.put("images", n);
+            r.put("model", model.describe());
+            r.put("reduce", base);
+            r.put("gmacs", baseMacs / 1e9);
+            r.put("compare", rows);
+            o.println(Json.write(r));
+        }
+        o.flush();
     }
 }

@@ -17,6 +17,7 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
+import java.util.Map;
 
 import static io.vitrim.cli.CliTest.assertBadInput;
 import static io.vitrim.cli.CliTest.run;
@@ -93,6 +94,26 @@ class EmbedCommandTest {
         ByteBuffer.wrap(b, 10 + hlen, got.length * 4).order(ByteOrder.LITTLE_ENDIAN).asFloatBuffer().get(got);
         try (VisionTransformer m = model()) {
             assertThat(got).containsExactly(m.encode(pixels(m, files), 2, m.reducer("none"), false).embeddings());
+        }
+    }
+
+    @Test
+    void compareReportsHowFarEmbeddingsMove() throws Exception {
+        Path out = tmp.resolve("e.npy");
+        CliTest.Run r = run("embed", "--arch", ARCH, "--img-size", "56", SAMPLES.toString(), "-o", out.toString(), "--json",
+                "--compare", "none", "--compare", "tome:r=3", "--compare", "ltmp:merge=0.2,prune=0.5");
+        assertThat(r.code()).as(r.err()).isZero();
+        Map<String, Object> rep = Json.parseObject(r.out().trim());
+        assertThat(((Number) rep.get("images")).intValue()).isEqualTo(20);
+        List<?> rows = (List<?>) rep.get("compare");
+        Map<?, ?> same = (Map<?, ?>) rows.get(0), tome = (Map<?, ?>) rows.get(1), ltmp = (Map<?, ?>) rows.get(2);
+        assertThat(((Number) same.get("cosine_min")).doubleValue()).as("none vs none").isEqualTo(1.0, org.assertj.core.data.Offset.offset(1e-9));
+        assertThat(((Number) same.get("mac_ratio")).doubleValue()).isEqualTo(1.0);
+        for (Map<?, ?> m : List.of(tome, ltmp)) {
+            double mean = ((Number) m.get("cosine_mean")).doubleValue(), min = ((Number) m.get("cosine_min")).doubleValue();
+            assertThat(min).isLessThanOrEqualTo(((Number) m.get("cosine_p05")).doubleValue());
+            assertThat(mean).isLessThan(1.0).isGreaterThan(min - 1e-12);
+            assertThat(((Number) m.get("mac_ratio")).doubleValue()).isLessThan(1.0);
         }
     }
 
