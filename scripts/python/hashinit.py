@@ -42,7 +42,9 @@ def scale_for(name: str, shape, qk_gain: float = 1.0) -> tuple:
     """(center, half-width) used for a timm key. Mirrors HashInit.scaleFor in Java."""
     if name.endswith("norm1.weight") or name.endswith("norm2.weight") or name in ("norm.weight", "fc_norm.weight"):
         return 1.0, 0.2
-    if name == "norm_pre.weight":
+    if name == "attn_pool.latent":
+        return 0.0, 0.5
+    if name in ("norm_pre.weight", "attn_pool.norm.weight"):
         return 1.0, 0.2
     if name.endswith(".gamma"):  # LayerScale
         return 0.7, 0.3

@@ -587,6 +587,10 @@ ENCODER_CASES = {
                        (0.48145466, 0.4578275, 0.40821073), (0.26862954, 0.26130258, 0.27577711), 48, 2),
     "clip": ("vit_base_patch16_clip_224", dict(img_size=32, patch_size=8, embed_dim=32, depth=2, num_heads=2), 0,
              (0.48145466, 0.4578275, 0.40821073), (0.26862954, 0.26130258, 0.27577711), 24, 2),
+    "siglip": ("vit_base_patch16_siglip_224", dict(img_size=32, patch_size=8, embed_dim=32, depth=2, num_heads=2), 0,
+               (0.5, 0.5, 0.5), (0.5, 0.5, 0.5), 24, 2),
+    "siglip_head": ("vit_base_patch16_siglip_224", dict(img_size=32, patch_size=8, embed_dim=32, depth=2, num_heads=4), 7,
+                    (0.5, 0.5, 0.5), (0.5, 0.5, 0.5), 40, 3),
 }
 
 
@@ -617,8 +621,9 @@ def encoders(only=None):
         os.makedirs(d, exist_ok=True)
         safetensors_io.save(os.path.join(d, "model.safetensors"), sd)
         img = args["img_size"]
+        pool = "map" if "siglip" in arch else "token"
         with open(os.path.join(d, "config.json"), "w") as f:
-            json.dump({"architecture": arch, "num_classes": classes, "global_pool": "token", "model_args": args,
+            json.dump({"architecture": arch, "num_classes": classes, "global_pool": pool, "model_args": args,
                        "pretrained_cfg": {"input_size": [3, img, img], "interpolation": "bicubic", "crop_pct": 1.0,
                                           "mean": list(mean), "std": list(std), "num_classes": classes}}, f, indent=2)
         out = {"arch": arch, "batch": batch, "pixel_seed": 5}

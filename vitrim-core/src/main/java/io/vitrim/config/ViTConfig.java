@@ -65,20 +65,24 @@ public record ViTConfig(
         }
     }
 
-    /** How the final tokens become one feature vector. */
+    /**
+     * How the final tokens become one feature vector: the class token, the mean of the patch
+     * tokens, or SigLIP's attention pool ({@code map}: a learned query attending to the patch tokens).
+     */
     public enum Pool {
-        TOKEN, AVG;
+        TOKEN, AVG, MAP;
 
         public static Pool parse(String s, Object where) {
             switch (s) {
                 case "token": return TOKEN;
                 case "avg": return AVG;
-                default: throw VitrimException.of(where, "global_pool \"" + s + "\" is not supported (token, avg)");
+                case "map": return MAP;
+                default: throw VitrimException.of(where, "global_pool \"" + s + "\" is not supported (token, avg, map)");
             }
         }
 
         public String timmName() {
-            return this == TOKEN ? "token" : "avg";
+            return name().toLowerCase(java.util.Locale.ROOT);
         }
     }
 
@@ -94,6 +98,9 @@ public record ViTConfig(
         if (inChans != 3) throw VitrimException.of(where, "only 3 input channels are supported, got " + inChans);
         if (distToken && !classToken) throw VitrimException.of(where, "a distillation token needs a class token");
         if (globalPool == Pool.TOKEN && !classToken) throw VitrimException.of(where, "global_pool=token needs a class token");
+        if (globalPool == Pool.MAP && fcNorm) throw VitrimException.of(where, "global_pool=map has no fc_norm (the final norm comes before the pool)");
+        if (globalPool == Pool.MAP && distToken) throw VitrimException.of(where, "global_pool=map with a distillation token is not supported");
+        if (globalPool == Pool.MAP && numPatches() < 1) throw VitrimException.of(where, "global_pool=map needs patch tokens");
         if (numClasses < 0) throw VitrimException.of(where, "num_classes must be 0 (no head: features) or positive, got " + numClasses);
         if (regTokens < 0) throw VitrimException.of(where, "reg_tokens must not be negative, got " + regTokens);
         if (regTokens > 0 && distToken) throw VitrimException.of(where, "register tokens with a distillation token are not supported");
@@ -183,6 +190,7 @@ public record ViTConfig(
                 + 2 * c /*norm2*/ + c * h + h + h * c + c + (layerScale ? 2 * c : 0);
         p += block * depth;
         p += 2 * c; // norm or fc_norm
+        if (globalPool == Pool.MAP) p += c + (c * c + c) + (2 * c * c + 2 * c) + (c * c + c) + 2 * c + (c * h + h + h * c + c); // attn_pool
         p += (c * numClasses + numClasses) * (distToken ? 2 : 1);
         return p;
     }

@@ -13,7 +13,7 @@ import java.util.Collections;
 import java.util.LinkedHashMap;
 import java.util.Map;
 
-/** The timm ViT/DeiT variants and the DINOv2 and CLIP towers by name, with their default preprocessing. */
+/** The timm ViT/DeiT variants and the DINOv2, CLIP and SigLIP towers by name, with their default preprocessing. */
 public final class Architectures {
     private Architectures() {}
 
@@ -54,6 +54,14 @@ public final class Architectures {
                 PreprocessConfig.CLIP_MEAN, PreprocessConfig.CLIP_STD)));
     }
 
+    /** SigLIP image towers (timm {@code vit_*_siglip_*}): no class token, attention-pool (MAP) head, no head by default. */
+    private static void siglip(String name, int patch, int img, int dim, int depth, int heads, int mlpHidden) {
+        ViTConfig c = new ViTConfig(name, img, img, patch, 3, dim, depth, heads, mlpHidden, true, false, false,
+                Pool.MAP, false, 0, 1e-6f);
+        REGISTRY.put(name, new Arch(c, new PreprocessConfig(img, img, 0.9, Interpolation.BICUBIC, Resize.SHORTER_SIDE,
+                PreprocessConfig.INCEPTION_MEAN, PreprocessConfig.INCEPTION_STD)));
+    }
+
     static {
         vit("vit_tiny_patch16_224", 192, 12, 3);
         vit("vit_small_patch16_224", 384, 12, 6);
@@ -70,6 +78,9 @@ public final class Architectures {
             dinov2("base", 768, 12, 12, reg4);
             dinov2("large", 1024, 24, 16, reg4);
         }
+        for (int img : new int[] {224, 256, 384, 512}) siglip("vit_base_patch16_siglip_" + img, 16, img, 768, 12, 12, 3072);
+        for (int img : new int[] {256, 384}) siglip("vit_large_patch16_siglip_" + img, 16, img, 1024, 24, 16, 4096);
+        for (int img : new int[] {224, 384}) siglip("vit_so400m_patch14_siglip_" + img, 14, img, 1152, 27, 16, 4304);
         for (boolean q : new boolean[] {false, true}) {
             String act = q ? "_quickgelu" : "";
             clip("vit_base_patch32_clip" + act + "_224", 32, 768, 12, 12, 512, q);

@@ -25,7 +25,7 @@ public final class RandomInit {
             float[] v = new float[n];
             SplittableRandom rnd = new SplittableRandom(seed ^ fnv1a(name));
             if (name.endsWith("norm1.weight") || name.endsWith("norm2.weight") || name.equals("norm.weight") || name.equals("fc_norm.weight")
-                    || name.equals("norm_pre.weight")) {
+                    || name.equals("norm_pre.weight") || name.equals("attn_pool.norm.weight")) {
                 java.util.Arrays.fill(v, 1f);
             } else if (name.endsWith(".gamma")) {
                 // LayerScale at 1, not timm's 1e-5: random blocks that contribute next to nothing would make
@@ -37,7 +37,7 @@ public final class RandomInit {
             } else if (name.equals("cls_token")) {
                 for (int i = 0; i < n; i++) v[i] = (float) (rnd.nextGaussian() * 1e-6);
             } else if (name.endsWith(".weight") && !name.contains("norm") || name.equals("pos_embed") || name.equals("dist_token")
-                    || name.equals("reg_token")) {
+                    || name.equals("reg_token") || name.equals("attn_pool.latent")) {
                 for (int i = 0; i < n; i++) v[i] = (float) Math.max(-2, Math.min(2, rnd.nextGaussian() * 0.02));
             }
             sd.put(name, v, shape);

@@ -48,6 +48,7 @@ public final class VisionTransformer implements AutoCloseable {
     private final Param normWeight, normBias; // `norm` or `fc_norm` [C]
     private final Linear head;            // [K, C], or null without a head (num_classes 0: features)
     private final Linear headDist;        // [K, C] or null
+    private final AttentionPool attnPool; // `attn_pool` (global_pool map) or null
 
     private final ConcurrentLinkedDeque<Workspace> workspaces = new ConcurrentLinkedDeque<>();
 
@@ -82,6 +83,7 @@ public final class VisionTransformer implements AutoCloseable {
         this.normBias = w.get(norm + ".bias");
         this.head = config.numClasses() > 0 ? linear(w, "head") : null;
         this.headDist = config.distToken() ? linear(w, "head_dist") : null;
+        this.attnPool = config.globalPool() == ViTConfig.Pool.MAP ? new AttentionPool(w, config) : null;
     }
 
     private static Linear linear(WeightBinder.Weights w, String name) {
@@ -242,7 +244,13 @@ public final class VisionTransformer implements AutoCloseable {
         }
         long h0 = System.nanoTime();
         float[] feats = new float[batch * (config.distToken() ? 2 : 1) * c];
-        pool(s.x(), s.offsets(), s.size(), batch, reducer.sizeWeightedPool(), feats, null, null);
+        if (attnPool != null) {
+            // MAP: the final norm on every token, then the attention pool (merged tokens weighted like the blocks do)
+            LayerNorm.forward(par, s.x(), 0, c, s.total(), c, normWeight.value, normBias.value, config.normEps(), s.x(), 0, c, null, null);
+            feats = attnPool.forward(par, s.x(), s.offsets(), reducer.proportionalAttention() ? s.size() : null, config.numPrefix(), batch);
+        } else {
+            pool(s.x(), s.offsets(), s.size(), batch, reducer.sizeWeightedPool(), feats, null, null);
+        }
         float[] logits = classify(feats, batch);
         trace.addPhaseNanos(Trace.Phase.HEAD, System.nanoTime() - h0);
         if (trackSource) trace.finish(s);
@@ -367,6 +375,7 @@ public final class VisionTransformer implements AutoCloseable {
                     + "LayerScale, norm_pre or QuickGELU (this model is an encoder for inference)");
         }
         if (config.numClasses() == 0) throw VitrimException.of(where, "training needs a classifier head (num_classes > 0)");
+        if (config.globalPool() == ViTConfig.Pool.MAP) throw VitrimException.of(where, "training a model with an attention pool (global_pool=map) is not supported");
         if (config.globalPool() == ViTConfig.Pool.AVG && !config.fcNorm()) {
             throw VitrimException.of(where, "training supports global_pool=avg only with fc_norm");
         }

@@ -122,6 +122,22 @@ public final class WeightBinder {
         String norm = c.fcNorm() ? "fc_norm" : "norm";
         m.put(norm + ".weight", new int[] {d});
         m.put(norm + ".bias", new int[] {d});
+        if (c.globalPool() == ViTConfig.Pool.MAP) {
+            // timm's AttentionPoolLatent (SigLIP's MAP head): one latent query, its own MLP of the blocks' width
+            m.put("attn_pool.latent", new int[] {1, 1, d});
+            m.put("attn_pool.q.weight", new int[] {d, d});
+            m.put("attn_pool.q.bias", new int[] {d});
+            m.put("attn_pool.kv.weight", new int[] {2 * d, d});
+            m.put("attn_pool.kv.bias", new int[] {2 * d});
+            m.put("attn_pool.proj.weight", new int[] {d, d});
+            m.put("attn_pool.proj.bias", new int[] {d});
+            m.put("attn_pool.norm.weight", new int[] {d});
+            m.put("attn_pool.norm.bias", new int[] {d});
+            m.put("attn_pool.mlp.fc1.weight", new int[] {h, d});
+            m.put("attn_pool.mlp.fc1.bias", new int[] {h});
+            m.put("attn_pool.mlp.fc2.weight", new int[] {d, h});
+            m.put("attn_pool.mlp.fc2.bias", new int[] {d});
+        }
         if (k > 0) {
             m.put("head.weight", new int[] {k, d});
             m.put("head.bias", new int[] {k});

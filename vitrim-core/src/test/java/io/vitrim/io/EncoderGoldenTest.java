@@ -14,7 +14,7 @@ import java.nio.file.Path;
 import static org.assertj.core.api.Assertions.assertThat;
 
 /**
- * DINOv2 and CLIP towers as timm itself builds them ({@code make_fixtures.py encoders}): model
+ * DINOv2, CLIP and SigLIP towers as timm itself builds them ({@code make_fixtures.py encoders}): model
  * folders loaded like a user's, outputs (features, or the CLIP projection) at the native input
  * size and at another one, where the position embedding is resampled as timm's checkpoint
  * filter does.
@@ -30,7 +30,7 @@ class EncoderGoldenTest {
     }
 
     @ParameterizedTest
-    @ValueSource(strings = {"dinov2", "dinov2_reg4", "clip_quickgelu", "clip"})
+    @ValueSource(strings = {"dinov2", "dinov2_reg4", "clip_quickgelu", "clip", "siglip", "siglip_head"})
     void outputsMatchTimm(String name) {
         Json.Obj f = Fixtures.load("encoders/" + name + "/expected.json");
         ModelLoader.Checkpoint ck = ModelLoader.read(folder(name), null);

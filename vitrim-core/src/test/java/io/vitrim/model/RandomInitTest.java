@@ -38,4 +38,22 @@ class RandomInitTest {
         assertThatThrownBy(() -> RandomInit.sinCosPosEmbed(RandomInit.create(odd, 1), odd))
                 .hasMessageContaining("divisible by 4");
     }
+
+    @Test
+    void encoderKeysGetUsableValues() {
+        // registers, LayerScale, norm_pre and a MAP head: no key may be left all zeros where timm's init is not
+        ViTConfig c = new ViTConfig("enc", 16, 16, 4, 3, 32, 2, 2, 64, true, true, false, ViTConfig.Pool.MAP, false, 0, 1e-6f,
+                4, true, true, true, ViTConfig.Act.QUICK_GELU);
+        StateDict sd = RandomInit.create(c.validate("test"), 3);
+        for (String k : WeightBinder.vitKeys(c).keySet()) {
+            float[] v = sd.get(k).data();
+            if (k.endsWith(".bias")) continue;
+            boolean anyNonZero = false;
+            for (float x : v) anyNonZero |= x != 0f;
+            assertThat(anyNonZero).as(k).isTrue();
+            if (k.endsWith("norm.weight") || k.endsWith("norm_pre.weight") || k.endsWith(".gamma")) {
+                for (float x : v) assertThat(x).as(k).isEqualTo(1f);
+            }
+        }
+    }
 }

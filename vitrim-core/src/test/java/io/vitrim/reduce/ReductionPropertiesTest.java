@@ -84,7 +84,7 @@ class ReductionPropertiesTest {
         int patch = 4, grid = 3 + r.nextInt(5), gridW = 3 + r.nextInt(5);
         int heads = 1 + r.nextInt(3), hd = 4 + r.nextInt(9);
         boolean cls = r.nextInt(5) > 0, dist = cls && r.nextInt(3) == 0;
-        ViTConfig.Pool pool = !cls || r.nextBoolean() ? ViTConfig.Pool.AVG : ViTConfig.Pool.TOKEN;
+        ViTConfig.Pool pool = !dist && r.nextInt(4) == 0 ? ViTConfig.Pool.MAP : !cls || r.nextBoolean() ? ViTConfig.Pool.AVG : ViTConfig.Pool.TOKEN;
         // encoder details too: registers (DINOv2), position embedding on patches only, LayerScale, norm_pre, QuickGELU
         int regs = cls && !dist && r.nextInt(3) == 0 ? 1 + r.nextInt(4) : 0;
         return new ViTConfig("rand", grid * patch, gridW * patch, patch, 3, heads * hd, 1 + r.nextInt(5), heads,

@@ -38,7 +38,8 @@ public final class HashInit {
         if (name.endsWith("norm1.weight") || name.endsWith("norm2.weight") || name.equals("norm.weight") || name.equals("fc_norm.weight")) {
             return new double[] {1.0, 0.2};
         }
-        if (name.equals("norm_pre.weight")) return new double[] {1.0, 0.2};
+        if (name.equals("norm_pre.weight") || name.equals("attn_pool.norm.weight")) return new double[] {1.0, 0.2};
+        if (name.equals("attn_pool.latent")) return new double[] {0.0, 0.5};
         if (name.endsWith(".gamma")) return new double[] {0.7, 0.3}; // LayerScale
         if (name.endsWith(".bias")) return new double[] {0.0, 0.1};
         if (name.equals("cls_token") || name.equals("dist_token") || name.equals("reg_token") || name.equals("pos_embed")) return new double[] {0.0, 0.5};
