@@ -40,6 +40,7 @@ import java.util.concurrent.Future;
             "  vitrim embed --model models/dinov2-s photos/ --out emb.safetensors",
             "  vitrim embed --model models/dinov2-s --img-size 224 --reduce tome:r=8 photos/ --out emb.npy",
             "  vitrim embed --model models/clip-b16 --tokens cat.jpg --out cat.safetensors",
+            "  vitrim embed --model models/clip-b16 --zero-shot prompts.safetensors photos/ --out emb.npy",
             "  vitrim embed --model models/dinov2-s --img-size 224 photos/ --out emb.npy --compare tome:r=8 --compare ppt",
             "  vitrim embed --arch vit_small_patch14_reg4_dinov2 --img-size 224 photos.zip --out emb.safetensors",
             "", "Exit codes: 0 ok, 1 internal error, 2 bad input (one line on stderr)."})
@@ -62,7 +63,15 @@ final class EmbedCommand implements Callable<Integer> {
                     + "cosine similarity (mean, 5th percentile, min) and MACs, on stdout (JSON with --json).")
     List<String> compare = new ArrayList<>();
 
-    @Option(names = "--json", description = "The --compare report as one JSON object.")
+    @Option(names = "--zero-shot", paramLabel = "FILE",
+            description = "Zero-shot labels (CLIP, SigLIP): a .safetensors with 'embeddings' [K, D] of your text prompts and "
+                    + "metadata 'labels' (a JSON list of K names); prints each image's closest labels by cosine similarity.")
+    Path zeroShot;
+
+    @Option(names = {"-k", "--topk"}, paramLabel = "K", defaultValue = "3", description = "Labels per image with --zero-shot (default: ${DEFAULT-VALUE}).")
+    int topk;
+
+    @Option(names = "--json", description = "The --zero-shot labels as one JSON object per image, the --compare report as one JSON object.")
     boolean json;
 
     @Option(names = "--tokens", description = "Also write the final tokens and their source map (.safetensors only).")
@@ -80,6 +89,7 @@ final class EmbedCommand implements Callable<Integer> {
     @Override
     public Integer call() throws IOException {
         if (batch < 1) throw new VitrimException("--batch " + batch + ": must be at least 1");
+        if (topk < 1) throw new VitrimException("--topk " + topk + ": must be at least 1");
         String name = out.getFileName() == null ? "" : out.getFileName().toString();
         boolean npy = name.endsWith(".npy");
         if (!npy && !name.endsWith(".safetensors")) throw VitrimException.of(out, "the output must end in .safetensors or .npy");
@@ -92,6 +102,7 @@ final class EmbedCommand implements Callable<Integer> {
             if (in.items.isEmpty()) throw new VitrimException("no images in " + inputs);
             if (m.preprocess() == null) throw new VitrimException("this model has no preprocessing config");
             TokenReducer reducer = io.vitrim.io.SideWeights.reducer(m, reduce);
+            ZeroShot labels = zeroShot == null ? null : ZeroShot.read(zeroShot, m.config().numOutputs());
             List<TokenReducer> others = new ArrayList<>();
             for (String c : compare) others.add(io.vitrim.io.SideWeights.reducer(m, c));
             double[][] cosines = new double[others.size()][in.items.size()];
@@ -180,6 +191,11 @@ final class EmbedCommand implements Callable<Integer> {
             }
             err.printf(Locale.ROOT, "vitrim embed: %d images -> %s [%d x %d], %s, %.3f GMACs per image, %.1f images/s%n",
                     total, out, total, dim, reducer.spec(), macs / total / 1e9, total / sec);
+            if (labels != null) {
+                PrintWriter o = spec.commandLine().getOut();
+                for (int i = 0; i < total; i++) labels.print(o, names.get(i), emb, i * dim, topk, json);
+                o.flush();
+            }
             if (!others.isEmpty()) report(spec.commandLine().getOut(), reducer.spec(), macs / total, others, cosines, otherMacs, total);
         }
         return 0;

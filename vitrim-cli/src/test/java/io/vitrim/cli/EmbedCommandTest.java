@@ -118,6 +118,37 @@ class EmbedCommandTest {
     }
 
     @Test
+    void zeroShotPicksTheClosestTextEmbedding() throws Exception {
+        List<Path> files = List.of(SAMPLES.resolve("cat_0000.jpg"), SAMPLES.resolve("dog_0000.jpg"), SAMPLES.resolve("ship_0001.jpg"));
+        Path text = tmp.resolve("prompts.safetensors");
+        try (VisionTransformer m = model()) {
+            // "text" embeddings that are the images' own (scaled: only the direction counts)
+            float[] e = m.encode(pixels(m, files), 3, m.reducer("none"), false).embeddings();
+            for (int i = 0; i < e.length; i++) e[i] *= 3f;
+            SafeTensors.write(text, Map.of("embeddings", new SafeTensors.Tensor(e, 3, 384)), Map.of("labels", "[\"a cat\",\"a dog\",\"a ship\"]"));
+        }
+        CliTest.Run r = run("embed", "--arch", ARCH, "--img-size", "56", "--zero-shot", text.toString(), "--json", "-k", "2",
+                files.get(0).toString(), files.get(1).toString(), files.get(2).toString(), "--out", tmp.resolve("e.npy").toString());
+        assertThat(r.code()).as(r.err()).isZero();
+        List<String> lines = r.out().lines().toList();
+        assertThat(lines).hasSize(3);
+        String[] want = {"a cat", "a dog", "a ship"};
+        for (int i = 0; i < 3; i++) {
+            Map<String, Object> o = Json.parseObject(lines.get(i));
+            List<?> top = (List<?>) o.get("top");
+            assertThat(top).hasSize(2);
+            Map<?, ?> first = (Map<?, ?>) top.get(0);
+            assertThat(first.get("label")).isEqualTo(want[i]);
+            assertThat(((Number) first.get("cosine")).doubleValue()).isCloseTo(1.0, org.assertj.core.data.Offset.offset(1e-5));
+        }
+        Path bad = tmp.resolve("bad.safetensors");
+        SafeTensors.write(bad, Map.of("embeddings", new SafeTensors.Tensor(new float[2 * 10], 2, 10)), Map.of("labels", "[\"a\",\"b\"]"));
+        assertBadInput(run("embed", "--arch", ARCH, "--img-size", "56", "--zero-shot", bad.toString(), files.get(0).toString(),
+                "--out", tmp.resolve("f.npy").toString()), "bad.safetensors", "[K, 384]");
+        assertThat(tmp.resolve("f.npy")).doesNotExist();
+    }
+
+    @Test
     void badInputIsOneLineAndNoFile() throws Exception {
         Path cat = SAMPLES.resolve("cat_0000.jpg");
         Path npy = tmp.resolve("x.npy");
