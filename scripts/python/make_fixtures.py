@@ -640,6 +640,61 @@ def encoders(only=None):
         write_json(os.path.join(d, "expected.json"), out)
 
 
+def hf_encoders():
+    """DINOv2 (with and without registers) and CLIP vision towers as Hugging Face transformers
+    builds and saves them (save_pretrained folders), with their outputs at the native size and,
+    for DINOv2, at another size (transformers interpolates the position embedding itself).
+
+    Needs a recent torch + transformers, e.g. a venv: pip install torch transformers safetensors.
+    """
+    import transformers
+    from transformers import (CLIPVisionConfig, CLIPVisionModelWithProjection, Dinov2Config, Dinov2Model,
+                              Dinov2WithRegistersConfig, Dinov2WithRegistersModel)
+    cases = {
+        "hf_dinov2": (Dinov2Model, Dinov2Config(hidden_size=32, num_hidden_layers=2, num_attention_heads=2, image_size=56,
+                                                patch_size=14), (0.485, 0.456, 0.406), (0.229, 0.224, 0.225), 42),
+        "hf_dinov2_reg": (Dinov2WithRegistersModel, Dinov2WithRegistersConfig(hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
+                                                                             image_size=56, patch_size=14, num_register_tokens=4),
+                          (0.485, 0.456, 0.406), (0.229, 0.224, 0.225), 70),
+        "hf_clip": (CLIPVisionModelWithProjection, CLIPVisionConfig(hidden_size=32, intermediate_size=128, num_hidden_layers=2,
+                                                                    num_attention_heads=2, image_size=32, patch_size=8, projection_dim=16,
+                                                                    hidden_act="quick_gelu"),
+                    (0.48145466, 0.4578275, 0.40821073), (0.26862954, 0.26130258, 0.27577711), None),
+    }
+    for name, (cls, cfg, mean, std, other) in cases.items():
+        torch.manual_seed(sum(map(ord, name)))
+        m = cls(cfg).eval()
+        with torch.no_grad():
+            for k, v in m.named_parameters():
+                if "lambda1" in k:
+                    v.copy_(torch.rand_like(v) + 0.25)
+                elif "position" in k or "token" in k or "class_embedding" in k:
+                    v.copy_(torch.randn_like(v) * 0.5)
+                else:
+                    v.add_(torch.randn_like(v) * (0.3 if v.dim() > 1 else 0.2))
+        d = os.path.join(RES, "encoders", name)
+        os.makedirs(d, exist_ok=True)
+        m.save_pretrained(d, safe_serialization=True)
+        for f in os.listdir(d):
+            if f not in ("config.json", "model.safetensors"):
+                os.remove(os.path.join(d, f))
+        img = cfg.image_size
+        with open(os.path.join(d, "preprocessor_config.json"), "w") as f:
+            json.dump({"do_resize": True, "size": {"shortest_edge": img}, "do_center_crop": True,
+                       "crop_size": {"height": img, "width": img}, "resample": 3, "do_rescale": True, "rescale_factor": 1 / 255,
+                       "do_normalize": True, "image_mean": list(mean), "image_std": list(std)}, f, indent=2)
+        out = {"transformers": transformers.__version__, "batch": 2, "pixel_seed": 5}
+        for size, key in ((img, "native"), (other, "other")):
+            if size is None:
+                continue
+            px = torch.from_numpy(hashinit.uniform(5, "pixels", (2, 3, size, size), 2.0))
+            with torch.no_grad():
+                r = m(pixel_values=px)
+            y = r.image_embeds if hasattr(r, "image_embeds") else r.pooler_output
+            out[key] = {"size": size, "output": f32list(y), "scale": float(y.abs().max())}
+        write_json(os.path.join(d, "expected.json"), out)
+
+
 if __name__ == "__main__":
     what = sys.argv[1] if len(sys.argv) > 1 else "all"
     if what in ("core", "all"):
@@ -662,5 +717,7 @@ if __name__ == "__main__":
         augment()
     if what in ("encoders", "all"):
         encoders(sys.argv[2:] or None)
+    if what == "hf_encoders":  # a separate environment (recent torch + transformers), so not in "all"
+        hf_encoders()
     if what in ("ltmp_train", "all"):
         ltmp_train()

@@ -49,13 +49,13 @@ final class HfVitKeys {
         return sd;
     }
 
-    private static void move(StateDict from, StateDict to, String src, String dst) {
+    static void move(StateDict from, StateDict to, String src, String dst) {
         StateDict.Tensor t = from.remove(src);
         if (t != null) to.put(dst, t.data(), t.shape());
     }
 
     /** Concatenates query, key, value along the output dimension (timm's [3C, ...] layout). */
-    private static void concat(StateDict from, StateDict to, String dst, String base, String suffix, Path where) {
+    static void concat(StateDict from, StateDict to, String dst, String base, String suffix, Path where) {
         StateDict.Tensor q = from.remove(base + "query" + suffix);
         StateDict.Tensor k = from.remove(base + "key" + suffix);
         StateDict.Tensor v = from.remove(base + "value" + suffix);

@@ -33,7 +33,18 @@ public final class ModelLoader {
     private ModelLoader() {}
 
     /** A checkpoint read into memory, ready to build a model from. */
-    public record Checkpoint(ViTConfig config, PreprocessConfig preprocess, List<String> labels, StateDict weights, Path source) {
+    /**
+     * @param resample  how this checkpoint's position embedding is resampled to another grid
+     * @param storedPos the position embedding as the file holds it when the loader resampled it
+     *                  (so a later {@link #atImageSize} resamples from the original), else null
+     */
+    public record Checkpoint(ViTConfig config, PreprocessConfig preprocess, List<String> labels, StateDict weights, Path source,
+                             PosEmbed.Kernel resample, StateDict.Tensor storedPos) {
+        /** A checkpoint whose position embedding is resampled as timm does. */
+        public Checkpoint(ViTConfig config, PreprocessConfig preprocess, List<String> labels, StateDict weights, Path source) {
+            this(config, preprocess, labels, weights, source, PosEmbed.Kernel.ANTIALIAS, null);
+        }
+
         public VisionTransformer build(int threads) {
             return VisionTransformer.create(config, preprocess, labels, weights, threads, source);
         }
@@ -190,6 +201,10 @@ public final class ModelLoader {
      * binder to report.
      */
     static void resamplePosEmbed(StateDict sd, ViTConfig c, Object where) {
+        resamplePosEmbed(sd, c, PosEmbed.Kernel.ANTIALIAS);
+    }
+
+    static void resamplePosEmbed(StateDict sd, ViTConfig c, PosEmbed.Kernel kernel) {
         StateDict.Tensor t = sd.get("pos_embed");
         if (t == null || t.shape().length == 0) return;
         int d = c.embedDim(), prefix = c.noEmbedClass() ? 0 : c.numPrefix();
@@ -198,7 +213,7 @@ public final class ModelLoader {
         if (rows == c.posEmbedTokens() || grid <= 0) return;
         int side = (int) Math.round(Math.sqrt(grid));
         if (side * side != grid) return;
-        float[] v = PosEmbed.resample(t.data(), prefix, side, side, c.gridH(), c.gridW(), d);
+        float[] v = PosEmbed.resample(t.data(), prefix, side, side, c.gridH(), c.gridW(), d, kernel);
         sd.put("pos_embed", v, new int[] {1, c.posEmbedTokens(), d});
     }
 
@@ -210,9 +225,13 @@ public final class ModelLoader {
         ViTConfig c = ck.config().withImageSize(h, w).validate(ck.source());
         if (c.equals(ck.config())) return ck;
         StateDict sd = ck.weights().copy();
-        resamplePosEmbed(sd, c, ck.source());
+        // from the checkpoint's own grid if it was resampled at load (each resampling is from the original)
+        StateDict.Tensor stored = ck.storedPos() != null ? ck.storedPos() : sd.get("pos_embed");
+        if (ck.storedPos() != null) sd.put("pos_embed", stored.data(), stored.shape());
+        resamplePosEmbed(sd, c, ck.resample());
         PreprocessConfig pre = ck.preprocess() == null ? null : ck.preprocess().withInputSize(h, w);
-        return new Checkpoint(c, pre, ck.labels(), sd, ck.source());
+        boolean changed = stored != null && sd.get("pos_embed").data() != stored.data();
+        return new Checkpoint(c, pre, ck.labels(), sd, ck.source(), ck.resample(), changed ? stored : null);
     }
 
     private static PreprocessConfig timmPreprocess(Path where, Json.Obj pc, PreprocessConfig def, ViTConfig c) {
@@ -266,7 +285,16 @@ public final class ModelLoader {
 
     private static Checkpoint readHuggingFace(Path dir, Path cfgPath, Json.Obj cfg, Path weights) {
         String type = cfg.str("model_type", "");
-        if (!type.equals("vit")) throw VitrimException.of(cfgPath, "model_type \"" + type + "\" is not supported (vit)");
+        switch (type) {
+            case "vit": return readHfVit(dir, cfgPath, cfg, weights);
+            case "dinov2": case "dinov2_with_registers": return readHfDinov2(dir, cfgPath, cfg, weights);
+            case "clip": case "clip_vision_model": return readHfClip(dir, cfgPath, cfg, weights);
+            default:
+                throw VitrimException.of(cfgPath, "model_type \"" + type + "\" is not supported (vit, dinov2, dinov2_with_registers, clip, clip_vision_model)");
+        }
+    }
+
+    private static Checkpoint readHfVit(Path dir, Path cfgPath, Json.Obj cfg, Path weights) {
         String act = cfg.str("hidden_act", "gelu");
         if (!act.equals("gelu")) throw VitrimException.of(cfgPath, "hidden_act \"" + act + "\" is not supported (gelu)");
         int dim = cfg.intValue("hidden_size", 768), depth = cfg.intValue("num_hidden_layers", 12);
@@ -274,16 +302,7 @@ public final class ModelLoader {
         int img = cfg.intValue("image_size", 224), patch = cfg.intValue("patch_size", 16);
         if (cfg.intValue("num_channels", 3) != 3) throw VitrimException.of(cfgPath, "only num_channels=3 is supported");
         float eps = (float) cfg.number("layer_norm_eps", 1e-12);
-        List<String> labels = null;
-        Json.Obj id2label = cfg.obj("id2label");
-        if (id2label != null) {
-            labels = new ArrayList<>();
-            for (int i = 0; i < id2label.raw().size(); i++) {
-                String l = id2label.str(String.valueOf(i), null);
-                if (l == null) throw VitrimException.of(cfgPath, "id2label is missing id " + i);
-                labels.add(l);
-            }
-        }
+        List<String> labels = hfLabels(cfgPath, cfg);
         StateDict hf = readTensors(weights);
         StateDict.Tensor cls = hf.get("classifier.weight");
         if (cls == null) throw VitrimException.of(weights, "no classifier.weight: only ViTForImageClassification checkpoints can classify");
@@ -292,24 +311,103 @@ public final class ModelLoader {
         ViTConfig config = new ViTConfig("hf-vit", img, img, patch, 3, dim, depth, heads, hidden,
                 cfg.bool("qkv_bias", true), true, false, ViTConfig.Pool.TOKEN, false, classes, eps).validate(cfgPath);
         StateDict sd = HfVitKeys.toTimm(hf, config, weights);
-        PreprocessConfig pre = hfPreprocess(dir.resolve("preprocessor_config.json"), config);
-        return new Checkpoint(config, pre, labels, sd, weights);
+        PreprocessConfig pre = hfPreprocess(dir.resolve("preprocessor_config.json"), config, PreprocessConfig.INCEPTION_MEAN, PreprocessConfig.INCEPTION_STD);
+        return new Checkpoint(config.withImageSize(pre.inputHeight(), pre.inputWidth()).validate(cfgPath), pre, labels, sd, weights);
     }
 
-    private static PreprocessConfig hfPreprocess(Path p, ViTConfig c) {
-        PreprocessConfig def = new PreprocessConfig(c.imgHeight(), c.imgWidth(), 1.0, Interpolation.BILINEAR, Resize.EXACT,
-                PreprocessConfig.INCEPTION_MEAN, PreprocessConfig.INCEPTION_STD);
+    private static List<String> hfLabels(Path cfgPath, Json.Obj cfg) {
+        Json.Obj id2label = cfg.obj("id2label");
+        if (id2label == null) return null;
+        List<String> labels = new ArrayList<>();
+        for (int i = 0; i < id2label.raw().size(); i++) {
+            String l = id2label.str(String.valueOf(i), null);
+            if (l == null) throw VitrimException.of(cfgPath, "id2label is missing id " + i);
+            labels.add(l);
+        }
+        return labels;
+    }
+
+    /** Dinov2Model / Dinov2WithRegistersModel: features (the normalised class token), no head. */
+    private static Checkpoint readHfDinov2(Path dir, Path cfgPath, Json.Obj cfg, Path weights) {
+        String act = cfg.str("hidden_act", "gelu");
+        if (!act.equals("gelu")) throw VitrimException.of(cfgPath, "hidden_act \"" + act + "\" is not supported (gelu)");
+        if (cfg.bool("use_swiglu_ffn", false)) throw VitrimException.of(cfgPath, "use_swiglu_ffn (DINOv2 giant) is not supported");
+        int dim = cfg.intValue("hidden_size", 768), depth = cfg.intValue("num_hidden_layers", 12);
+        int heads = cfg.intValue("num_attention_heads", 12);
+        int hidden = (int) Math.round(dim * cfg.number("mlp_ratio", 4));
+        int img = cfg.intValue("image_size", 518), patch = cfg.intValue("patch_size", 14);
+        int regs = cfg.str("model_type", "").equals("dinov2_with_registers") ? cfg.intValue("num_register_tokens", 4) : 0;
+        float eps = (float) cfg.number("layer_norm_eps", 1e-6);
+        StateDict hf = readTensors(weights);
+        if (hf.has("classifier.weight")) {
+            throw VitrimException.of(weights, "Dinov2ForImageClassification's head (class token and mean patch token) is not supported; "
+                    + "the Dinov2Model backbone is (its features)");
+        }
+        ViTConfig config = new ViTConfig("hf-dinov2", img, img, patch, 3, dim, depth, heads, hidden, cfg.bool("qkv_bias", true),
+                true, false, ViTConfig.Pool.TOKEN, false, 0, eps, regs, regs > 0, true, false, ViTConfig.Act.GELU).validate(cfgPath);
+        StateDict sd = HfEncoderKeys.dinov2(hf, config, weights);
+        PreprocessConfig pre = hfPreprocess(dir.resolve("preprocessor_config.json"), config, PreprocessConfig.IMAGENET_MEAN, PreprocessConfig.IMAGENET_STD);
+        // the processor's crop is the size the model runs at; transformers interpolates the position
+        // embedding of Dinov2Model without antialiasing, that of Dinov2WithRegistersModel with it
+        ViTConfig run = config.withImageSize(pre.inputHeight(), pre.inputWidth()).validate(cfgPath);
+        PosEmbed.Kernel kernel = regs > 0 ? PosEmbed.Kernel.ANTIALIAS : PosEmbed.Kernel.PLAIN;
+        return atImageSize(new Checkpoint(config, pre.withInputSize(config.imgHeight(), config.imgWidth()), null, sd, weights, kernel, null),
+                run.imgHeight(), run.imgWidth());
+    }
+
+    /** CLIPVisionModel[WithProjection], or a full CLIP checkpoint (its text tower is dropped). */
+    private static Checkpoint readHfClip(Path dir, Path cfgPath, Json.Obj cfg, Path weights) {
+        Json.Obj v = cfg.str("model_type", "").equals("clip") ? cfg.obj("vision_config") : cfg;
+        if (v == null) throw VitrimException.of(cfgPath, "a model_type clip config needs vision_config");
+        String act = v.str("hidden_act", "quick_gelu");
+        ViTConfig.Act a = ViTConfig.Act.parse(act.equals("gelu") ? "gelu" : act, cfgPath);
+        int dim = v.intValue("hidden_size", 768), depth = v.intValue("num_hidden_layers", 12);
+        int heads = v.intValue("num_attention_heads", 12), hidden = v.intValue("intermediate_size", 3072);
+        int img = v.intValue("image_size", 224), patch = v.intValue("patch_size", 32);
+        float eps = (float) v.number("layer_norm_eps", 1e-5);
+        StateDict hf = readTensors(weights);
+        StateDict.Tensor proj = hf.get("visual_projection.weight");
+        int classes = proj == null ? 0 : proj.shape()[0];
+        ViTConfig config = new ViTConfig("hf-clip", img, img, patch, 3, dim, depth, heads, hidden, true, true, false,
+                ViTConfig.Pool.TOKEN, false, classes, eps, 0, false, false, true, a).validate(cfgPath);
+        StateDict sd = HfEncoderKeys.clipVision(hf, config, weights);
+        PreprocessConfig pre = hfPreprocess(dir.resolve("preprocessor_config.json"), config, PreprocessConfig.CLIP_MEAN, PreprocessConfig.CLIP_STD);
+        ViTConfig run = config.withImageSize(pre.inputHeight(), pre.inputWidth()).validate(cfgPath);
+        return atImageSize(new Checkpoint(config, pre.withInputSize(config.imgHeight(), config.imgWidth()), null, sd, weights),
+                run.imgHeight(), run.imgWidth());
+    }
+
+    /**
+     * A transformers image processor's config: {@code size.height/width} (a direct resize), or
+     * {@code size.shortest_edge} + {@code crop_size} (shorter side to S, centre crop: timm's
+     * crop_pct = crop / S); the crop is the input size.
+     */
+    private static PreprocessConfig hfPreprocess(Path p, ViTConfig c, float[] defMean, float[] defStd) {
+        PreprocessConfig def = new PreprocessConfig(c.imgHeight(), c.imgWidth(), 1.0, Interpolation.BILINEAR, Resize.EXACT, defMean, defStd);
         if (!Files.exists(p)) return def;
         Json.Obj o = readJson(p);
         try {
             int h = c.imgHeight(), w = c.imgWidth();
+            double crop = 1.0;
+            Resize mode = Resize.EXACT;
             Json.Obj size = o.obj("size");
-            if (size != null) {
+            if (size != null && size.has("shortest_edge")) {
+                int edge = size.intValue("shortest_edge", h);
+                mode = Resize.SHORTER_SIDE;
+                h = w = edge;
+                Json.Obj cs = o.obj("crop_size");
+                if (o.bool("do_center_crop", cs != null) && cs != null) {
+                    h = cs.intValue("height", edge);
+                    w = cs.intValue("width", edge);
+                    if (h > edge || w > edge || h < 1 || w < 1) throw VitrimException.of(p, "crop_size " + h + "x" + w + " does not fit shortest_edge " + edge);
+                    crop = (double) Math.min(h, w) / edge;
+                }
+            } else if (size != null) {
                 h = size.intValue("height", h);
                 w = size.intValue("width", w);
-            }
-            if (h != c.imgHeight() || w != c.imgWidth()) {
-                throw VitrimException.of(p, "size " + h + "x" + w + " differs from the model's image size " + c.imgHeight());
+                if (h != c.imgHeight() || w != c.imgWidth()) {
+                    throw VitrimException.of(p, "size " + h + "x" + w + " differs from the model's image size " + c.imgHeight());
+                }
             }
             int resample = o.intValue("resample", 2);
             Interpolation ip = resample == 3 ? Interpolation.BICUBIC : resample == 2 ? Interpolation.BILINEAR : null;
@@ -317,7 +415,7 @@ public final class ModelLoader {
             boolean norm = o.bool("do_normalize", true);
             float[] mean = norm ? triple(p, "image_mean", o.numbers("image_mean"), def.mean()) : new float[] {0, 0, 0};
             float[] std = norm ? triple(p, "image_std", o.numbers("image_std"), def.std()) : new float[] {1, 1, 1};
-            return new PreprocessConfig(h, w, 1.0, ip, Resize.EXACT, mean, std);
+            return new PreprocessConfig(h, w, crop, ip, mode, mean, std);
         } catch (Json.ParseException e) {
             throw VitrimException.of(p, e.getMessage());
         }
