@@ -1,7 +1,6 @@
 package io.vitrim.cli;
 
 import io.vitrim.VitrimException;
-import io.vitrim.image.ImageDecoder;
 import io.vitrim.image.Preprocessor;
 import io.vitrim.io.Json;
 import io.vitrim.io.SafeTensors;
@@ -23,9 +22,6 @@ import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.concurrent.Callable;
-import java.util.concurrent.ExecutorService;
-import java.util.concurrent.Executors;
-import java.util.concurrent.Future;
 
 @Command(name = "classify", sortOptions = false, mixinStandardHelpOptions = true,
         header = "Classify images, optionally with token reduction.",
@@ -134,22 +130,10 @@ final class ClassifyCommand implements Callable<Integer> {
         if (m.preprocess() == null) throw new VitrimException("this model has no preprocessing config; use --pixels");
         Preprocessor pre = new Preprocessor(m.preprocess());
         int per = 3 * m.config().imgHeight() * m.config().imgWidth();
-        ExecutorService decoders = Executors.newFixedThreadPool(nThreads, r -> {
-            Thread t = new Thread(r, "vitrim-decode");
-            t.setDaemon(true);
-            return t;
-        });
-        try {
+        try (BatchDecoder decoder = new BatchDecoder(pre, per, nThreads)) {
             for (int s = 0; s < items.size(); s += batch) {
                 int n = Math.min(batch, items.size() - s);
-                float[] px = new float[n * per];
-                List<Future<?>> jobs = new ArrayList<>();
-                for (int i = 0; i < n; i++) {
-                    Inputs.Item it = items.get(s + i);
-                    int slot = i;
-                    jobs.add(decoders.submit(() -> pre.toTensor(ImageDecoder.decode(it.bytes(), it.name()), px, slot * per)));
-                }
-                for (Future<?> f : jobs) Futures.await(f);
+                float[] px = decoder.decode(items, s, n);
                 if (comparison == null) {
                     List<Prediction> preds = predict(m, px, n, reducer);
                     for (int i = 0; i < n; i++) print(out, items.get(s + i).name(), preds.get(i));
@@ -163,8 +147,6 @@ final class ClassifyCommand implements Callable<Integer> {
                 }
                 out.flush();
             }
-        } finally {
-            decoders.shutdownNow();
         }
     }
 

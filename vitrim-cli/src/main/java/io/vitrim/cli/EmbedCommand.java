@@ -1,7 +1,6 @@
 package io.vitrim.cli;
 
 import io.vitrim.VitrimException;
-import io.vitrim.image.ImageDecoder;
 import io.vitrim.image.Preprocessor;
 import io.vitrim.io.Json;
 import io.vitrim.io.SafeTensors;
@@ -22,9 +21,6 @@ import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.concurrent.Callable;
-import java.util.concurrent.ExecutorService;
-import java.util.concurrent.Executors;
-import java.util.concurrent.Future;
 
 @Command(name = "embed", sortOptions = false, mixinStandardHelpOptions = true,
         header = "Embed images with an encoder (DINOv2, CLIP, any ViT), optionally with token reduction.",
@@ -118,22 +114,10 @@ final class EmbedCommand implements Callable<Integer> {
             double macs = 0;
             Progress progress = new Progress(err, true);
             long t0 = System.nanoTime();
-            ExecutorService decoders = Executors.newFixedThreadPool(nThreads, r -> {
-                Thread t = new Thread(r, "vitrim-decode");
-                t.setDaemon(true);
-                return t;
-            });
-            try {
+            try (BatchDecoder decoder = new BatchDecoder(pre, per, nThreads)) {
                 for (int s = 0; s < total; s += batch) {
                     int n = Math.min(batch, total - s);
-                    float[] px = new float[n * per];
-                    List<Future<?>> jobs = new ArrayList<>();
-                    for (int i = 0; i < n; i++) {
-                        Inputs.Item it = in.items.get(s + i);
-                        int slot = i;
-                        jobs.add(decoders.submit(() -> pre.toTensor(ImageDecoder.decode(it.bytes(), it.name()), px, slot * per)));
-                    }
-                    for (Future<?> f : jobs) Futures.await(f);
+                    float[] px = decoder.decode(in.items, s, n);
                     VisionTransformer.Encoding e = m.encode(px, n, reducer, tokens);
                     System.arraycopy(e.embeddings(), 0, emb, s * dim, n * dim);
                     for (int b = 0; b < n; b++) macs += Macs.of(m.config(), e.trace(), b);
@@ -159,7 +143,6 @@ final class EmbedCommand implements Callable<Integer> {
                     progress.status(String.format(Locale.ROOT, "embedded %d/%d images", s + n, total));
                 }
             } finally {
-                decoders.shutdownNow();
                 progress.done();
             }
             double sec = (System.nanoTime() - t0) / 1e9;

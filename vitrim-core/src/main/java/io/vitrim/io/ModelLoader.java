@@ -191,7 +191,7 @@ public final class ModelLoader {
         PreprocessConfig pre = timmPreprocess(cfgPath, cfg.obj("pretrained_cfg"), a.preprocess(), config);
         List<String> labels = labels(cfgPath, cfg, classes);
         StateDict sd = readTensors(weights);
-        resamplePosEmbed(sd, config, weights);
+        resamplePosEmbed(sd, config, PosEmbed.Kernel.ANTIALIAS);
         return new Checkpoint(config, pre, labels, sd, weights);
     }
 
@@ -200,10 +200,6 @@ public final class ModelLoader {
      * resampled to the config's ({@link PosEmbed}); other sizes are left for the
      * binder to report.
      */
-    static void resamplePosEmbed(StateDict sd, ViTConfig c, Object where) {
-        resamplePosEmbed(sd, c, PosEmbed.Kernel.ANTIALIAS);
-    }
-
     static void resamplePosEmbed(StateDict sd, ViTConfig c, PosEmbed.Kernel kernel) {
         StateDict.Tensor t = sd.get("pos_embed");
         if (t == null || t.shape().length == 0) return;
