@@ -695,6 +695,137 @@ def hf_encoders():
         write_json(os.path.join(d, "expected.json"), out)
 
 
+# ---------------------------------------------------------------- Cropr
+# The reference itself (benbergner/cropr, cls/cropr.py and cls/vision_transformer.py, fetched and
+# put in $CROPR_REF, default /tmp/croprref) on timm 1.x, with hash weights. Cropr's own keys get
+# the scales below; the JSON lists every one so that Java regenerates them.
+
+def cropr_scale(name, shape):
+    if name.endswith("queries"):
+        return 0.0, 1.0
+    if name.endswith("norm.weight"):
+        return 1.0, 0.2
+    if name.endswith(".bias"):
+        return 0.0, 0.1
+    return 0.0, math.sqrt(3.0 / int(np.prod(shape[1:])))
+
+
+def cropr_reference_model(cfg, rate, llf, queries, training=True):
+    sys.path.insert(0, os.environ.get("CROPR_REF", "/tmp/croprref"))
+    import vision_transformer as cvt
+    cropr_cfg = {"use_cropr": True, "llf": llf, "pruning_rate": rate, "num_queries": queries, "num_heads": 1,
+                 "pre_attn_norm": False, "q_proj": False, "k_proj": False, "v_proj": False, "mlp": True,
+                 "mlp_ratio": 4.0, "training": training}
+    assert cfg.img[0] == cfg.img[1] and cfg.mlp == 4 * cfg.dim and cfg.qkv_bias and cfg.cls and not cfg.dist
+    return cvt.VisionTransformer(cropr_cfg, img_size=cfg.img[0], patch_size=cfg.patch, embed_dim=cfg.dim, depth=cfg.depth,
+                                 num_heads=cfg.heads, num_classes=cfg.classes, global_pool=cfg.pool, drop_path_rate=0.0)
+
+
+def cropr_weights(model, cfg, seed, qk_gain):
+    """Hash weights for every key of the reference model; returns (state dict, Cropr key list for the JSON)."""
+    sd = hash_state_dict(cfg, seed, qk_gain)
+    extra = []
+    for name, p in model.state_dict().items():
+        if not name.startswith("cropr."):
+            continue
+        c, a = cropr_scale(name, tuple(p.shape))
+        sd[name] = torch.from_numpy(hashinit.uniform(seed, name, tuple(p.shape), a, c))
+        extra.append({"name": name, "shape": list(p.shape), "center": c, "a": a})
+    missing = set(model.state_dict()) - set(sd)
+    assert not missing, missing
+    return sd, extra
+
+
+CROPR_CASES = [  # (name, core case, rate, llf, queries)
+    ("token_llf", "tiny_token", 5, True, 1),
+    ("token_nollf", "tiny_token", 6, False, 1),
+    ("avg_llf_multiquery", "tiny_avg", 7, True, 3),
+    ("avg_nollf_multiquery", "tiny_avg", 4, False, 2),
+]
+
+
+def cropr():
+    sys.path.insert(0, os.environ.get("CROPR_REF", "/tmp/croprref"))
+    import cropr as mod  # the reference's module: its prune is wrapped to record decision margins
+    out = []
+    for name, base, rate, llf, queries in CROPR_CASES:
+        case = CORE_CASES[base]
+        cfg, batch = case["cfg"], case["batch"]
+        model = cropr_reference_model(cfg, rate, llf, queries).eval()
+        margins = []
+        orig = mod.Cropr.prune
+
+        def prune(self, x, scores, orig=orig):
+            s = scores.sort(dim=1, descending=True).values
+            k = x.shape[1] - self.pruning_rate
+            margins.append(float((s[:, k - 1] - s[:, k]).min()))
+            return orig(self, x, scores)
+
+        mod.Cropr.prune = prune
+        for attempt in range(40):
+            seed = 8100 + attempt * 11 + sum(map(ord, name))
+            sd, extra = cropr_weights(model, cfg, seed, case["qk_gain"])
+            model.load_state_dict(sd, strict=True)
+            px = hash_pixels(cfg, batch, seed + 1)
+            margins.clear()
+            with torch.no_grad():
+                logits = model(px)
+            if min(margins) > 1e-3:
+                break
+        else:
+            raise RuntimeError("no seed with clear Cropr decisions for " + name)
+        mod.Cropr.prune = orig
+        n = cfg.tokens
+        m = len(model.cropr)
+        counts = [n]
+        for k in range(m):
+            counts.append(counts[-1] - (rate + 1 if k == 0 else rate))
+        if llf:
+            counts.append(n)  # the last block: every pruned token back (none after the penultimate)
+        assert len(counts) == cfg.depth
+        out.append({"name": name, "base": base, "config": cfg.to_json(), "seed": seed, "qk_gain": case["qk_gain"],
+                    "batch": batch, "pixel_seed": seed + 1, "rate": rate, "llf": llf, "queries": queries,
+                    "spec": "cropr:rate=%d,llf=%d" % (rate, int(llf)), "cropr_keys": extra,
+                    "logits": f32list(logits), "logit_scale": float(logits.abs().max()),
+                    "tokens_entering_blocks": counts, "min_margin": min(margins)})
+        print(name, out[-1]["spec"], "tokens", counts, "margin %.2e" % min(margins))
+    write_json(os.path.join(RES, "cropr", "cases.json"), {"cases": out})
+
+
+CROPR_TRAIN_CASES = [  # (name, config, rate, llf)
+    ("token_llf", vit_ref.Cfg(img=16, patch=4, dim=32, depth=4, heads=2, classes=5), 2, True),
+    ("avg_nollf", vit_ref.Cfg(img=16, patch=4, dim=32, depth=4, heads=2, classes=5, pool="avg"), 2, False),
+]
+
+
+def cropr_train():
+    """One Cropr training step in the reference (train mode, no drop path): the main and every
+    auxiliary loss (label smoothing 0.1, summed unweighted), and every parameter's gradient."""
+    out = []
+    for name, cfg, rate, llf in CROPR_TRAIN_CASES:
+        batch = 4
+        model = cropr_reference_model(cfg, rate, llf, 1).train()
+        seed = 9300 + sum(map(ord, name))
+        sd, extra = cropr_weights(model, cfg, seed, 2.0)
+        model.load_state_dict(sd, strict=True)
+        px = hash_pixels(cfg, batch, seed + 1)
+        labels = torch.tensor([(seed + 3 * b) % cfg.classes for b in range(batch)])
+        outs = model(px)
+        losses = [torch.nn.functional.cross_entropy(o, labels, label_smoothing=0.1) for o in outs]
+        loss = sum(losses)
+        loss.backward()
+        grads = {k: p.grad.detach().clone() for k, p in model.named_parameters() if p.grad is not None}
+        no_grad = [k for k, p in model.named_parameters() if p.grad is None]
+        assert not no_grad, no_grad
+        safetensors_io.save(os.path.join(RES, "cropr", "train_%s_grads.safetensors" % name), grads)
+        out.append({"name": name, "config": cfg.to_json(), "seed": seed, "qk_gain": 2.0, "batch": batch, "pixel_seed": seed + 1,
+                    "labels": labels.tolist(), "rate": rate, "llf": llf, "spec": "cropr:rate=%d,llf=%d" % (rate, int(llf)),
+                    "cropr_keys": extra, "logits": f32list(outs[0]), "logit_scale": float(outs[0].abs().max()),
+                    "losses": [float(v) for v in losses], "loss": float(loss), "grads": "train_%s_grads.safetensors" % name})
+        print(name, "losses", ["%.5f" % float(v) for v in losses])
+    write_json(os.path.join(RES, "cropr", "train_cases.json"), {"cases": out})
+
+
 if __name__ == "__main__":
     what = sys.argv[1] if len(sys.argv) > 1 else "all"
     if what in ("core", "all"):
@@ -721,3 +852,7 @@ if __name__ == "__main__":
         hf_encoders()
     if what in ("ltmp_train", "all"):
         ltmp_train()
+    if what in ("cropr", "all"):
+        cropr()
+    if what in ("cropr_train", "all"):
+        cropr_train()

@@ -61,6 +61,15 @@ public final class ModelFolder {
     /** Writes config.json and model.safetensors (each atomically). */
     public static void write(Path dir, ViTConfig c, PreprocessConfig p, List<String> labels, StateDict weights,
                              Map<String, String> metadata) throws IOException {
+        write(dir, c, p, labels, weights, metadata, Map.of());
+    }
+
+    /**
+     * As above, with extra top-level entries of config.json (a method's settings, e.g. Cropr's
+     * {@code cropr_cfg}).
+     */
+    public static void write(Path dir, ViTConfig c, PreprocessConfig p, List<String> labels, StateDict weights,
+                             Map<String, String> metadata, Map<String, Object> configExtras) throws IOException {
         Files.createDirectories(dir);
         Map<String, SafeTensors.Tensor> t = new LinkedHashMap<>();
         for (Map.Entry<String, StateDict.Tensor> e : weights.tensors().entrySet()) {
@@ -73,6 +82,8 @@ public final class ModelFolder {
         meta.put("format", "pt");
         if (metadata != null) meta.putAll(metadata);
         SafeTensors.write(dir.resolve("model.safetensors"), t, meta);
-        AtomicFiles.writeString(dir.resolve("config.json"), Json.writePretty(configJson(c, p, labels)));
+        Map<String, Object> cfg = configJson(c, p, labels);
+        cfg.putAll(configExtras);
+        AtomicFiles.writeString(dir.resolve("config.json"), Json.writePretty(cfg));
     }
 }

@@ -39,15 +39,30 @@ public final class ModelLoader {
      *                  (so a later {@link #atImageSize} resamples from the original), else null
      */
     public record Checkpoint(ViTConfig config, PreprocessConfig preprocess, List<String> labels, StateDict weights, Path source,
-                             PosEmbed.Kernel resample, StateDict.Tensor storedPos) {
-        /** A checkpoint whose position embedding is resampled as timm does. */
+                             PosEmbed.Kernel resample, StateDict.Tensor storedPos, Map<String, String> methodDefaults) {
+        /** A checkpoint whose position embedding is resampled as timm does, without method settings. */
         public Checkpoint(ViTConfig config, PreprocessConfig preprocess, List<String> labels, StateDict weights, Path source) {
-            this(config, preprocess, labels, weights, source, PosEmbed.Kernel.ANTIALIAS, null);
+            this(config, preprocess, labels, weights, source, PosEmbed.Kernel.ANTIALIAS, null, Map.of());
         }
 
         public VisionTransformer build(int threads) {
-            return VisionTransformer.create(config, preprocess, labels, weights, threads, source);
+            return VisionTransformer.create(config, preprocess, labels, weights, threads, source).methodDefaults(methodDefaults);
         }
+    }
+
+    /**
+     * A method's settings stored in the model folder, as spec knobs by method name: Cropr's
+     * {@code cropr_cfg} (the reference's dict: {@code pruning_rate}, {@code llf}) becomes
+     * {@code cropr → rate=R,llf=0|1}, so {@code --reduce cropr} runs the model as it was trained.
+     */
+    static Map<String, String> methodDefaults(Path cfgPath, Json.Obj cfg) {
+        if (!cfg.has("cropr_cfg")) return Map.of();
+        Json.Obj c = cfg.obj("cropr_cfg");
+        if (!c.bool("use_cropr", true)) return Map.of();
+        if (!c.has("pruning_rate")) throw VitrimException.of(cfgPath, "cropr_cfg has no pruning_rate");
+        int rate = c.intValue("pruning_rate", 0);
+        if (rate < 0) throw VitrimException.of(cfgPath, "cropr_cfg.pruning_rate must be >= 0, got " + rate);
+        return Map.of("cropr", "rate=" + rate + ",llf=" + (c.bool("llf", false) ? 1 : 0));
     }
 
     /** Model args that change nothing at inference; anything else unknown is refused. */
@@ -192,7 +207,7 @@ public final class ModelLoader {
         List<String> labels = labels(cfgPath, cfg, classes);
         StateDict sd = readTensors(weights);
         resamplePosEmbed(sd, config, PosEmbed.Kernel.ANTIALIAS);
-        return new Checkpoint(config, pre, labels, sd, weights);
+        return new Checkpoint(config, pre, labels, sd, weights, PosEmbed.Kernel.ANTIALIAS, null, methodDefaults(cfgPath, cfg));
     }
 
     /**
@@ -227,7 +242,7 @@ public final class ModelLoader {
         resamplePosEmbed(sd, c, ck.resample());
         PreprocessConfig pre = ck.preprocess() == null ? null : ck.preprocess().withInputSize(h, w);
         boolean changed = stored != null && sd.get("pos_embed").data() != stored.data();
-        return new Checkpoint(c, pre, ck.labels(), sd, ck.source(), ck.resample(), changed ? stored : null);
+        return new Checkpoint(c, pre, ck.labels(), sd, ck.source(), ck.resample(), changed ? stored : null, ck.methodDefaults());
     }
 
     private static PreprocessConfig timmPreprocess(Path where, Json.Obj pc, PreprocessConfig def, ViTConfig c) {
@@ -347,7 +362,7 @@ public final class ModelLoader {
         // embedding of Dinov2Model without antialiasing, that of Dinov2WithRegistersModel with it
         ViTConfig run = config.withImageSize(pre.inputHeight(), pre.inputWidth()).validate(cfgPath);
         PosEmbed.Kernel kernel = regs > 0 ? PosEmbed.Kernel.ANTIALIAS : PosEmbed.Kernel.PLAIN;
-        return atImageSize(new Checkpoint(config, pre.withInputSize(config.imgHeight(), config.imgWidth()), null, sd, weights, kernel, null),
+        return atImageSize(new Checkpoint(config, pre.withInputSize(config.imgHeight(), config.imgWidth()), null, sd, weights, kernel, null, Map.of()),
                 run.imgHeight(), run.imgWidth());
     }
 

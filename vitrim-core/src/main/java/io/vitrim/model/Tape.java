@@ -20,6 +20,7 @@ public final class Tape {
     PlanApplier.Recording outputRestore; // parked tokens restored before the head, or null
     int[] finalOffsets;                 // token rows of the last state
     float[] finalSize;                  // its sizes (size-weighted pooling), or null
+    int poolFrom;                       // first token average pooling read
     final Grads grads;
     Trace trace;
 

@@ -49,6 +49,7 @@ public final class VisionTransformer implements AutoCloseable {
     private final Linear head;            // [K, C], or null without a head (num_classes 0: features)
     private final Linear headDist;        // [K, C] or null
     private final AttentionPool attnPool; // `attn_pool` (global_pool map) or null
+    private Map<String, String> methodDefaults = Map.of();
 
     private final ConcurrentLinkedDeque<Workspace> workspaces = new ConcurrentLinkedDeque<>();
 
@@ -111,6 +112,32 @@ public final class VisionTransformer implements AutoCloseable {
         return weights;
     }
 
+    /**
+     * Knobs a method takes from the model folder when a spec leaves them out, by method name
+     * (e.g. {@code cropr → rate=8,llf=1} from {@code cropr_cfg}); returns this.
+     */
+    public VisionTransformer methodDefaults(Map<String, String> defaults) {
+        this.methodDefaults = Map.copyOf(defaults);
+        return this;
+    }
+
+    /** The spec with the model folder's knobs for its method added where it leaves them out. */
+    String withDefaults(String spec) {
+        if (methodDefaults.isEmpty()) return spec;
+        io.vitrim.reduce.Spec given = io.vitrim.reduce.Spec.parse(spec);
+        String d = methodDefaults.get(given.method());
+        if (d == null) return spec;
+        StringBuilder b = new StringBuilder(spec.trim());
+        boolean first = !spec.contains(":");
+        for (String kv : d.split(",")) {
+            String k = kv.substring(0, kv.indexOf('='));
+            if (given.has(k)) continue;
+            b.append(first ? ":" : ",").append(kv);
+            first = false;
+        }
+        return b.toString();
+    }
+
     /** The reducer for {@code spec}, bound to this model and to the method weights its checkpoint carries. */
     public TokenReducer reducer(String spec) {
         return reducer(spec, Map.of());
@@ -127,7 +154,7 @@ public final class VisionTransformer implements AutoCloseable {
             w.putAll(sideWeights);
         }
         try {
-            return Methods.parse(spec, config, w);
+            return Methods.parse(withDefaults(spec), config, w);
         } catch (VitrimException e) {
             // a method that needs weights this checkpoint lacks: name the checkpoint too
             if (e.getMessage().contains("the checkpoint has no")) throw VitrimException.of(source, e.getMessage());
@@ -249,7 +276,7 @@ public final class VisionTransformer implements AutoCloseable {
             LayerNorm.forward(par, s.x(), 0, c, s.total(), c, normWeight.value, normBias.value, config.normEps(), s.x(), 0, c, null, null);
             feats = attnPool.forward(par, s.x(), s.offsets(), reducer.proportionalAttention() ? s.size() : null, config.numPrefix(), batch);
         } else {
-            pool(s.x(), s.offsets(), s.size(), batch, reducer.sizeWeightedPool(), feats, null, null);
+            pool(s.x(), s.offsets(), s.size(), batch, reducer.sizeWeightedPool(), poolFrom(reducer), feats, null, null);
         }
         float[] logits = classify(feats, batch);
         trace.addPhaseNanos(Trace.Phase.HEAD, System.nanoTime() - h0);
@@ -306,9 +333,9 @@ public final class VisionTransformer implements AutoCloseable {
      * size-weighted), then {@code fc_norm}. With {@code pooledIn} (training) the rows before the
      * norm and the norm's statistics are kept.
      */
-    private void pool(float[] x, int[] offsets, float[] size, int batch, boolean sizeWeighted, float[] feats,
+    private void pool(float[] x, int[] offsets, float[] size, int batch, boolean sizeWeighted, int from, float[] feats,
                       float[] pooledIn, float[][] stats) {
-        final int c = config.embedDim(), prefix = config.numPrefix();
+        final int c = config.embedDim();
         final float eps = config.normEps();
         int rowsPerImage = config.distToken() ? 2 : 1;
         float[] in = pooledIn != null ? pooledIn : feats;
@@ -327,7 +354,7 @@ public final class VisionTransformer implements AutoCloseable {
             int o = offsets[b], n = offsets[b + 1] - o;
             double[] acc = new double[c];
             double wsum = 0;
-            for (int t = prefix; t < n; t++) {
+            for (int t = from; t < n; t++) {
                 double wt = sizeWeighted && size != null ? size[o + t] : 1.0;
                 wsum += wt;
                 for (int j = 0; j < c; j++) acc[j] += wt * x[(o + t) * c + j];
@@ -338,6 +365,11 @@ public final class VisionTransformer implements AutoCloseable {
             LayerNorm.forward(par, in, 0, c, batch, c, normWeight.value, normBias.value, eps, feats, 0, c,
                     stats == null ? null : stats[0], stats == null ? null : stats[1]);
         }
+    }
+
+    /** First token average pooling means: 0 when the reducer pools prefix tokens too (Cropr), else the patches'. */
+    private int poolFrom(TokenReducer reducer) {
+        return reducer.poolIncludesPrefix() ? 0 : config.numPrefix();
     }
 
     /** Linear head(s) → logits [B, K]; a distilled model averages its two heads; no head: the features. */
@@ -407,7 +439,8 @@ public final class VisionTransformer implements AutoCloseable {
         tape.finalOffsets = s.offsets();
         tape.finalSize = reducer.sizeWeightedPool() ? s.size() : null;
         // the final rows live in a gradient buffer: pooling copies what its backward needs
-        pool(s.x(), s.offsets(), s.size(), batch, reducer.sizeWeightedPool(), tape.feats, tape.pooledIn,
+        tape.poolFrom = poolFrom(reducer);
+        pool(s.x(), s.offsets(), s.size(), batch, reducer.sizeWeightedPool(), tape.poolFrom, tape.feats, tape.pooledIn,
                 new float[][] {tape.featMean, tape.featRstd});
         tape.logits = classify(tape.feats, batch);
         tape.trace = trace;
@@ -437,8 +470,8 @@ public final class VisionTransformer implements AutoCloseable {
                 continue;
             }
             double wsum = 0;
-            for (int t = prefix; t < n; t++) wsum += tape.finalSize != null ? tape.finalSize[o + t] : 1.0;
-            for (int t = prefix; t < n; t++) {
+            for (int t = tape.poolFrom; t < n; t++) wsum += tape.finalSize != null ? tape.finalSize[o + t] : 1.0;
+            for (int t = tape.poolFrom; t < n; t++) {
                 float wt = (float) ((tape.finalSize != null ? tape.finalSize[o + t] : 1.0) / wsum);
                 for (int j = 0; j < d; j++) dx[(o + t) * d + j] = dpooled[b * d + j] * wt;
             }

@@ -72,7 +72,7 @@ public final class WeightBinder {
             if (own.containsKey(k)) continue;
             Method.WeightKey mk = methodKeys.get(k);
             if (mk != null) {
-                method.put(k, new Param(k, mk.shape(), e.getValue().data()));
+                method.put(k, new Param(k, e.getValue().shape(), e.getValue().data()));
                 if (mk.trainingOnly()) trainingOnly.add(k);
             } else {
                 task.put(k, new Param(k, taskKeys.get(k), e.getValue().data()));
@@ -176,7 +176,7 @@ public final class WeightBinder {
             Method.WeightKey mk = methodKeys.get(k);
             int[] shape = mk != null ? mk.shape() : taskKeys.get(k);
             if (shape == null) unexpected.add(k);
-            else if (!Arrays.equals(e.getValue().shape(), shape)) {
+            else if (mk != null ? !mk.fits(e.getValue().shape()) : !Arrays.equals(e.getValue().shape(), shape)) {
                 wrong.add(k + " " + Arrays.toString(e.getValue().shape()) + " (expected " + Arrays.toString(shape) + ")");
             } else if (mk != null) {
                 for (float v : e.getValue().data()) {
@@ -211,7 +211,7 @@ public final class WeightBinder {
                 throw VitrimException.of(where, k + " is not a method weight of this model (depth " + c.depth()
                         + "); is the file for another model?");
             }
-            if (!Arrays.equals(e.getValue().shape(), mk.shape())) {
+            if (!mk.fits(e.getValue().shape())) {
                 throw VitrimException.of(where, k + " has shape " + Arrays.toString(e.getValue().shape()) + ", expected " + Arrays.toString(mk.shape()));
             }
             for (float v : e.getValue().data()) {

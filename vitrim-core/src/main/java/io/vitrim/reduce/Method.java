@@ -38,9 +38,17 @@ public interface Method {
     /**
      * A key of a method's namespace. Training-only keys (auxiliary heads) load without error and
      * are listed by {@code vitrim info}, but inference does not use them. Every value must lie in
-     * {@code [min, max]} (NaN never does); loading checks it.
+     * {@code [min, max]} (NaN never does); loading checks it. A dimension of −1 in {@code shape}
+     * takes any size (Cropr's number of queries, its MLP width).
      */
     record WeightKey(String name, int[] shape, boolean trainingOnly, double min, double max) {
+        /** Whether a tensor of {@code actual} shape fits this key. */
+        public boolean fits(int[] actual) {
+            if (actual.length != shape.length) return false;
+            for (int i = 0; i < shape.length; i++) if (shape[i] != -1 && shape[i] != actual[i]) return false;
+            return true;
+        }
+
         /** A key whose values may be any finite number. */
         public WeightKey(String name, int[] shape, boolean trainingOnly) {
             this(name, shape, trainingOnly, -Double.MAX_VALUE, Double.MAX_VALUE);

@@ -29,6 +29,7 @@ public final class Methods {
         register(new PPT.Def());
         register(new Lgtm.Def());
         register(new Ltmp.Def());
+        register(new Cropr.Def());
     }
 
     public static Map<String, Method> methods() {

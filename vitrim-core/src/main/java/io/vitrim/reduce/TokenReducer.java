@@ -34,6 +34,14 @@ public interface TokenReducer {
         return false;
     }
 
+    /**
+     * Average pooling means every final token, prefix tokens included (Cropr's head), instead of
+     * timm's patch tokens only.
+     */
+    default boolean poolIncludesPrefix() {
+        return false;
+    }
+
     /** Inside block {@code block}, after the attention residual, before the MLP. */
     default Plan inBlock(int block, TokenState tokens, BlockProbes probes, Trace trace) {
         return null;

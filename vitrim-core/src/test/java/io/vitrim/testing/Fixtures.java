@@ -67,4 +67,18 @@ public final class Fixtures {
     public static Json.Obj obj(Object o, String where) {
         return new Json.Obj((Map<String, Object>) o, where);
     }
+
+    /**
+     * Adds the hash weights a fixture lists by name, shape and scale ({@code [{name, shape,
+     * center, a}]}, e.g. Cropr's keys) to {@code sd}; returns it.
+     */
+    public static io.vitrim.model.StateDict withListedKeys(io.vitrim.model.StateDict sd, long seed, List<Object> keys) {
+        for (Object o : keys) {
+            Json.Obj k = obj(o, "keys");
+            int[] shape = ints(k.list("shape"));
+            int n = java.util.Arrays.stream(shape).reduce(1, (a, b) -> a * b);
+            sd.put(k.str("name", null), HashInit.uniform(seed, k.str("name", null), n, k.number("a", 0), k.number("center", 0)), shape);
+        }
+        return sd;
+    }
 }
