@@ -20,20 +20,28 @@ import java.util.Map;
 import java.util.concurrent.Callable;
 
 @Command(name = "finetune", sortOptions = false, mixinStandardHelpOptions = true,
-        header = "Learn LTMP thresholds on a frozen model.",
-        description = {"Learns the parameters of a learned token-reduction method on a model whose weights stay frozen. "
-                + "--method ltmp trains LTMP's 2 thresholds per block (merge, prune) for a MAC-ratio target, as the reference "
-                + "does: its masked training model, cross-entropy + lambda*(r - target)^2, SGD without momentum, one learning "
-                + "rate per threshold kind, thresholds clamped to [0, 1]. Costs about a forward and a backward per image.",
-            "Writes --out/thresholds.safetensors (the threshold keys only, so one base model keeps several targets) and "
-                + "metrics.jsonl; use them with --reduce ltmp:file=DIR/thresholds.safetensors."},
+        header = "Train a learned token-reduction method: LTMP thresholds, or Token Cropr with its model.",
+        description = {"--method ltmp learns LTMP's 2 thresholds per block (merge, prune) on a frozen model for a MAC-ratio "
+                + "target, as the reference does: its masked training model, cross-entropy + lambda*(r - target)^2, SGD "
+                + "without momentum, one learning rate per threshold kind, thresholds clamped to [0, 1]. Writes "
+                + "--out/thresholds.safetensors (the threshold keys only, so one base model keeps several targets) and "
+                + "metrics.jsonl; use them with --reduce ltmp:file=DIR/thresholds.safetensors.",
+            "--method cropr fine-tunes the model end to end with Token Cropr inside the training graph: after each block "
+                + "a module prunes --rate tokens chosen by a learned query, its auxiliary aggregator and head learn from "
+                + "their own loss on detached tokens (summed with the main loss), the backbone from the main loss (AdamW, "
+                + "layer-wise lr decay, warm-up + cosine, label smoothing, no drop path on the last block). --out becomes "
+                + "a model folder (config.json with cropr_cfg, model.safetensors with the cropr.* keys) that classify, "
+                + "eval and bench run with --reduce cropr; a checkpoint after every epoch, --resume continues."},
         footer = {"", "Examples:",
             "  vitrim finetune --method ltmp --data train.zip --target 0.75 --out ltmp-075",
             "  vitrim eval --data test.zip --reduce ltmp:file=ltmp-075/thresholds.safetensors",
             "  vitrim finetune --method ltmp --model deit-s --data train.zip --holdout 1000 \\",
-            "      --target 0.5 --tau 0.1 --out ltmp-050"})
+            "      --target 0.5 --tau 0.1 --out ltmp-050",
+            "  vitrim finetune --method cropr --rate 12 --data train.zip --holdout 5000 --out cropr-12",
+            "  vitrim eval --model cropr-12 --data test.zip --reduce cropr",
+            "  vitrim finetune --method cropr --resume --out cropr-12"})
 final class FinetuneCommand implements Callable<Integer> {
-    @Option(names = "--method", required = true, paramLabel = "NAME", description = "The method to fine-tune: ltmp.")
+    @Option(names = "--method", paramLabel = "NAME", description = "The method to train: ltmp or cropr.")
     String method;
 
     @Mixin
@@ -42,7 +50,7 @@ final class FinetuneCommand implements Callable<Integer> {
     @Mixin
     ThreadOption threads;
 
-    @Option(names = "--data", required = true, paramLabel = "ZIP|DIR", description = "Training images, <class>/<image> layout.")
+    @Option(names = "--data", paramLabel = "ZIP|DIR", description = "Training images, <class>/<image> layout.")
     Path data;
 
     @Option(names = "--eval-data", paramLabel = "ZIP|DIR", description = "Images evaluated after every epoch (top-1 and measured MAC ratio).")
@@ -51,8 +59,42 @@ final class FinetuneCommand implements Callable<Integer> {
     @Option(names = "--holdout", paramLabel = "N", defaultValue = "0", description = "Hold out N training images (seeded) as the evaluation set instead of --eval-data.")
     int holdout;
 
-    @Option(names = {"-o", "--out"}, required = true, paramLabel = "DIR", description = "Output folder (thresholds.safetensors, metrics.jsonl).")
+    @Option(names = {"-o", "--out"}, required = true, paramLabel = "DIR", description = "Output folder (ltmp: thresholds.safetensors; cropr: a model folder).")
     Path out;
+
+    @Option(names = "--rate", paramLabel = "R", description = "cropr: tokens pruned by each module (the first prunes R + 1).")
+    Integer rate;
+
+    @Option(names = "--llf", description = "cropr: last-layer fusion (pruned tokens rejoin before the last block; modules after blocks 0..L-3).")
+    boolean llf;
+
+    @Option(names = "--curriculum", description = "cropr: the reference's pruning-rate curriculum (rate rises from 0 over the first half of the epochs).")
+    boolean curriculum;
+
+    @Option(names = "--lr", defaultValue = "2e-4", description = "cropr: peak AdamW learning rate (default: ${DEFAULT-VALUE}).")
+    double lr;
+
+    @Option(names = "--min-lr", defaultValue = "1e-6", description = "cropr: final learning rate of the cosine (default: ${DEFAULT-VALUE}).")
+    double minLr;
+
+    @Option(names = "--warmup", paramLabel = "EPOCHS", defaultValue = "0.1", description = "cropr: linear warm-up epochs (default: ${DEFAULT-VALUE}).")
+    double warmup;
+
+    @Option(names = "--weight-decay", defaultValue = "0.05", description = "cropr: AdamW weight decay (default: ${DEFAULT-VALUE}).")
+    double weightDecay;
+
+    @Option(names = "--layer-decay", paramLabel = "F", defaultValue = "0.75",
+            description = "cropr: layer-wise lr decay, BEiT's (default: ${DEFAULT-VALUE}, the reference's; Cropr modules and head get the full lr).")
+    double layerDecay;
+
+    @Option(names = "--lr-group", paramLabel = "GLOB=LR", description = "cropr: peak learning rate for matching parameters, e.g. 'cropr.*=1e-3' (repeatable).")
+    java.util.List<String> lrGroups = new java.util.ArrayList<>();
+
+    @Option(names = "--drop-path", paramLabel = "P", defaultValue = "0", description = "cropr: stochastic depth, linear to P (none on the last block) (default: ${DEFAULT-VALUE}).")
+    double dropPath;
+
+    @Option(names = "--resume", description = "cropr: continue the run whose checkpoint is in --out (same settings).")
+    boolean resume;
 
     @Option(names = "--target", defaultValue = "0.75", description = "MAC ratio to reach, in (0, 1] (default: ${DEFAULT-VALUE}).")
     double target;
@@ -87,7 +129,12 @@ final class FinetuneCommand implements Callable<Integer> {
     @Override
     public Integer call() throws Exception {
         PrintWriter err = spec.commandLine().getErr(), stdout = spec.commandLine().getOut();
-        if (!method.equals("ltmp")) throw new VitrimException("--method " + method + ": only ltmp can be fine-tuned so far");
+        if (resume) return CroprRun.resume(this, err);
+        if (method == null) throw new VitrimException("--method is required: ltmp or cropr");
+        if (data == null) throw new VitrimException("--data is required (a zip or folder of <class>/<image>)");
+        if (method.equals("cropr")) return CroprRun.start(this, err);
+        if (!method.equals("ltmp")) throw new VitrimException("--method " + method + ": not a learned method; valid: ltmp, cropr");
+        if (rate != null || llf || curriculum) throw new VitrimException("--rate, --llf and --curriculum are cropr options; this is --method ltmp");
         TrainingData.checkChoice(holdout, evalData);
         if (holdout < 0 || limit < 0) throw new VitrimException("--holdout and --limit must be >= 0");
         LtmpFinetune.Config cfg;

@@ -33,11 +33,12 @@ import java.util.Map;
  * fusion, the parked tokens. One query and one head per module (the reference's classification
  * setting).
  */
-public final class CroprTraining implements TokenReducer, LossTerm {
+public final class CroprTraining implements TokenReducer, LossTerm, MethodTraining.Graph {
     private final Cropr cropr;
     private final Module[] modules;
     private final int dim;
-    private final double[] lastLoss;
+    private final double[] lastLoss, lossSum;
+    private int steps;
     private Parallel par;
 
     /** One module's parameters, its layers and the activations of the last forward. */
@@ -85,6 +86,29 @@ public final class CroprTraining implements TokenReducer, LossTerm {
             }
         }
         lastLoss = new double[modules.length];
+        lossSum = new double[modules.length];
+    }
+
+    @Override
+    public TokenReducer reducer() {
+        return this;
+    }
+
+    @Override
+    public java.util.List<LossTerm> losses() {
+        return java.util.List.of(this);
+    }
+
+    @Override
+    public Map<String, Object> epochMetrics() {
+        Map<String, Object> m = new java.util.LinkedHashMap<>();
+        java.util.List<Object> l = new java.util.ArrayList<>();
+        for (int k = 0; k < lossSum.length; k++) l.add(steps == 0 ? 0.0 : lossSum[k] / steps);
+        m.put("train_aux_losses", l);
+        m.put("cropr_rate", cropr.rate());
+        java.util.Arrays.fill(lossSum, 0);
+        steps = 0;
+        return m;
     }
 
     /** The inference reducer this graph trains. */
@@ -98,6 +122,7 @@ public final class CroprTraining implements TokenReducer, LossTerm {
     }
 
     /** Re-packs the auxiliary layers after an optimiser step. */
+    @Override
     public void weightsChanged() {
         for (Module m : modules) {
             m.fc1.repackIfTrained();
@@ -206,8 +231,10 @@ public final class CroprTraining implements TokenReducer, LossTerm {
             Module m = modules[i];
             if (m.batch != tape.batch()) throw new IllegalStateException("no Cropr forward for this batch");
             lastLoss[i] = backward(m, targets);
+            lossSum[i] += lastLoss[i];
             total += lastLoss[i];
         }
+        steps++;
         return total;
     }
 

@@ -56,6 +56,8 @@ public final class Trainer {
     private final List<LossTerm> loss;
     private VisionTransformer net;
     private TokenReducer reducer;
+    private MethodTraining method;
+    private MethodTraining.Graph graph;
     private List<Param> trained;
     private TrainingStep stepper;
     private AdamW opt;
@@ -90,6 +92,15 @@ public final class Trainer {
         this.threads = threads;
         this.initial = initial;
         this.loss = List.copyOf(loss);
+    }
+
+    /**
+     * Trains a learned method with the model (Cropr): its graph replaces the run's reducer in
+     * training forwards, its losses join the main loss, its settings go into the model folder.
+     */
+    public Trainer method(MethodTraining m) {
+        this.method = m;
+        return this;
     }
 
     /** Per-channel mean and std of a data set's pixels in [0, 1] units: {mean[3], std[3]}. */
@@ -151,7 +162,7 @@ public final class Trainer {
     private void build(StateDict init, Object source) {
         if (net != null) net.close();
         net = VisionTransformer.create(model, pre, train.classes(), init, threads, source);
-        reducer = net.reducer(cfg.reduce());
+        reducer = net.reducer(method != null ? method.evalSpec() : cfg.reduce());
         List<ParamGroups.Group> groups = cfg.groups().resolve(net.weights().all(), model.depth(), cfg.lr());
         trained = new ArrayList<>();
         float[] scale = new float[groups.size()];
@@ -161,6 +172,15 @@ public final class Trainer {
         }
         opt = new AdamW(trained, scale, 0.9f, 0.999f, 1e-8f, (float) cfg.weightDecay());
         stepper = new TrainingStep(net, reducer, trained, loss);
+    }
+
+    /** The method's graph of {@code epoch} (if there is a method) and a stepper that runs it. */
+    private void methodGraph(int epoch) {
+        if (method == null) return;
+        graph = method.graph(net, epoch);
+        List<LossTerm> all = new ArrayList<>(loss);
+        all.addAll(graph.losses());
+        stepper = new TrainingStep(net, graph.reducer(), trained, all);
     }
 
     /** Runs the remaining epochs. */
@@ -177,13 +197,17 @@ public final class Trainer {
             }
             Tape tape = net.newTape(cfg.batch());
             double[] dropRates = new double[model.depth()];
-            for (int i = 0; i < dropRates.length; i++) dropRates[i] = cfg.dropPathAt(i, model.depth());
+            for (int i = 0; i < dropRates.length; i++) {
+                dropRates[i] = cfg.dropPathAt(i, model.depth());
+                if (method != null) dropRates[i] = method.dropPath(i, model.depth(), dropRates[i]);
+            }
             int stepsPerEpoch = train.size() / cfg.batch();
             int k = model.numClasses();
             for (int epoch = epochsDone; epoch < cfg.epochs(); epoch++) {
                 long t0 = System.nanoTime();
                 double lossSum = 0;
                 int correct = 0, seen = 0;
+                methodGraph(epoch);
                 try (BatchStream bs = new BatchStream(train, cfg, epoch, 0, pre.mean(), pre.std())) {
                     for (int s = 0; s < stepsPerEpoch; s++) {
                         BatchStream.Batch b = bs.next();
@@ -194,6 +218,7 @@ public final class Trainer {
                         double lr = cfg.lrAt(step, stepsPerEpoch);
                         opt.step((float) lr);
                         net.weightsChanged();
+                        if (graph != null) graph.weightsChanged();
                         step++;
                         lossSum += r.loss() * cfg.batch();
                         correct += r.correct();
@@ -215,6 +240,7 @@ public final class Trainer {
                 m.put("train_acc", (double) correct / seen);
                 m.put("epoch_seconds", trainSecs);
                 m.put("images_per_s", seen / trainSecs);
+                if (graph != null) m.putAll(graph.epochMetrics());
                 StateDict sd = net.stateDict();
                 if (eval != null) {
                     long e0 = System.nanoTime();
@@ -222,7 +248,7 @@ public final class Trainer {
                     Accuracy.Result a = Accuracy.evaluate(net, eval, TokenReducer.NONE, 250, null, null);
                     m.put("eval_top1", a.top1Rate());
                     m.put("eval_top5", a.top5Rate());
-                    if (!cfg.reduce().equals("none")) {
+                    if (method != null || !cfg.reduce().equals("none")) {
                         Accuracy.Result ar = Accuracy.evaluate(net, eval, reducer, 250, null, null);
                         m.put("eval_top1_reduced", ar.top1Rate());
                         m.put("eval_top5_reduced", ar.top5Rate());
@@ -243,7 +269,7 @@ public final class Trainer {
     private void save(StateDict sd) throws IOException {
         Map<String, String> meta = new LinkedHashMap<>();
         meta.put("epochs", String.valueOf(epochsDone));
-        ModelFolder.write(out, model, pre, train.classes(), sd, meta);
+        ModelFolder.write(out, model, pre, train.classes(), sd, meta, method == null ? Map.of() : method.configExtras());
         writeMetrics();
         // checkpoint: weights, optimiser moments, position in the run
         Map<String, SafeTensors.Tensor> t = new LinkedHashMap<>();
@@ -262,6 +288,7 @@ public final class Trainer {
         cm.put("seconds", String.valueOf(secondsSoFar));
         cm.put("train_config", Json.write(cfg.toJson()));
         cm.put("history", Json.write(history));
+        if (method != null) cm.put("method_training", Json.write(method.configExtras()));
         cm.put("train_data", String.valueOf(train.source()));
         if (eval != null && cfg.holdout() == 0) cm.put("eval_data", String.valueOf(eval.source()));
         SafeTensors.write(out.resolve(CHECKPOINT), t, cm);
