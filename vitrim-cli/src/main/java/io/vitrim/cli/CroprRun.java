@@ -41,7 +41,7 @@ final class CroprRun {
         try {
             method = new CroprFinetune(o.rate, o.llf, o.curriculum, o.epochs);
             cfg = new TrainConfig(o.epochs, o.batch, o.lr, o.minLr, o.warmup, o.weightDecay, 1.0, 0.1, 4, true, o.trainSeed, false,
-                    method.evalSpec(), o.model.describe(), new ParamGroups(List.of(), o.lrGroups, o.layerDecay), o.dropPath, 0, 0, o.holdout);
+                    method.evalSpec(), o.model.describe(), new ParamGroups(List.of(), groups(o), o.layerDecay), o.dropPath, 0, 0, o.holdout);
         } catch (IllegalArgumentException e) {
             throw new VitrimException("invalid options: " + e.getMessage());
         }
@@ -71,6 +71,14 @@ final class CroprRun {
                 o.model.describe(), o.rate, o.llf, o.curriculum ? ", curriculum" : "", io.vitrim.reduce.Cropr.modules(model.depth(), o.llf), added,
                 d.train().size(), d.eval() == null ? "" : ", eval " + d.eval().size(), o.epochs, o.lr, o.layerDecay, n);
         return run(err, o.spec.commandLine().getOut(), model, pre, cfg, sd, method, d, o.out, n);
+    }
+
+    /** --lr-group entries, then the modules' own rate (first match wins, so an explicit group overrides it). */
+    private static List<String> groups(FinetuneCommand o) {
+        if (!(o.moduleLr > 0)) throw new VitrimException("--module-lr must be > 0");
+        List<String> g = new java.util.ArrayList<>(o.lrGroups);
+        g.add("cropr.*=" + o.moduleLr);
+        return g;
     }
 
     static int resume(FinetuneCommand o, PrintWriter err) throws Exception {

@@ -71,8 +71,12 @@ final class FinetuneCommand implements Callable<Integer> {
     @Option(names = "--curriculum", description = "cropr: the reference's pruning-rate curriculum (rate rises from 0 over the first half of the epochs).")
     boolean curriculum;
 
-    @Option(names = "--lr", defaultValue = "2e-4", description = "cropr: peak AdamW learning rate (default: ${DEFAULT-VALUE}).")
+    @Option(names = "--lr", defaultValue = "1e-4", description = "cropr: peak AdamW learning rate of the backbone (default: ${DEFAULT-VALUE}).")
     double lr;
+
+    @Option(names = "--module-lr", defaultValue = "2e-3",
+            description = "cropr: peak learning rate of the Cropr modules (queries, aggregators, heads: new, so faster) (default: ${DEFAULT-VALUE}).")
+    double moduleLr;
 
     @Option(names = "--min-lr", defaultValue = "1e-6", description = "cropr: final learning rate of the cosine (default: ${DEFAULT-VALUE}).")
     double minLr;

@@ -64,6 +64,11 @@ final class ModelOptions {
 
     private String modelFingerprint() {
         if (model == null) return arch + "/seed" + seed;
+        return fingerprintOf(model);
+    }
+
+    /** A content hash of a model folder's config.json and safetensors files (or of one file). */
+    static String fingerprintOf(Path model) {
         try {
             java.security.MessageDigest md = java.security.MessageDigest.getInstance("SHA-256");
             java.util.List<Path> files = new java.util.ArrayList<>();

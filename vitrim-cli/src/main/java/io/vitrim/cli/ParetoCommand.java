@@ -51,7 +51,10 @@ final class ParetoCommand implements Callable<Integer> {
     @Option(names = "--methods", split = ",", paramLabel = "M", description = "Methods to sweep (default: every registered method).")
     List<String> methods;
 
-    @Option(names = "--point", paramLabel = "SPEC", description = "An extra point (repeatable); with --no-grid only these are measured.")
+    @Option(names = "--point", paramLabel = "SPEC[@DIR]",
+            description = "An extra point (repeatable); with --no-grid only these are measured. SPEC@DIR runs SPEC on the model folder DIR "
+                    + "instead, a fine-tuned variant of --model with its shapes (e.g. cropr@cropr-12, none@dense-ft), timed in its own process slot "
+                    + "against its own none.")
     List<String> points = new ArrayList<>();
 
     @Option(names = "--no-grid", description = "Measure only the --point specs (and none).")
@@ -98,7 +101,11 @@ final class ParetoCommand implements Callable<Integer> {
             }
             if (!noGrid) for (String meth : ms) for (String s : Pareto.defaultGrid(meth, m.config())) if (!specs.contains(s)) specs.add(s);
             for (String p : points) {
-                io.vitrim.io.SideWeights.reducer(m, p);
+                Variant v = Variant.of(p);
+                if (v.dir == null) io.vitrim.io.SideWeights.reducer(m, p);
+                else try (VisionTransformer vm = v.load(m, n)) {
+                    io.vitrim.io.SideWeights.reducer(vm, v.spec);
+                }
                 if (!specs.contains(p)) specs.add(p);
             }
             if (specs.size() < 2) throw new VitrimException("empty grid: no method produced a point for this model (check --methods / --point)");
@@ -119,33 +126,39 @@ final class ParetoCommand implements Callable<Integer> {
             boolean warm = false;
             for (int i = 0; i < specs.size(); i++) {
                 String s = specs.get(i);
+                Variant variant = Variant.of(s);
                 Map<String, Object> row = cached.get(s);
+                if (row != null && variant.dir != null && !variant.fingerprint().equals(row.get("variant_fingerprint"))) row = null;
                 if (row == null) {
-                    TokenReducer r = io.vitrim.io.SideWeights.reducer(m, s);
-                    if (!warm) {
-                        progress.status("JIT warm-up " + warmup + " s");
-                        Throughput.measure(m, List.of(TokenReducer.NONE, r), new Throughput.Settings(batch, warmup, 2, 1, 1), null, timing);
-                        warm = true;
+                    try (VisionTransformer pm = variant.dir == null ? null : variant.load(m, n)) {
+                        VisionTransformer vm = pm == null ? m : pm;
+                        TokenReducer r = io.vitrim.io.SideWeights.reducer(vm, variant.spec);
+                        if (!warm) {
+                            progress.status("JIT warm-up " + warmup + " s");
+                            Throughput.measure(vm, List.of(TokenReducer.NONE, r), new Throughput.Settings(batch, warmup, 2, 1, 1), null, timing);
+                            warm = true;
+                        }
+                        final int idx = i;
+                        final double elapsedBefore = (System.nanoTime() - start) / 1e9;
+                        final int measuredBefore = measured;
+                        Accuracy.Result a = Accuracy.evaluate(vm, d, r, batch, map, k -> progress.status(String.format(Locale.ROOT,
+                                "point %d/%d %s: accuracy %d/%d%s", idx + 1, specs.size(), s, k, d.size(), eta(elapsedBefore, measuredBefore, specs.size() - idx, cached))));
+                        progress.status(String.format(Locale.ROOT, "point %d/%d %s: timing", i + 1, specs.size(), s));
+                        List<Throughput.Result> tr = Throughput.measure(vm, List.of(TokenReducer.NONE, r), new Throughput.Settings(batch, 0, 1, rounds, 1), null, timing);
+                        Throughput.Result t = tr.get(1);
+                        row = new LinkedHashMap<>();
+                        row.put("key", key);
+                        row.put("method", Spec.parse(variant.spec).method());
+                        row.put("spec", s);
+                        if (variant.dir != null) row.put("variant_fingerprint", variant.fingerprint());
+                        row.put("top1", a.top1Rate());
+                        row.put("top5", a.top5Rate());
+                        row.put("gmacs", a.gmacs());
+                        row.put("images_per_s", s.equals("none") ? tr.get(0).imagesPerSecond() : t.imagesPerSecond());
+                        row.put("speedup", s.equals("none") ? 1.0 : t.speedup());
+                        Files.writeString(cache, Json.write(row) + "\n", StandardCharsets.UTF_8, StandardOpenOption.CREATE, StandardOpenOption.APPEND);
+                        measured++;
                     }
-                    final int idx = i;
-                    final double elapsedBefore = (System.nanoTime() - start) / 1e9;
-                    final int measuredBefore = measured;
-                    Accuracy.Result a = Accuracy.evaluate(m, d, r, batch, map, k -> progress.status(String.format(Locale.ROOT,
-                            "point %d/%d %s: accuracy %d/%d%s", idx + 1, specs.size(), s, k, d.size(), eta(elapsedBefore, measuredBefore, specs.size() - idx, cached))));
-                    progress.status(String.format(Locale.ROOT, "point %d/%d %s: timing", i + 1, specs.size(), s));
-                    List<Throughput.Result> tr = Throughput.measure(m, List.of(TokenReducer.NONE, r), new Throughput.Settings(batch, 0, 1, rounds, 1), null, timing);
-                    Throughput.Result t = tr.get(1);
-                    row = new LinkedHashMap<>();
-                    row.put("key", key);
-                    row.put("method", Spec.parse(s).method());
-                    row.put("spec", s);
-                    row.put("top1", a.top1Rate());
-                    row.put("top5", a.top5Rate());
-                    row.put("gmacs", a.gmacs());
-                    row.put("images_per_s", s.equals("none") ? tr.get(0).imagesPerSecond() : t.imagesPerSecond());
-                    row.put("speedup", s.equals("none") ? 1.0 : t.speedup());
-                    Files.writeString(cache, Json.write(row) + "\n", StandardCharsets.UTF_8, StandardOpenOption.CREATE, StandardOpenOption.APPEND);
-                    measured++;
                 }
                 done++;
                 results.add(new Pareto.Point((String) row.get("method"), s, i, num(row, "top1"), num(row, "top5"), num(row, "gmacs"), 0,
@@ -184,6 +197,38 @@ final class ParetoCommand implements Callable<Integer> {
         }
         stdout.flush();
         return 0;
+    }
+
+    /** A point's spec and the fine-tuned model folder it runs on (null: the report's model). */
+    record Variant(String spec, Path dir) {
+        static Variant of(String point) {
+            int at = point.lastIndexOf('@');
+            if (at < 0) return new Variant(point, null);
+            String dir = point.substring(at + 1).trim();
+            if (dir.isEmpty() || at == 0) throw new VitrimException("--point " + point + ": expected SPEC@DIR, e.g. cropr@models/cropr-12");
+            return new Variant(point.substring(0, at).trim(), Path.of(dir));
+        }
+
+        /** The variant model; it must have the base model's shapes (so speed-ups compare). */
+        VisionTransformer load(VisionTransformer base, int threads) {
+            VisionTransformer v = io.vitrim.io.ModelLoader.read(dir, null).build(threads);
+            var a = base.config();
+            var b = v.config();
+            if (a.numTokens() != b.numTokens() || a.embedDim() != b.embedDim() || a.depth() != b.depth() || a.numHeads() != b.numHeads()
+                    || a.mlpHidden() != b.mlpHidden() || a.numClasses() != b.numClasses() || a.globalPool() != b.globalPool()) {
+                v.close();
+                throw VitrimException.of(dir, "is not a variant of the report's model (tokens, width, depth, heads, MLP, classes and pooling must match)");
+            }
+            if (base.labels() != null && v.labels() != null && !base.labels().equals(v.labels())) {
+                v.close();
+                throw VitrimException.of(dir, "has other labels than the report's model");
+            }
+            return v;
+        }
+
+        String fingerprint() {
+            return ModelOptions.fingerprintOf(dir);
+        }
     }
 
     private static String eta(double elapsed, int measured, int left, Map<String, Map<String, Object>> cached) {

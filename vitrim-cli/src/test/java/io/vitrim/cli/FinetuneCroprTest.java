@@ -30,7 +30,7 @@ class FinetuneCroprTest {
         }
         Path out = tmp.resolve("cropr");
         CliTest.Run r = run("finetune", "--method", "cropr", "--rate", "12", "--model", MODEL.toString(), "--data", TEST.toString(),
-                "--limit", "192", "--holdout", "64", "--batch", "32", "--lr-group", "cropr.*=1e-3", "--threads", "2", "--out", out.toString());
+                "--limit", "192", "--holdout", "64", "--batch", "32", "--threads", "2", "--out", out.toString());
         assertThat(r.code()).as(r.err()).isZero();
         Map<String, Object> summary = Json.parseObject(r.out().trim());
         assertThat(summary).containsKeys("eval_top1", "eval_top1_reduced", "train_aux_losses").containsEntry("spec", "cropr:rate=12,llf=0");

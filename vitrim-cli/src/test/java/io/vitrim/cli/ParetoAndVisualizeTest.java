@@ -56,6 +56,38 @@ class ParetoAndVisualizeTest {
     }
 
     @Test
+    void pointsOnFineTunedVariantsRunOnTheirOwnWeights() throws IOException {
+        ViTConfig cfg;
+        PreprocessConfig pre;
+        try (VisionTransformer m = ModelLoader.load(model, null, 1)) {
+            cfg = m.config();
+            pre = m.preprocess();
+        }
+        Path variant = tmp.resolve("variant"), deeper = tmp.resolve("deeper");
+        ModelFolder.write(variant, cfg, pre, CLASSES, io.vitrim.testing.HashInit.stateDict(cfg, 77, 2.0), null);
+        ViTConfig deep = new ViTConfig("vit_tiny_patch16_224", 16, 16, 4, 3, 32, 5, 2, 64, true, true, false, ViTConfig.Pool.TOKEN, false, 3, 1e-6f);
+        ModelFolder.write(deeper, deep, pre, CLASSES, io.vitrim.testing.HashInit.stateDict(deep, 1, 2.0), null);
+        Path out = tmp.resolve("pareto-variants");
+        CliTest.Run r = CliTest.run("pareto", "--model", model.toString(), "--data", data.toString(), "--out", out.toString(), "--no-grid",
+                "--point", "none@" + variant, "--point", "tome:r=2@" + variant, "--point", "tome:r=2",
+                "--warmup", "0", "--rounds", "1", "--batch", "8", "--threads", "2");
+        assertThat(r.code()).as(r.err()).isZero();
+        List<?> pts = (List<?>) Json.parseObject(Files.readString(out.resolve("results.json"))).get("points");
+        Map<String, Double> top1 = new TreeMap<>();
+        for (Object o : pts) top1.put((String) ((Map<?, ?>) o).get("spec"), ((Number) ((Map<?, ?>) o).get("top1")).doubleValue());
+        assertThat(top1).containsKeys("none", "none@" + variant, "tome:r=2@" + variant, "tome:r=2");
+        try (VisionTransformer v = ModelLoader.load(variant, null, 1)) {
+            LabelledImages d = LabelledImages.load(data, v.preprocess(), 1, 0, null);
+            assertThat(top1.get("tome:r=2@" + variant)).as("the variant's own accuracy")
+                    .isEqualTo(Accuracy.evaluate(v, d, Methods.parse("tome:r=2", v.config()), 5, null, null).top1Rate());
+        }
+        CliTest.assertBadInput(CliTest.run("pareto", "--model", model.toString(), "--data", data.toString(), "--out", tmp.resolve("bad").toString(),
+                "--no-grid", "--point", "none@" + deeper), "deeper", "not a variant");
+        CliTest.assertBadInput(CliTest.run("pareto", "--model", model.toString(), "--data", data.toString(), "--out", tmp.resolve("bad").toString(),
+                "--no-grid", "--point", "none@" + tmp.resolve("missing")), "missing", "no such file");
+    }
+
+    @Test
     void paretoWritesConsistentResults() throws IOException {
         Path out = tmp.resolve("pareto");
         CliTest.Run r = CliTest.run("pareto", "--model", model.toString(), "--data", data.toString(), "--out", out.toString(),
