@@ -37,7 +37,8 @@ import java.util.concurrent.Callable;
             "  vitrim eval --data test.zip --reduce ltmp:file=ltmp-075/thresholds.safetensors",
             "  vitrim finetune --method ltmp --model deit-s --data train.zip --holdout 1000 \\",
             "      --target 0.5 --tau 0.1 --out ltmp-050",
-            "  vitrim finetune --method cropr --rate 12 --data train.zip --holdout 5000 --out cropr-12",
+            "  vitrim finetune --method cropr --rate 12 --data train.zip --holdout 5000 \\",
+            "      --out cropr-12",
             "  vitrim eval --model cropr-12 --data test.zip --reduce cropr",
             "  vitrim finetune --method cropr --resume --out cropr-12"})
 final class FinetuneCommand implements Callable<Integer> {

@@ -38,6 +38,9 @@ public final class Pareto {
             case "none":
                 out.add("none");
                 break;
+            case "cropr":
+                // a trained method: its points come from fine-tuned folders (pareto --point cropr@DIR)
+                break;
             case "tome":
                 for (int r : rs) out.add("tome:r=" + r);
                 out.add("tome:r=" + Math.max(1, rMax / 2) + ",schedule=decreasing");

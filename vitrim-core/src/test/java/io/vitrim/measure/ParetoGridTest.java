@@ -20,6 +20,11 @@ class ParetoGridTest {
             for (String method : Methods.methods().keySet()) {
                 if (method.equals("none")) continue;
                 List<String> grid = Pareto.defaultGrid(method, c);
+                if (method.equals("cropr")) {
+                    // needs its fine-tuned weights: points come from model folders, never from the grid
+                    assertThat(grid).as("cropr's grid").isEmpty();
+                    continue;
+                }
                 assertThat(grid).as(method + " on depth " + c.depth()).hasSizeGreaterThanOrEqualTo(4).doesNotHaveDuplicates();
                 for (String spec : grid) Methods.parse(spec, c); // throws if the model rejects it
             }
