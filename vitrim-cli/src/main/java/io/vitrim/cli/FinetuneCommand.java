@@ -20,7 +20,7 @@ import java.util.Map;
 import java.util.concurrent.Callable;
 
 @Command(name = "finetune", sortOptions = false, mixinStandardHelpOptions = true,
-        header = "Train a learned token-reduction method: LTMP thresholds, or Token Cropr with its model.",
+        header = "Learn LTMP thresholds, or fine-tune a model with Token Cropr.",
         description = {"--method ltmp learns LTMP's 2 thresholds per block (merge, prune) on a frozen model for a MAC-ratio "
                 + "target, as the reference does: its masked training model, cross-entropy + lambda*(r - target)^2, SGD "
                 + "without momentum, one learning rate per threshold kind, thresholds clamped to [0, 1]. Writes "
