@@ -102,17 +102,7 @@ final class CroprRun {
                            CroprFinetune method, TrainingData d, Path out, int n) throws Exception {
         LabelledImages train = d.train(), eval = d.eval();
         Trainer t = new Trainer(model, pre, cfg, init, List.of(LossTerm.CROSS_ENTROPY), train, eval, out, n).method(method);
-        TrainProgress progress = new TrainProgress(err, cfg.epochs(), cfg.batch()) {
-            @Override
-            public void epoch(Map<String, Object> m) {
-                super.epoch(m);
-                try {
-                    LearningCurve.write(t.history(), out);
-                } catch (java.io.IOException | RuntimeException e) {
-                    err.println("vitrim: could not draw the learning curve: " + e.getMessage());
-                }
-            }
-        };
+        TrainProgress progress = TrainProgress.withCurves(err, t, cfg.epochs(), cfg.batch(), out);
         long start = System.nanoTime();
         t.run(progress);
         progress.done();

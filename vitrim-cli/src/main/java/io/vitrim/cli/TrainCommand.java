@@ -264,17 +264,7 @@ final class TrainCommand implements Callable<Integer> {
         if (!cfg.reduce().equals("none")) err.println("token reduction in training: " + cfg.reduce());
         Trainer t = new Trainer(model, pre, cfg, initial == null ? null : initial.weights(), java.util.List.of(io.vitrim.train.LossTerm.CROSS_ENTROPY),
                 train, eval, out, nThreads);
-        TrainProgress progress = new TrainProgress(err, cfg.epochs(), cfg.batch()) {
-            @Override
-            public void epoch(Map<String, Object> m) {
-                super.epoch(m);
-                try {
-                    LearningCurve.write(t.history(), out);
-                } catch (java.io.IOException | RuntimeException e) {
-                    err.println("vitrim: could not draw the learning curve: " + e.getMessage());
-                }
-            }
-        };
+        TrainProgress progress = TrainProgress.withCurves(err, t, cfg.epochs(), cfg.batch(), out);
         t.run(progress);
         progress.done();
         return 0;

@@ -71,4 +71,19 @@ class TrainProgress implements Trainer.Listener {
     void done() {
         err.flush();
     }
+
+    /** Progress that also redraws {@code t}'s learning curves in {@code out} after every epoch. */
+    static TrainProgress withCurves(PrintWriter err, Trainer t, int epochs, int batch, java.nio.file.Path out) {
+        return new TrainProgress(err, epochs, batch) {
+            @Override
+            public void epoch(Map<String, Object> m) {
+                super.epoch(m);
+                try {
+                    LearningCurve.write(t.history(), out);
+                } catch (java.io.IOException | RuntimeException e) {
+                    err.println("vitrim: could not draw the learning curve: " + e.getMessage());
+                }
+            }
+        };
+    }
 }

@@ -184,7 +184,7 @@ public final class CroprTraining implements TokenReducer, LossTerm, MethodTraini
             double max = Double.NEGATIVE_INFINITY;
             double[] l = new double[n];
             for (int j = 0; j < n; j++) {
-                l[j] = dot(q, x, (o + j) * c, c) * scale;
+                l[j] = dot(q, 0, x, (o + j) * c, c) * scale;
                 max = Math.max(max, l[j]);
             }
             double sum = 0;
@@ -205,12 +205,6 @@ public final class CroprTraining implements TokenReducer, LossTerm, MethodTraini
         m.fc2.forward(par, m.h, batch, m.z2, Gemm.Mode.ADD);
         LayerNorm.forward(par, m.z2, 0, c, batch, c, m.headNormW.value, m.headNormB.value, 1e-5f, m.v, 0, c, m.mean2, m.rstd2);
         m.head.forward(par, m.v, batch, m.y, Gemm.Mode.SET);
-    }
-
-    private static double dot(float[] q, float[] x, int xo, int c) {
-        double a = 0;
-        for (int e = 0; e < c; e++) a += (double) q[e] * x[xo + e];
-        return a;
     }
 
     // ------------------------------------------------------------------ the auxiliary losses
@@ -262,7 +256,7 @@ public final class CroprTraining implements TokenReducer, LossTerm, MethodTraini
             double[] dp = new double[n];
             double mean = 0;
             for (int j = 0; j < n; j++) {
-                dp[j] = dot(dz, x, (o + j) * c, c, b * c);
+                dp[j] = dot(dz, b * c, x, (o + j) * c, c);
                 mean += m.p[o + j] * dp[j];
             }
             double[] g = new double[c];
@@ -276,7 +270,8 @@ public final class CroprTraining implements TokenReducer, LossTerm, MethodTraini
         return loss;
     }
 
-    private static double dot(float[] a, float[] x, int xo, int c, int ao) {
+    /** Σ_e a[ao + e]·x[xo + e] in double. */
+    private static double dot(float[] a, int ao, float[] x, int xo, int c) {
         double s = 0;
         for (int e = 0; e < c; e++) s += (double) a[ao + e] * x[xo + e];
         return s;
