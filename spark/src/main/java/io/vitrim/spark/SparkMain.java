@@ -1,0 +1,216 @@
+package io.vitrim.spark;
+
+import io.vitrim.VitrimException;
+import io.vitrim.io.Json;
+import io.vitrim.io.ModelLoader;
+import io.vitrim.io.SideWeights;
+import io.vitrim.model.VisionTransformer;
+import org.apache.spark.sql.SparkSession;
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+
+import java.io.PrintWriter;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.LinkedHashMap;
+import java.util.Map;
+import java.util.concurrent.Callable;
+
+/**
+ * {@code vitrim-spark}: the image job on Spark, from {@code spark-submit} or locally through the
+ * repository's launcher. Prints a one-line JSON summary on stdout; progress and Spark's own
+ * warnings go to stderr.
+ */
+@Command(name = "vitrim-spark", mixinStandardHelpOptions = true, versionProvider = SparkMain.Version.class,
+        header = "Classify or embed many images on Apache Spark, with any token reduction.",
+        subcommands = {SparkMain.Classify.class, SparkMain.Embed.class},
+        footer = {"", "Examples:",
+            "  ./vitrim-spark classify --input photos/ --output labels.parquet",
+            "  ./vitrim-spark classify --master 'local[2]' --input test.zip \\",
+            "      --output out.parquet --reduce tome:r=8",
+            "  spark-submit --class io.vitrim.spark.SparkMain vitrim-spark-job.jar \\",
+            "      classify --model /shared/deit-s --input s3a://bucket/photos/ \\",
+            "      --output s3a://bucket/labels/",
+            "", "Exit codes: 0 ok, 1 internal error, 2 bad input (one line on stderr)."})
+public final class SparkMain {
+    /** Options of every task. */
+    abstract static class Base implements Callable<Integer> {
+        @Option(names = "--master", paramLabel = "URL",
+                description = "Spark master, e.g. local[2] or yarn (default: spark-submit's, else local[*]).")
+        String master;
+
+        @Option(names = {"-i", "--input"}, required = true, paramLabel = "DIR|GLOB|ZIP",
+                description = "Images: a folder (read recursively) or glob on any Hadoop file system, or a zip every executor can read.")
+        String input;
+
+        @Option(names = {"-o", "--output"}, required = true, paramLabel = "DIR",
+                description = "Parquet output folder; written to a hidden sibling and renamed when complete.")
+        String output;
+
+        @Option(names = "--overwrite", description = "Replace --output if it exists.")
+        boolean overwrite;
+
+        @Option(names = {"-m", "--model"}, paramLabel = "DIR|FILE",
+                description = "Model folder or .safetensors file, at a path every executor can read "
+                        + "(default: the repository's models/cifar10-vit).")
+        String model;
+
+        @Option(names = "--arch", paramLabel = "NAME", description = "timm architecture of a bare .safetensors --model.")
+        String arch;
+
+        @Option(names = {"-r", "--reduce"}, paramLabel = "SPEC", defaultValue = "none",
+                description = "Token reduction, e.g. tome:r=8 (default: ${DEFAULT-VALUE}); see 'vitrim info --methods'.")
+        String reduce;
+
+        @Option(names = {"-b", "--batch"}, paramLabel = "N", defaultValue = "16",
+                description = "Images per forward pass (default: ${DEFAULT-VALUE}).")
+        int batch;
+
+        @Option(names = "--partitions", paramLabel = "N", defaultValue = "0",
+                description = "Input partitions (default 0: Spark's file splits; for a zip 4 per task slot).")
+        int partitions;
+
+        @Option(names = {"-t", "--threads"}, paramLabel = "N", defaultValue = "1",
+                description = "Compute threads of each executor's model (default: ${DEFAULT-VALUE}: "
+                        + "the parallelism comes from Spark's task slots, which share the model).")
+        int threads;
+
+        @CommandLine.Spec
+        CommandLine.Model.CommandSpec spec;
+
+        abstract JobSpec.Task task();
+
+        int topk() {
+            return 1;
+        }
+
+        @Override
+        public Integer call() {
+            if (partitions < 0) throw new VitrimException("--partitions " + partitions + ": must be 0 (automatic) or more");
+            String m = model != null ? model : embedded();
+            JobSpec job = new JobSpec(task(), m, arch, reduce, batch, topk(), threads);
+            if (ImageJob.isZip(input) && !Files.isRegularFile(Path.of(input))) throw VitrimException.of(input, "no such file");
+            validateOnDriver(job);
+            SparkSession.Builder b = SparkSession.builder().appName("vitrim-spark " + task().name().toLowerCase(java.util.Locale.ROOT));
+            String chosen = master != null ? master : System.getProperty("spark.master");
+            if (chosen == null) chosen = "local[*]";
+            b.master(chosen);
+            if (chosen.startsWith("local")) {
+                // no web UI, no network beyond this machine
+                b.config("spark.ui.enabled", "false").config("spark.sql.shuffle.partitions", "8")
+                        .config("spark.driver.host", "localhost").config("spark.driver.bindAddress", "127.0.0.1");
+            }
+            // a session that already runs in this JVM (an application that calls run) is used and left running
+            boolean own = SparkSession.getDefaultSession().isEmpty() && SparkSession.getActiveSession().isEmpty();
+            SparkSession spark = b.getOrCreate();
+            try {
+                ImageJob.Summary s = ImageJob.run(spark, job, input, output, partitions, overwrite);
+                Map<String, Object> o = new LinkedHashMap<>();
+                o.put("rows", s.rows());
+                o.put("errors", s.errors());
+                o.put("images_per_s", Math.round(s.imagesPerSecond() * 10) / 10.0);
+                o.put("seconds", Math.round(s.seconds() * 1000) / 1000.0);
+                o.put("output", output);
+                o.put("reduce", reduce);
+                PrintWriter out = spec.commandLine().getOut();
+                out.println(Json.write(o));
+                out.flush();
+            } finally {
+                if (own) {
+                    spark.stop();
+                    ExecutorModels.closeAll();
+                }
+            }
+            return 0;
+        }
+
+        /**
+         * Loads the model and the reducer once on the driver when it can read the model, so a bad
+         * path or spec is a one-line error before any task starts (on a cluster whose executors
+         * get the model some other way, the driver may not have it: then the tasks report).
+         */
+        private void validateOnDriver(JobSpec job) {
+            Path p = Path.of(job.model());
+            if (!Files.exists(p)) {
+                if (model == null) throw new VitrimException("no model: pass --model DIR|FILE (the embedded models/cifar10-vit is missing)");
+                if (!p.isAbsolute() || master == null || master.startsWith("local")) throw VitrimException.of(job.model(), "no such file or folder");
+                return;
+            }
+            try (VisionTransformer vt = ModelLoader.load(p, job.arch(), 1)) {
+                if (vt.preprocess() == null) throw VitrimException.of(job.model(), "the model has no preprocessing config");
+                if (job.task() == JobSpec.Task.CLASSIFY && vt.config().numClasses() == 0) {
+                    throw VitrimException.of(job.model(), "the model has no classifier head (a feature encoder); use vitrim-spark embed");
+                }
+                SideWeights.reducer(vt, job.reduce());
+            }
+        }
+    }
+
+    @Command(name = "classify", mixinStandardHelpOptions = true, sortOptions = false,
+            description = "One row per image: path, label, probability, top_labels, top_probabilities, tokens (entering each block), gmacs, error.")
+    static final class Classify extends Base {
+        @Option(names = {"-k", "--topk"}, paramLabel = "K", defaultValue = "5", description = "Classes kept per image (default: ${DEFAULT-VALUE}).")
+        int topk;
+
+        @Override
+        JobSpec.Task task() {
+            return JobSpec.Task.CLASSIFY;
+        }
+
+        @Override
+        int topk() {
+            return topk;
+        }
+    }
+
+    @Command(name = "embed", mixinStandardHelpOptions = true, sortOptions = false,
+            description = "One row per image: path, embedding (pooled, as 'vitrim embed' writes it), tokens, gmacs, error.")
+    static final class Embed extends Base {
+        @Override
+        JobSpec.Task task() {
+            return JobSpec.Task.EMBED;
+        }
+    }
+
+    /** The repository's embedded model, when the launcher says where the repository is. */
+    static String embedded() {
+        String home = System.getProperty("vitrim.home");
+        return Path.of(home == null ? "." : home, "models", "cifar10-vit").toString();
+    }
+
+    static final class Version implements CommandLine.IVersionProvider {
+        @Override
+        public String[] getVersion() {
+            String v = SparkMain.class.getPackage().getImplementationVersion();
+            return new String[] {"vitrim-spark " + (v == null ? "(development build)" : v) + ", Spark " + org.apache.spark.package$.MODULE$.SPARK_VERSION()};
+        }
+    }
+
+    /** Runs the command line; the exit code as {@code vitrim} maps it (2 = bad input). */
+    public static int run(String[] args, PrintWriter out, PrintWriter err) {
+        CommandLine cl = new CommandLine(new SparkMain());
+        cl.setOut(out).setErr(err);
+        cl.setExecutionExceptionHandler((e, line, parsed) -> {
+            VitrimException v = userError(e);
+            if (v != null) {
+                err.println("vitrim-spark: " + v.getMessage());
+                err.flush();
+                return 2;
+            }
+            throw e;
+        });
+        return cl.execute(args);
+    }
+
+    /** A VitrimException anywhere in the cause chain (Spark wraps task failures in its own). */
+    static VitrimException userError(Throwable e) {
+        for (Throwable t = e; t != null; t = t.getCause()) if (t instanceof VitrimException v) return v;
+        return null;
+    }
+
+    public static void main(String[] args) {
+        PrintWriter out = new PrintWriter(System.out, true), err = new PrintWriter(System.err, true);
+        System.exit(run(args, out, err));
+    }
+}
