@@ -76,6 +76,11 @@ public final class SparkMain {
                         + "the parallelism comes from Spark's task slots, which share the model).")
         int threads;
 
+        @Option(names = "--repeat", paramLabel = "N", defaultValue = "1",
+                description = "Run the job N times in one session; images_per_s is then the median of runs 2..N "
+                        + "(run 1 warms up the JIT; benchmarking). The output holds the last run.")
+        int repeat;
+
         @CommandLine.Spec
         CommandLine.Model.CommandSpec spec;
 
@@ -87,14 +92,15 @@ public final class SparkMain {
 
         @Override
         public Integer call() {
+            if (repeat < 1 || repeat > 100) throw new VitrimException("--repeat " + repeat + ": must be between 1 and 100");
             if (partitions < 0) throw new VitrimException("--partitions " + partitions + ": must be 0 (automatic) or more");
             String m = model != null ? model : embedded();
             JobSpec job = new JobSpec(task(), m, arch, reduce, batch, topk(), threads);
             if (ImageJob.isZip(input) && !Files.isRegularFile(Path.of(input))) throw VitrimException.of(input, "no such file");
-            validateOnDriver(job);
-            SparkSession.Builder b = SparkSession.builder().appName("vitrim-spark " + task().name().toLowerCase(java.util.Locale.ROOT));
             String chosen = master != null ? master : System.getProperty("spark.master");
             if (chosen == null) chosen = "local[*]";
+            validateOnDriver(job, chosen.startsWith("local"));
+            SparkSession.Builder b = SparkSession.builder().appName("vitrim-spark " + task().name().toLowerCase(java.util.Locale.ROOT));
             b.master(chosen);
             if (chosen.startsWith("local")) {
                 // no web UI, no network beyond this machine
@@ -105,12 +111,20 @@ public final class SparkMain {
             boolean own = SparkSession.getDefaultSession().isEmpty() && SparkSession.getActiveSession().isEmpty();
             SparkSession spark = b.getOrCreate();
             try {
-                ImageJob.Summary s = ImageJob.run(spark, job, input, output, partitions, overwrite);
+                ImageJob.Summary s = null;
+                double[] rates = new double[repeat];
+                for (int i = 0; i < repeat; i++) {
+                    s = ImageJob.run(spark, job, input, output, partitions, overwrite || i > 0);
+                    rates[i] = s.imagesPerSecond();
+                    if (repeat > 1) spec.commandLine().getErr().printf(java.util.Locale.ROOT, "run %d/%d: %.1f images/s%n", i + 1, repeat, rates[i]);
+                }
+                double rate = repeat == 1 ? rates[0] : io.vitrim.measure.Throughput.median(java.util.Arrays.copyOfRange(rates, 1, repeat));
                 Map<String, Object> o = new LinkedHashMap<>();
                 o.put("rows", s.rows());
                 o.put("errors", s.errors());
-                o.put("images_per_s", Math.round(s.imagesPerSecond() * 10) / 10.0);
+                o.put("images_per_s", Math.round(rate * 10) / 10.0);
                 o.put("seconds", Math.round(s.seconds() * 1000) / 1000.0);
+                if (repeat > 1) o.put("runs", repeat);
                 o.put("output", output);
                 o.put("reduce", reduce);
                 PrintWriter out = spec.commandLine().getOut();
@@ -130,11 +144,11 @@ public final class SparkMain {
          * path or spec is a one-line error before any task starts (on a cluster whose executors
          * get the model some other way, the driver may not have it: then the tasks report).
          */
-        private void validateOnDriver(JobSpec job) {
+        private void validateOnDriver(JobSpec job, boolean local) {
             Path p = Path.of(job.model());
             if (!Files.exists(p)) {
                 if (model == null) throw new VitrimException("no model: pass --model DIR|FILE (the embedded models/cifar10-vit is missing)");
-                if (!p.isAbsolute() || master == null || master.startsWith("local")) throw VitrimException.of(job.model(), "no such file or folder");
+                if (local) throw VitrimException.of(job.model(), "no such file or folder");
                 return;
             }
             try (VisionTransformer vt = ModelLoader.load(p, job.arch(), 1)) {

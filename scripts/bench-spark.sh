@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# Spark local[2] throughput against `vitrim classify` on the same images and threads
+# (docs/performance.md, "Spark"). Both rates are steady-state: `vitrim classify` is timed on the
+# input once and three times in one process, and the difference divided by the extra images
+# (JVM start, model load and JIT warm-up cancel out); the Spark job runs --repeat 4 times in one
+# session and reports the median of runs 2-4. Run on an otherwise idle machine.
+#   scripts/bench-spark.sh [ZIP] [SPEC]     (default: ../shared/data/cifar10/test.zip, none)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ZIP="${1:-../shared/data/cifar10/test.zip}"
+SPEC="${2:-none}"
+[[ -f "$ZIP" ]] || { echo "bench-spark: $ZIP: no such file" >&2; exit 2; }
+N="$(unzip -Z1 "$ZIP" | grep -ciE '\.(jpe?g|png|webp|bmp|gif)$')"
+
+secs() { local t0 t1; t0=$(date +%s.%N); "$@" >/dev/null; t1=$(date +%s.%N); echo "$t1 - $t0" | bc -l; }
+
+./vitrim classify "$ZIP" --threads 2 --reduce "$SPEC" --json >/dev/null   # builds the jar if needed
+t1=$(secs ./vitrim classify "$ZIP" --threads 2 --reduce "$SPEC" --json)
+t3=$(secs ./vitrim classify "$ZIP" "$ZIP" "$ZIP" --threads 2 --reduce "$SPEC" --json)
+classify=$(echo "2 * $N / ($t3 - $t1)" | bc -l)
+printf 'vitrim classify: %d images in %.2f s, 3x in %.2f s -> %.1f images/s\n' "$N" "$t1" "$t3" "$classify"
+
+for threads in 1 2; do
+  out="$(mktemp -d)/bench.parquet"
+  line=$(./vitrim-spark classify --master 'local[2]' --input "$ZIP" --output "$out" --reduce "$SPEC" \
+         --threads "$threads" --repeat 4 2>/dev/null)
+  rm -rf "$(dirname "$out")"
+  rate=$(sed -E 's/.*"images_per_s":([0-9.]+).*/\1/' <<<"$line")
+  printf 'vitrim-spark local[2], model threads %d: %s images/s = %.3f x vitrim classify   %s\n' \
+    "$threads" "$rate" "$(echo "$rate / $classify" | bc -l)" "$line"
+done
