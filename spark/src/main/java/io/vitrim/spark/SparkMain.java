@@ -34,6 +34,9 @@ import java.util.concurrent.Callable;
             "      --output s3a://bucket/labels/",
             "", "Exit codes: 0 ok, 1 internal error, 2 bad input (one line on stderr)."})
 public final class SparkMain {
+    /** More partitions than this is a typo, not a plan (each one is a task Spark must schedule). */
+    static final int MAX_PARTITIONS = 100_000;
+
     /** Options of every task. */
     abstract static class Base implements Callable<Integer> {
         @Option(names = "--master", paramLabel = "URL",
@@ -93,7 +96,9 @@ public final class SparkMain {
         @Override
         public Integer call() {
             if (repeat < 1 || repeat > 100) throw new VitrimException("--repeat " + repeat + ": must be between 1 and 100");
-            if (partitions < 0) throw new VitrimException("--partitions " + partitions + ": must be 0 (automatic) or more");
+            if (partitions < 0 || partitions > MAX_PARTITIONS) {
+                throw new VitrimException("--partitions " + partitions + ": must be 0 (automatic) to " + MAX_PARTITIONS);
+            }
             String m = model != null ? model : embedded();
             JobSpec job = new JobSpec(task(), m, arch, reduce, batch, topk(), threads);
             if (ImageJob.isZip(input) && !Files.isRegularFile(Path.of(input))) throw VitrimException.of(input, "no such file");
@@ -205,16 +210,32 @@ public final class SparkMain {
     public static int run(String[] args, PrintWriter out, PrintWriter err) {
         CommandLine cl = new CommandLine(new SparkMain());
         cl.setOut(out).setErr(err);
+        cl.setParameterExceptionHandler((ex, a) -> {
+            err.println("vitrim-spark: " + ex.getMessage().replace('\n', ' '));
+            err.println("Try '" + ex.getCommandLine().getCommandSpec().qualifiedName() + " --help' for usage.");
+            err.flush();
+            return 2;
+        });
         cl.setExecutionExceptionHandler((e, line, parsed) -> {
             VitrimException v = userError(e);
             if (v != null) {
-                err.println("vitrim-spark: " + v.getMessage());
+                err.println("vitrim-spark: " + v.getMessage().replace('\n', ' '));
                 err.flush();
                 return 2;
             }
-            throw e;
+            err.println("vitrim-spark: internal error: " + e);
+            if (System.getenv("VITRIM_DEBUG") != null) e.printStackTrace(err);
+            else err.println("(set VITRIM_DEBUG=1 for the stack trace)");
+            err.flush();
+            return 1;
         });
-        return cl.execute(args);
+        try {
+            return cl.execute(args);
+        } catch (OutOfMemoryError e) {
+            err.println("vitrim-spark: out of memory (" + e.getMessage() + "); try a smaller --batch or more heap, e.g. JAVA_OPTS=-Xmx4g");
+            err.flush();
+            return 1;
+        }
     }
 
     /** A VitrimException anywhere in the cause chain (Spark wraps task failures in its own). */

@@ -215,6 +215,13 @@ class SparkJobTest {
         assertThat(spec.code()).isEqualTo(2);
         assertThat(spec.err().trim()).contains("banana").doesNotContain("\n");
         assertThat(out).doesNotExist();
+        Cli parts = cli(true, "classify", "--model", MODEL.toString(), "--input", SAMPLES.toString(), "--output", out.toString(),
+                "--partitions", "-1");
+        assertThat(parts.code()).isEqualTo(2);
+        assertThat(parts.err().trim()).contains("--partitions -1");
+        Cli noOut = cli(true, "classify", "--input", SAMPLES.toString());
+        assertThat(noOut.code()).isEqualTo(2);
+        assertThat(noOut.err()).contains("--output");
         Path exists = Files.createDirectories(tmp.resolve("exists.parquet"));
         Cli clash = cli(true, "classify", "--master", "local[2]", "--model", MODEL.toString(), "--input", SAMPLES.toString(),
                 "--output", exists.toString());
