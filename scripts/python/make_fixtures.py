@@ -466,6 +466,78 @@ LTMP_TRAIN_CASES = [
 ]
 
 
+
+# Segmentation: (name, reducer kind, params, restore). One image size that is not a multiple of
+# the patch (grid = floor), a class token, 5 classes.
+SEG_CFG = vit_ref.Cfg(img=(26, 41), patch=4, dim=48, depth=4, heads=3, classes=0)
+SEG_CLASSES = 5
+SEG_CASES = [
+    ("seg_dense", None, {}, "output"),
+    ("seg_tome", "tome", dict(r=6), "output"),
+    ("seg_ppt_output", "ppt", dict(r=9, layers=(0, 2), prop_attn=True), "output"),
+    ("seg_ppt_llf", "ppt", dict(r=9, layers=(0, 2), prop_attn=True), "llf"),
+]
+
+
+def short(t):
+    """float32 values with 8 significant digits (enough for a 1e-4 tolerance, a third of the size)."""
+    return [float("%.8g" % v) for v in t.detach().float().reshape(-1).tolist()]
+
+
+def seg():
+    import adaptive_ref  # noqa: F401 (seg_ref's DensePPT builds on it)
+    import seg_ref
+    cfg, k, batch = SEG_CFG, SEG_CLASSES, 3
+    out = []
+    for name, kind, p, mode in SEG_CASES:
+        for attempt in range(80):
+            seed = 12000 + attempt * 29 + sum(map(ord, name))
+            sd = {n: t for n, t in hash_state_dict(cfg, seed, 2.0).items() if not n.startswith("head.")}
+            for n, shape in (("decoder.head.weight", (k, cfg.dim)), ("decoder.head.bias", (k,))):
+                c, a = hashinit.scale_for(n, shape)
+                sd[n] = torch.from_numpy(hashinit.uniform(seed, n, shape, a, c))
+            px = hash_pixels(cfg, batch, seed + 1)
+            grids, tokens, margins, decisions = [], [], [], []
+            with torch.no_grad():
+                for b in range(batch):
+                    red = None
+                    if kind == "tome":
+                        red = tome_ref.ToMe(cfg, p["r"], True, False)
+                    elif kind == "ppt":
+                        # threshold 0: every image prunes (pooling is merging, covered by the ToMe case)
+                        red = seg_ref.DensePPT(cfg, threshold=0.0, **p)
+                    g, t = seg_ref.segment_one(px[b:b + 1], sd, cfg, red, mode, k)
+                    grids.append(g)
+                    tokens.append(t)
+                    if red is not None and red.margins:
+                        margins.append(min(red.margins))
+                    if kind == "ppt":
+                        decisions.append([f"{blk}:{red.decisions[blk][0]}" for blk in sorted(red.decisions)])
+            margin = min(margins) if margins else float("inf")
+            # ToMe margins are similarity gaps; PPT's also hold prune-order gaps of scores that sum to 1
+            if margin > (2e-4 if kind == "tome" else 1e-6):
+                break
+        else:
+            raise RuntimeError("no clean seed for " + name)
+        grid = torch.stack(grids)
+        H, W = cfg.img
+        spec = "none" if kind is None else ("tome:r=%d" % p["r"] if kind == "tome" else java_spec("ppt", p, 0.0))
+        rec = {"name": name, "spec": spec, "restore": mode, "config": cfg.to_json(), "classes": k, "seed": seed,
+               "qk_gain": 2.0, "batch": batch, "pixel_seed": seed + 1, "grid": short(grid),
+               "scale": float(grid.abs().max()), "tokens": tokens, "min_margin": margin if margins else None}
+        if kind is None:
+            # the resize does not depend on the method: checked once, at the input size (image 0)
+            # and at a size with other ratios (image 1)
+            rec["full"] = short(seg_ref.upsample(grids[0], H, W))
+            rec["other_size"] = [17, 11]
+            rec["other"] = short(seg_ref.upsample(grids[1], 17, 11))
+        if decisions:
+            rec["decisions"] = decisions
+        out.append(rec)
+        print(name, spec, mode, tokens, decisions)
+    write_json(os.path.join(RES, "seg", "cases.json"), {"cases": out})
+
+
 def ltmp_reference_model(cfg, tau):
     """The reference's LTMPVisionTransformer on a vit_ref config (stubs for its logging imports;
     block_fn drops the keyword arguments newer timm passes that LTMPBlock does not take)."""
@@ -854,5 +926,7 @@ if __name__ == "__main__":
         ltmp_train()
     if what in ("cropr", "all"):
         cropr()
+    if what in ("seg", "all"):
+        seg()
     if what in ("cropr_train", "all"):
         cropr_train()

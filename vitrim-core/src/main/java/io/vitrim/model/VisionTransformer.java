@@ -49,13 +49,17 @@ public final class VisionTransformer implements AutoCloseable {
     private final Linear head;            // [K, C], or null without a head (num_classes 0: features)
     private final Linear headDist;        // [K, C] or null
     private final AttentionPool attnPool; // `attn_pool` (global_pool map) or null
+    private final io.vitrim.config.SegmentationConfig segmentation; // the task of a segmentation model, or null
+    private final Linear decoderHead;     // `decoder.head` [K, C] of a segmentation model, or null
     private Map<String, String> methodDefaults = Map.of();
 
     private final ConcurrentLinkedDeque<Workspace> workspaces = new ConcurrentLinkedDeque<>();
 
     private VisionTransformer(ViTConfig config, PreprocessConfig preprocess, List<String> labels, WeightBinder.Weights w,
-                              Parallel par, boolean ownsPool, Object source) {
+                              Parallel par, boolean ownsPool, Object source, io.vitrim.config.SegmentationConfig segmentation) {
         this.source = source;
+        this.segmentation = segmentation;
+        this.decoderHead = segmentation == null ? null : new Linear(w.task().get("decoder.head.weight"), w.task().get("decoder.head.bias"));
         this.config = config;
         this.preprocess = preprocess;
         this.labels = labels;
@@ -104,7 +108,89 @@ public final class VisionTransformer implements AutoCloseable {
         if (labels != null && labels.size() != config.numClasses()) {
             throw VitrimException.of(source, labels.size() + " label names for " + config.numClasses() + " classes");
         }
-        return new VisionTransformer(config, preprocess, labels, w, Parallel.create(threads), true, source);
+        return new VisionTransformer(config, preprocess, labels, w, Parallel.create(threads), true, source, null);
+    }
+
+    /**
+     * A segmentation model: a ViT without a classifier head ({@code num_classes} 0) and
+     * Segmenter's linear decoder ({@code decoder.head}, [K, C]) on every patch token after the
+     * final {@code norm}; {@code labels} name the K classes (or null).
+     */
+    public static VisionTransformer createSegmenter(ViTConfig config, PreprocessConfig preprocess, io.vitrim.config.SegmentationConfig task,
+                                                    List<String> labels, StateDict weights, int threads, Object source) {
+        config.validate(source);
+        if (config.numClasses() != 0) throw VitrimException.of(source, "a segmentation model has no classifier head (num_classes must be 0)");
+        if (config.fcNorm() || config.globalPool() == ViTConfig.Pool.MAP) {
+            throw VitrimException.of(source, "a segmentation model ends with the per-token norm (no fc_norm, no attention pool)");
+        }
+        Map<String, int[]> keys = task.decoderKeys(config.embedDim());
+        for (String k : keys.keySet()) if (weights.get(k) == null) throw VitrimException.of(source, "segmentation model without " + k);
+        WeightBinder.Weights w = WeightBinder.bind(config, weights, keys, source);
+        if (labels != null && labels.size() != task.numClasses()) {
+            throw VitrimException.of(source, labels.size() + " label names for " + task.numClasses() + " segmentation classes");
+        }
+        return new VisionTransformer(config, preprocess, labels, w, Parallel.create(threads), true, source, task);
+    }
+
+    /** The segmentation task, or null for a classifier or encoder. */
+    public io.vitrim.config.SegmentationConfig segmentation() {
+        return segmentation;
+    }
+
+    /**
+     * Per-patch class logits of a segmentation model ({@code [B, K, gridH, gridW]}) and what
+     * happened to the tokens; {@link #resized} gives them at any size, {@link #mask} the classes.
+     */
+    public record Segmentation(float[] gridLogits, int batch, int classes, int gridH, int gridW, Trace trace) {
+        /**
+         * Image {@code b}'s logits {@code [K, h, w]}, bilinearly resized from the patch grid
+         * (PyTorch's {@code interpolate(mode="bilinear", align_corners=False)}).
+         */
+        public float[] resized(int b, int h, int w) {
+            return io.vitrim.engine.Resize.bilinear(gridLogits, b * classes * gridH * gridW, classes, gridH, gridW, h, w);
+        }
+
+        /** Image {@code b}'s class per pixel at {@code h × w} (argmax of {@link #resized}; ties: lower class). */
+        public int[] mask(int b, int h, int w) {
+            float[] l = resized(b, h, w);
+            int[] m = new int[h * w];
+            for (int i = 0; i < h * w; i++) {
+                int best = 0;
+                float v = l[i];
+                for (int k = 1; k < classes; k++) if (l[k * h * w + i] > v) v = l[(best = k) * h * w + i];
+                m[i] = best;
+            }
+            return m;
+        }
+    }
+
+    /**
+     * Segments normalised pixels {@code [B, 3, H, W]}. {@code reducer} runs as {@link
+     * io.vitrim.reduce.Dense} with {@code restore}: its drops are parked and restored, and each
+     * patch reads the final token it was merged into.
+     */
+    public Segmentation segment(float[] pixels, int batch, TokenReducer reducer, io.vitrim.reduce.Dense.Restore restore) {
+        if (segmentation == null) throw new VitrimException(source + ": not a segmentation model");
+        TokenReducer dense = io.vitrim.reduce.Dense.of(reducer, restore, config.depth());
+        Encoding e = encode(pixels, batch, dense, true);
+        long h0 = System.nanoTime();
+        final int c = config.embedDim(), k = segmentation.numClasses(), gh = config.gridH(), gw = config.gridW();
+        final int np = config.numPatches(), prefix = config.numPrefix();
+        int rows = e.tokenOffsets()[batch];
+        float[] rowLogits = new float[rows * k];
+        decoderHead.forward(par, e.tokens(), rows, rowLogits, Gemm.Mode.SET);
+        float[] grid = new float[batch * k * np];
+        int[][] src = e.source();
+        for (int b = 0; b < batch; b++) {
+            int o = e.tokenOffsets()[b];
+            for (int q = 0; q < np; q++) {
+                int r = src[b][prefix + q];
+                if (r < 0) throw new IllegalStateException("patch " + q + " of image " + b + " has no final token");
+                for (int j = 0; j < k; j++) grid[(b * k + j) * np + q] = rowLogits[(o + r) * k + j];
+            }
+        }
+        e.trace().addPhaseNanos(Trace.Phase.HEAD, System.nanoTime() - h0);
+        return new Segmentation(grid, batch, k, gh, gw, e.trace());
     }
 
     /** The bound weights (ViT, method and task namespaces). */

@@ -1,0 +1,45 @@
+package io.vitrim.engine;
+
+/** Resampling of channel-first maps (segmentation logits from the patch grid to pixels). */
+public final class Resize {
+    private Resize() {}
+
+    /**
+     * Bilinear resize of {@code [ch, h, w]} (at {@code off} in {@code src}) to {@code [ch, oh, ow]}, as
+     * PyTorch's {@code F.interpolate(mode="bilinear", align_corners=False)}: output pixel centres
+     * map to {@code (i + 0.5)·h/oh − 0.5}, clamped at 0 below, and the last row/column is repeated
+     * past the edge.
+     */
+    public static float[] bilinear(float[] src, int off, int ch, int h, int w, int oh, int ow) {
+        if (ch < 1 || h < 1 || w < 1 || oh < 1 || ow < 1) throw new IllegalArgumentException("empty map");
+        int[] y0 = new int[oh], y1 = new int[oh], x0 = new int[ow], x1 = new int[ow];
+        float[] ly = new float[oh], lx = new float[ow];
+        axis(h, oh, y0, y1, ly);
+        axis(w, ow, x0, x1, lx);
+        float[] out = new float[ch * oh * ow];
+        for (int k = 0; k < ch; k++) {
+            int base = off + k * h * w, ob = k * oh * ow;
+            for (int i = 0; i < oh; i++) {
+                int r0 = base + y0[i] * w, r1 = base + y1[i] * w;
+                float a = ly[i], a0 = 1 - a;
+                for (int j = 0; j < ow; j++) {
+                    float b = lx[j], b0 = 1 - b;
+                    out[ob + i * ow + j] = a0 * (b0 * src[r0 + x0[j]] + b * src[r0 + x1[j]]) + a * (b0 * src[r1 + x0[j]] + b * src[r1 + x1[j]]);
+                }
+            }
+        }
+        return out;
+    }
+
+    /** PyTorch's source index and weight per output position along one axis. */
+    private static void axis(int in, int out, int[] i0, int[] i1, float[] lambda) {
+        float scale = (float) in / out;
+        for (int o = 0; o < out; o++) {
+            float s = Math.max(scale * (o + 0.5f) - 0.5f, 0f);
+            int a = Math.min((int) s, in - 1);
+            i0[o] = a;
+            i1[o] = a < in - 1 ? a + 1 : a;
+            lambda[o] = s - a;
+        }
+    }
+}
