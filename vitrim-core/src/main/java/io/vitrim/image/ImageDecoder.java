@@ -88,6 +88,48 @@ public final class ImageDecoder {
 
     /** Decodes {@code bytes}; {@code name} is used in error messages. */
     public static RgbImage decode(byte[] bytes, String name) {
+        BufferedImage img = read(bytes, name);
+        try {
+            return toRgb(img, name);
+        } catch (RuntimeException e) {
+            if (e instanceof VitrimException) throw e;
+            throw VitrimException.of(name, "cannot convert the decoded image to RGB: " + String.valueOf(e).replace('\n', ' '));
+        }
+    }
+
+    /**
+     * Decodes a label map: a single-channel image (8-bit grey, or palette indices) whose sample
+     * at each pixel is a class id, as segmentation data sets store them (CamVid's
+     * {@code labels/*.png}). Values are kept raw — never converted through a colour model.
+     */
+    public static LabelMap decodeLabels(byte[] bytes, String name) {
+        BufferedImage img = read(bytes, name);
+        Raster ras = img.getRaster();
+        if (ras.getNumBands() != 1) {
+            throw VitrimException.of(name, "a label map must have one channel of class ids (grey or palette), this one has " + ras.getNumBands());
+        }
+        if (ras.getSampleModel().getSampleSize(0) > 8) {
+            throw VitrimException.of(name, "a label map must have 8-bit class ids, this one has " + ras.getSampleModel().getSampleSize(0) + "-bit samples");
+        }
+        int w = img.getWidth(), h = img.getHeight();
+        byte[] out = new byte[w * h];
+        int[] row = new int[w];
+        for (int y = 0; y < h; y++) {
+            ras.getSamples(0, y, w, 1, 0, row);
+            for (int x = 0; x < w; x++) out[y * w + x] = (byte) row[x];
+        }
+        return new LabelMap(w, h, out);
+    }
+
+    /** Class ids per pixel, row-major, 0–255 (read with {@code & 0xFF}). */
+    public record LabelMap(int width, int height, byte[] labels) {
+        public int get(int x, int y) {
+            return labels[y * width + x] & 0xFF;
+        }
+    }
+
+    /** Any decodable image, after the pixel budget is checked from its header. */
+    private static BufferedImage read(byte[] bytes, String name) {
         BufferedImage img;
         try (ImageInputStream in = new Bytes(bytes)) {
             Iterator<ImageReader> readers = ImageIO.getImageReaders(in);
@@ -113,12 +155,7 @@ public final class ImageDecoder {
             throw VitrimException.of(name, "cannot decode image: " + msg.replace('\n', ' '));
         }
         if (img == null) throw VitrimException.of(name, "cannot decode image");
-        try {
-            return toRgb(img, name);
-        } catch (RuntimeException e) {
-            if (e instanceof VitrimException) throw e;
-            throw VitrimException.of(name, "cannot convert the decoded image to RGB: " + String.valueOf(e).replace('\n', ' '));
-        }
+        return img;
     }
 
     /** PIL {@code convert("RGB")} semantics on the raw raster. */
