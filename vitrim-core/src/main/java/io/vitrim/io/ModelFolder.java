@@ -64,6 +64,17 @@ public final class ModelFolder {
         write(dir, c, p, labels, weights, metadata, Map.of());
     }
 
+    /** The {@code "segmentation"} entry of a segmentation model's config.json (pass it in {@code configExtras}). */
+    public static Map<String, Object> segmentationEntry(io.vitrim.config.SegmentationConfig seg) {
+        Map<String, Object> s = new LinkedHashMap<>();
+        s.put("num_classes", seg.numClasses());
+        s.put("ignore_index", seg.ignoreIndex());
+        java.util.List<Object> colors = new java.util.ArrayList<>();
+        for (int[] c : seg.colors()) colors.add(java.util.List.of(c[0], c[1], c[2]));
+        s.put("colors", colors);
+        return Map.of("segmentation", s);
+    }
+
     /**
      * As above, with extra top-level entries of config.json (a method's settings, e.g. Cropr's
      * {@code cropr_cfg}).

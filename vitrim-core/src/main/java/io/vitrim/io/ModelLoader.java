@@ -7,6 +7,7 @@ import io.vitrim.config.PreprocessConfig.Interpolation;
 import io.vitrim.config.PreprocessConfig.Resize;
 import io.vitrim.model.PosEmbed;
 import io.vitrim.model.StateDict;
+import io.vitrim.config.SegmentationConfig;
 import io.vitrim.config.ViTConfig;
 import io.vitrim.model.VisionTransformer;
 
@@ -39,14 +40,51 @@ public final class ModelLoader {
      *                  (so a later {@link #atImageSize} resamples from the original), else null
      */
     public record Checkpoint(ViTConfig config, PreprocessConfig preprocess, List<String> labels, StateDict weights, Path source,
-                             PosEmbed.Kernel resample, StateDict.Tensor storedPos, Map<String, String> methodDefaults) {
+                             PosEmbed.Kernel resample, StateDict.Tensor storedPos, Map<String, String> methodDefaults,
+                             SegmentationConfig segmentation) {
         /** A checkpoint whose position embedding is resampled as timm does, without method settings. */
         public Checkpoint(ViTConfig config, PreprocessConfig preprocess, List<String> labels, StateDict weights, Path source) {
-            this(config, preprocess, labels, weights, source, PosEmbed.Kernel.ANTIALIAS, null, Map.of());
+            this(config, preprocess, labels, weights, source, PosEmbed.Kernel.ANTIALIAS, null, Map.of(), null);
+        }
+
+        /** A classifier or encoder (no segmentation task). */
+        public Checkpoint(ViTConfig config, PreprocessConfig preprocess, List<String> labels, StateDict weights, Path source,
+                          PosEmbed.Kernel resample, StateDict.Tensor storedPos, Map<String, String> methodDefaults) {
+            this(config, preprocess, labels, weights, source, resample, storedPos, methodDefaults, null);
         }
 
         public VisionTransformer build(int threads) {
-            return VisionTransformer.create(config, preprocess, labels, weights, threads, source).methodDefaults(methodDefaults);
+            VisionTransformer m = segmentation == null ? VisionTransformer.create(config, preprocess, labels, weights, threads, source)
+                    : VisionTransformer.createSegmenter(config, preprocess, segmentation, labels, weights, threads, source);
+            return m.methodDefaults(methodDefaults);
+        }
+    }
+
+    /**
+     * The {@code "segmentation"} entry of a config.json ({@code num_classes}, {@code ignore_index},
+     * optional {@code colors}), or null when there is none (a classifier or encoder).
+     */
+    static SegmentationConfig segmentation(Path cfgPath, Json.Obj cfg) {
+        if (!cfg.has("segmentation")) return null;
+        Json.Obj s = cfg.obj("segmentation");
+        int k = s.intValue("num_classes", 0);
+        int[][] colors = null;
+        List<Object> c = s.list("colors");
+        if (c != null) {
+            colors = new int[c.size()][];
+            for (int i = 0; i < colors.length; i++) {
+                if (!(c.get(i) instanceof List<?> rgb)) throw VitrimException.of(cfgPath, "segmentation.colors[" + i + "] is not a list of 3 numbers");
+                colors[i] = new int[rgb.size()];
+                for (int j = 0; j < rgb.size(); j++) {
+                    if (!(rgb.get(j) instanceof Number n)) throw VitrimException.of(cfgPath, "segmentation.colors[" + i + "] is not a list of 3 numbers");
+                    colors[i][j] = n.intValue();
+                }
+            }
+        }
+        try {
+            return new SegmentationConfig(k, s.intValue("ignore_index", -1), colors);
+        } catch (VitrimException e) {
+            throw VitrimException.of(cfgPath, e.getMessage());
         }
     }
 
@@ -204,10 +242,11 @@ public final class ModelLoader {
         ViTConfig config = new ViTConfig(arch, imgH, imgW, patch, 3, dim, depth, heads, mlpHidden, qkvBias, clsTok,
                 c.distToken(), gp, useFcNorm, classes, c.normEps(), regs, noEmbedClass, layerScale, preNorm, act).validate(cfgPath);
         PreprocessConfig pre = timmPreprocess(cfgPath, cfg.obj("pretrained_cfg"), a.preprocess(), config);
-        List<String> labels = labels(cfgPath, cfg, classes);
+        SegmentationConfig seg = segmentation(cfgPath, cfg);
+        List<String> labels = labels(cfgPath, cfg, seg != null ? seg.numClasses() : classes);
         StateDict sd = readTensors(weights);
         resamplePosEmbed(sd, config, PosEmbed.Kernel.ANTIALIAS);
-        return new Checkpoint(config, pre, labels, sd, weights, PosEmbed.Kernel.ANTIALIAS, null, methodDefaults(cfgPath, cfg));
+        return new Checkpoint(config, pre, labels, sd, weights, PosEmbed.Kernel.ANTIALIAS, null, methodDefaults(cfgPath, cfg), seg);
     }
 
     /**
@@ -242,7 +281,7 @@ public final class ModelLoader {
         resamplePosEmbed(sd, c, ck.resample());
         PreprocessConfig pre = ck.preprocess() == null ? null : ck.preprocess().withInputSize(h, w);
         boolean changed = stored != null && sd.get("pos_embed").data() != stored.data();
-        return new Checkpoint(c, pre, ck.labels(), sd, ck.source(), ck.resample(), changed ? stored : null, ck.methodDefaults());
+        return new Checkpoint(c, pre, ck.labels(), sd, ck.source(), ck.resample(), changed ? stored : null, ck.methodDefaults(), ck.segmentation());
     }
 
     private static PreprocessConfig timmPreprocess(Path where, Json.Obj pc, PreprocessConfig def, ViTConfig c) {
