@@ -254,6 +254,20 @@ public final class ModelLoader {
      * resampled to the config's ({@link PosEmbed}); other sizes are left for the
      * binder to report.
      */
+    /** As below, from a known (possibly non-square) grid {@code fromH × fromW}: a model trained at a non-square size. */
+    static void resamplePosEmbed(StateDict sd, ViTConfig c, PosEmbed.Kernel kernel, int fromH, int fromW) {
+        StateDict.Tensor t = sd.get("pos_embed");
+        if (t == null || t.shape().length == 0) return;
+        int d = c.embedDim(), prefix = c.noEmbedClass() ? 0 : c.numPrefix();
+        if (t.data().length != (long) (fromH * fromW + prefix) * d) {
+            resamplePosEmbed(sd, c, kernel);
+            return;
+        }
+        if (fromH == c.gridH() && fromW == c.gridW()) return;
+        float[] v = PosEmbed.resample(t.data(), prefix, fromH, fromW, c.gridH(), c.gridW(), d, kernel);
+        sd.put("pos_embed", v, new int[] {1, c.posEmbedTokens(), d});
+    }
+
     static void resamplePosEmbed(StateDict sd, ViTConfig c, PosEmbed.Kernel kernel) {
         StateDict.Tensor t = sd.get("pos_embed");
         if (t == null || t.shape().length == 0) return;
@@ -278,7 +292,9 @@ public final class ModelLoader {
         // from the checkpoint's own grid if it was resampled at load (each resampling is from the original)
         StateDict.Tensor stored = ck.storedPos() != null ? ck.storedPos() : sd.get("pos_embed");
         if (ck.storedPos() != null) sd.put("pos_embed", stored.data(), stored.shape());
-        resamplePosEmbed(sd, c, ck.resample());
+        // the file's grid is the config's unless the loader resampled it (then timm's square rule applies)
+        if (ck.storedPos() == null) resamplePosEmbed(sd, c, ck.resample(), ck.config().gridH(), ck.config().gridW());
+        else resamplePosEmbed(sd, c, ck.resample());
         PreprocessConfig pre = ck.preprocess() == null ? null : ck.preprocess().withInputSize(h, w);
         boolean changed = stored != null && sd.get("pos_embed").data() != stored.data();
         return new Checkpoint(c, pre, ck.labels(), sd, ck.source(), ck.resample(), changed ? stored : null, ck.methodDefaults(), ck.segmentation());

@@ -49,6 +49,15 @@ class SegmentationFolderTest {
             assertThat(b.segment(px, 2, b.reducer("tome:r=3"), Dense.Restore.OUTPUT).gridLogits())
                     .containsExactly(a.segment(px, 2, a.reducer("tome:r=3"), Dense.Restore.OUTPUT).gridLogits());
         }
+        // trained at 24x32 (a 3x4 grid), segmenting at 40x24 (5x3): the position embedding is
+        // resampled from the model's own non-square grid, as timm's resample_abs_pos_embed
+        try (VisionTransformer other = ModelLoader.atImageSize(ModelLoader.read(tmp, null), 40, 24).build(1)) {
+            float[] pos = sd.get("pos_embed").data();
+            float[] want = io.vitrim.model.PosEmbed.resample(pos, 1, 3, 4, 5, 3, 32);
+            assertThat(other.weights().get("pos_embed").value).containsExactly(want);
+            assertThat(other.segment(HashInit.pixels(other.config(), 1, 4), 1, io.vitrim.reduce.TokenReducer.NONE, Dense.Restore.OUTPUT).gridW())
+                    .isEqualTo(3);
+        }
         // a config whose class count disagrees with the rest of it is refused, naming the file
         String cfg = Files.readString(tmp.resolve("config.json")).replace("\"num_classes\": 3", "\"num_classes\": 4");
         Files.writeString(tmp.resolve("config.json"), cfg);
