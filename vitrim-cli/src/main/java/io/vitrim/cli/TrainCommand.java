@@ -160,7 +160,8 @@ final class TrainCommand implements Callable<Integer> {
         if (resume) {
             Map<String, String> meta = Trainer.storedMetadata(out);
             cfg = Trainer.configFrom(meta);
-            ModelLoader.Checkpoint cp = ModelLoader.read(out, null);
+            // the shapes and preprocessing from config.json beside the checkpoint: model.safetensors is not needed
+            ModelLoader.Checkpoint cp = ModelLoader.read(out.resolve(Trainer.CHECKPOINT), null);
             model = cp.config();
             if (data == null) data = Path.of(meta.get("train_data"));
             if (evalData == null && meta.containsKey("eval_data")) evalData = Path.of(meta.get("eval_data"));
