@@ -156,12 +156,22 @@ public final class SparkMain {
                 if (local) throw VitrimException.of(job.model(), "no such file or folder");
                 return;
             }
+            if (local) {
+                // the driver is the executor: load the model (and reducer) the tasks will share, once
+                check(job, ExecutorModels.model(job));
+                ExecutorModels.reducer(job);
+                return;
+            }
             try (VisionTransformer vt = ModelLoader.load(p, job.arch(), 1)) {
-                if (vt.preprocess() == null) throw VitrimException.of(job.model(), "the model has no preprocessing config");
-                if (job.task() == JobSpec.Task.CLASSIFY && vt.config().numClasses() == 0) {
-                    throw VitrimException.of(job.model(), "the model has no classifier head (a feature encoder); use vitrim-spark embed");
-                }
+                check(job, vt);
                 SideWeights.reducer(vt, job.reduce());
+            }
+        }
+
+        private static void check(JobSpec job, VisionTransformer vt) {
+            if (vt.preprocess() == null) throw VitrimException.of(job.model(), "the model has no preprocessing config");
+            if (job.task() == JobSpec.Task.CLASSIFY && vt.config().numClasses() == 0) {
+                throw VitrimException.of(job.model(), "the model has no classifier head (a feature encoder); use vitrim-spark embed");
             }
         }
     }
