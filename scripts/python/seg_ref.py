@@ -49,17 +49,8 @@ def segment_one(px, sd, cfg, reducer, mode, classes):
     for i in range(cfg.depth):
         if mode == "llf" and i == cfg.depth - 1:
             x, size = restore(x, size, state)
-        w = vit_ref.block_weights(sd, i)
         tokens.append(x.shape[1])
-        want = reducer.want(i) if reducer else ()
-        prop = reducer.prop_attn if reducer else False
-        a, stats = vit_ref.attention(F.layer_norm(x, (cfg.dim,), w["norm1.weight"], w["norm1.bias"], cfg.eps), w, None, cfg,
-                                     size=size, prop_attn=prop, want=want)
-        x = x + a
-        if reducer:
-            x, size = reducer.in_block(i, x, size, stats, state)
-        h = F.layer_norm(x, (cfg.dim,), w["norm2.weight"], w["norm2.bias"], cfg.eps)
-        x = x + F.linear(F.gelu(F.linear(h, w["mlp.fc1.weight"], w["mlp.fc1.bias"])), w["mlp.fc2.weight"], w["mlp.fc2.bias"])
+        x, size = vit_ref.block(i, x, size, sd, cfg, reducer, state)
     x, size = restore(x, size, state)
     x = F.layer_norm(x, (cfg.dim,), sd["norm.weight"], sd["norm.bias"], cfg.eps)
     logits = F.linear(x[0], sd["decoder.head.weight"], sd["decoder.head.bias"])  # [T, K]

@@ -139,6 +139,21 @@ def head(x, sd, cfg, size=None, size_weighted=False):
     return F.linear(pooled, sd["head.weight"], sd["head.bias"])
 
 
+def block(i, x, size, sd, cfg, reducer, state):
+    """Block i: attention residual, the reducer's in-block step, MLP residual. Returns (x, size)."""
+    w = block_weights(sd, i)
+    want = reducer.want(i) if reducer else ()
+    prop = reducer.prop_attn if reducer else False
+    a, stats = attention(F.layer_norm(x, (cfg.dim,), w["norm1.weight"], w["norm1.bias"], cfg.eps), w, None, cfg,
+                         size=size, prop_attn=prop, want=want)
+    x = x + a
+    if reducer:
+        x, size = reducer.in_block(i, x, size, stats, state)
+    h = F.layer_norm(x, (cfg.dim,), w["norm2.weight"], w["norm2.bias"], cfg.eps)
+    x = x + F.linear(F.gelu(F.linear(h, w["mlp.fc1.weight"], w["mlp.fc1.bias"])), w["mlp.fc2.weight"], w["mlp.fc2.bias"])
+    return x, size
+
+
 def forward(pixels, sd, cfg, reducer=None):
     """Returns (logits, trace) where trace = {"tokens": [[n per block] per image], ...}.
     `reducer` (optional) implements: want(i) -> set, prop_attn -> bool, in_block(i, x, size, stats, state) -> (x, size)."""
@@ -148,17 +163,8 @@ def forward(pixels, sd, cfg, reducer=None):
     state = {"source": None}
     tokens = [[] for _ in range(B)]
     for i in range(cfg.depth):
-        w = block_weights(sd, i)
         for b in range(B):
             tokens[b].append(x.shape[1])
-        want = reducer.want(i) if reducer else ()
-        prop = reducer.prop_attn if reducer else False
-        a, stats = attention(F.layer_norm(x, (cfg.dim,), w["norm1.weight"], w["norm1.bias"], cfg.eps), w, None, cfg,
-                             size=size, prop_attn=prop, want=want)
-        x = x + a
-        if reducer:
-            x, size = reducer.in_block(i, x, size, stats, state)
-        h = F.layer_norm(x, (cfg.dim,), w["norm2.weight"], w["norm2.bias"], cfg.eps)
-        x = x + F.linear(F.gelu(F.linear(h, w["mlp.fc1.weight"], w["mlp.fc1.bias"])), w["mlp.fc2.weight"], w["mlp.fc2.bias"])
+        x, size = block(i, x, size, sd, cfg, reducer, state)
     logits = head(x, sd, cfg, size, getattr(reducer, "size_weighted_pool", False))
     return logits, {"tokens": tokens, "state": state}
