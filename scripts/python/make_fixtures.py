@@ -538,6 +538,69 @@ def seg():
     write_json(os.path.join(RES, "seg", "cases.json"), {"cases": out})
 
 
+# One segmentation training step through PyTorch autograd: Segmenter's loss — the grid logits
+# upsampled bilinearly to the input, per-pixel cross-entropy with the ignore label left out and
+# optional class weights — and every parameter's gradient, through unmerging and parking.
+SEG_TRAIN_CASES = [  # (name, reducer kind, params, restore, class weights)
+    ("segtrain_dense", None, {}, "output", None),
+    ("segtrain_tome_weighted", "tome", dict(r=6), "output", [0.5, 1.0, 2.0, 1.5, 0.75]),
+    ("segtrain_ppt_llf", "ppt", dict(r=9, layers=(0, 2), prop_attn=True), "llf", None),
+]
+
+
+def seg_train():
+    import adaptive_ref  # noqa: F401
+    import seg_ref
+    cfg, k, batch = SEG_CFG, SEG_CLASSES, 3
+    H, W = cfg.img
+    out = []
+    for name, kind, p, mode, weights in SEG_TRAIN_CASES:
+        for attempt in range(80):
+            seed = 15000 + attempt * 31 + sum(map(ord, name))
+            sd = {n: t for n, t in hash_state_dict(cfg, seed, 2.0).items() if not n.startswith("head.")}
+            for n, shape in (("decoder.head.weight", (k, cfg.dim)), ("decoder.head.bias", (k,))):
+                c, a = hashinit.scale_for(n, shape)
+                sd[n] = torch.from_numpy(hashinit.uniform(seed, n, shape, a, c))
+            params = {n: t.clone().requires_grad_(True) for n, t in sd.items()}
+            px = hash_pixels(cfg, batch, seed + 1)
+            g = torch.Generator().manual_seed(seed)
+            labels = torch.randint(0, k + 1, (batch, H, W), generator=g)  # k = the ignore label (about 1 pixel in 6)
+            grids, tokens, margins = [], [], []
+            for b in range(batch):
+                red = None
+                if kind == "tome":
+                    red = tome_ref.ToMe(cfg, p["r"], True, False)
+                elif kind == "ppt":
+                    red = seg_ref.DensePPT(cfg, threshold=0.0, **p)
+                gr, t = seg_ref.segment_one(px[b:b + 1], params, cfg, red, mode, k)
+                grids.append(gr)
+                tokens.append(t)
+                if red is not None and red.margins:
+                    margins.append(min(red.margins))
+            margin = min(margins) if margins else float("inf")
+            if margin > (2e-4 if kind == "tome" else 1e-6):
+                break
+        else:
+            raise RuntimeError("no clean seed for " + name)
+        grid = torch.stack(grids)
+        up = torch.nn.functional.interpolate(grid, size=(H, W), mode="bilinear", align_corners=False)
+        wt = None if weights is None else torch.tensor(weights, dtype=torch.float32)
+        loss = torch.nn.functional.cross_entropy(up, labels, weight=wt, ignore_index=k)
+        loss.backward()
+        grads = {n: v.grad.detach().clone() for n, v in params.items() if v.grad is not None}
+        missing = sorted(set(params) - set(grads))
+        assert not missing, missing
+        safetensors_io.save(os.path.join(RES, "seg", name + "_grads.safetensors"), grads)
+        correct = int(((up.argmax(1) == labels) & (labels != k)).sum())
+        spec = "none" if kind is None else ("tome:r=%d" % p["r"] if kind == "tome" else java_spec("ppt", p, 0.0))
+        out.append({"name": name, "spec": spec, "restore": mode, "config": cfg.to_json(), "classes": k, "ignore": k,
+                    "class_weights": weights, "seed": seed, "qk_gain": 2.0, "batch": batch, "pixel_seed": seed + 1,
+                    "labels": labels.reshape(-1).tolist(), "loss": float(loss), "correct": correct,
+                    "counted": int((labels != k).sum()), "tokens": tokens, "grads": name + "_grads.safetensors"})
+        print(name, spec, mode, "loss %.6f" % float(loss), tokens[0])
+    write_json(os.path.join(RES, "seg", "train_cases.json"), {"cases": out})
+
+
 def ltmp_reference_model(cfg, tau):
     """The reference's LTMPVisionTransformer on a vit_ref config (stubs for its logging imports;
     block_fn drops the keyword arguments newer timm passes that LTMPBlock does not take)."""
@@ -930,3 +993,5 @@ if __name__ == "__main__":
         seg()
     if what in ("cropr_train", "all"):
         cropr_train()
+    if what in ("seg_train", "all"):
+        seg_train()

@@ -31,6 +31,31 @@ public final class Resize {
         return out;
     }
 
+    /**
+     * Backward of {@link #bilinear}: adds {@code dOut [ch, oh, ow]} into {@code dSrc [ch, h, w]}
+     * (at {@code off}) with the same four weights per output pixel (the transposed resize).
+     */
+    public static void bilinearBackward(float[] dOut, int ch, int h, int w, int oh, int ow, float[] dSrc, int off) {
+        int[] y0 = new int[oh], y1 = new int[oh], x0 = new int[ow], x1 = new int[ow];
+        float[] ly = new float[oh], lx = new float[ow];
+        axis(h, oh, y0, y1, ly);
+        axis(w, ow, x0, x1, lx);
+        for (int k = 0; k < ch; k++) {
+            int base = off + k * h * w, ob = k * oh * ow;
+            for (int i = 0; i < oh; i++) {
+                int r0 = base + y0[i] * w, r1 = base + y1[i] * w;
+                float a = ly[i], a0 = 1 - a;
+                for (int j = 0; j < ow; j++) {
+                    float g = dOut[ob + i * ow + j], b = lx[j], b0 = 1 - b;
+                    dSrc[r0 + x0[j]] += a0 * b0 * g;
+                    dSrc[r0 + x1[j]] += a0 * b * g;
+                    dSrc[r1 + x0[j]] += a * b0 * g;
+                    dSrc[r1 + x1[j]] += a * b * g;
+                }
+            }
+        }
+    }
+
     /** PyTorch's source index and weight per output position along one axis. */
     private static void axis(int in, int out, int[] i0, int[] i1, float[] lambda) {
         float scale = (float) in / out;

@@ -23,6 +23,35 @@ public final class Tape {
     int poolFrom;                       // first token average pooling read
     final Grads grads;
     Trace trace;
+    Seg seg;                            // a segmentation forward's decoder activations, or null
+
+    /** What the segmentation decoder keeps: the final rows (all tokens, parked ones restored), their norm and logits. */
+    static final class Seg {
+        final int classes;
+        final float[] normIn, normed, mean, rstd, rowLogits, dnormed, drowLogits;
+        int rows;
+        int[] offsets;
+        int[][] source;                 // per image: original token → final row within the image
+
+        Seg(int maxRows, int c, int classes) {
+            this.classes = classes;
+            normIn = new float[maxRows * c];
+            normed = new float[maxRows * c];
+            dnormed = new float[maxRows * c];
+            mean = new float[maxRows];
+            rstd = new float[maxRows];
+            rowLogits = new float[maxRows * classes];
+            drowLogits = new float[maxRows * classes];
+        }
+    }
+
+    /** The decoder buffers for {@code classes} classes (made on first use). */
+    Seg seg(int classes) {
+        if (seg == null || seg.classes != classes) seg = new Seg(maxRows, c, classes);
+        return seg;
+    }
+
+    private final int maxRows, c;
 
     /** One block's activations. */
     static final class BlockTape {
@@ -82,6 +111,8 @@ public final class Tape {
     Tape(ViTConfig cfg, int batch) {
         this.batch = batch;
         int rows = batch * cfg.numTokens(), c = cfg.embedDim(), hid = cfg.mlpHidden();
+        this.maxRows = rows;
+        this.c = c;
         int p = cfg.patchSize();
         cols = new float[batch * cfg.numPatches() * 3 * p * p];
         blocks = new BlockTape[cfg.depth()];

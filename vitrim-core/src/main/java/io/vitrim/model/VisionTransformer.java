@@ -193,6 +193,11 @@ public final class VisionTransformer implements AutoCloseable {
         return new Segmentation(grid, batch, k, gh, gw, e.trace());
     }
 
+    /** The model's worker threads (for work beside the forward pass, e.g. a loss). */
+    public Parallel parallel() {
+        return par;
+    }
+
     /** The bound weights (ViT, method and task namespaces). */
     public WeightBinder.Weights weights() {
         return weights;
@@ -481,17 +486,23 @@ public final class VisionTransformer implements AutoCloseable {
      * with token pooling, or average pooling with {@code fc_norm}; not a distillation token.
      */
     public Tape newTape(int batch) {
-        checkTrainable(config, source);
+        checkTrainable(config, segmentation != null, source);
         return new Tape(config, batch);
     }
 
-    /** Fails unless the training graph supports this model's shape ({@code where} names it). */
+    /** Fails unless the training graph supports this classifier's shape ({@code where} names it). */
     public static void checkTrainable(ViTConfig config, Object where) {
+        checkTrainable(config, false, where);
+    }
+
+    /** As {@link #checkTrainable(ViTConfig, Object)}, for a classifier or (no head, per-token decoder) a segmentation model. */
+    public static void checkTrainable(ViTConfig config, boolean segmentation, Object where) {
         if (config.distToken()) throw VitrimException.of(where, "training a distilled (dist_token) model is not supported");
         if (!config.plain()) {
             throw VitrimException.of(where, "training supports plain ViT/DeiT blocks only, not register tokens, no_embed_class, "
                     + "LayerScale, norm_pre or QuickGELU (this model is an encoder for inference)");
         }
+        if (segmentation) return; // the decoder reads every token after the final norm: no pooling, no classifier
         if (config.numClasses() == 0) throw VitrimException.of(where, "training needs a classifier head (num_classes > 0)");
         if (config.globalPool() == ViTConfig.Pool.MAP) throw VitrimException.of(where, "training a model with an attention pool (global_pool=map) is not supported");
         if (config.globalPool() == ViTConfig.Pool.AVG && !config.fcNorm()) {
@@ -504,6 +515,20 @@ public final class VisionTransformer implements AutoCloseable {
      * activations in {@code tape}; returns logits [B, K] (kept in the tape).
      */
     public float[] forward(Tape tape, float[] pixels, TokenReducer reducer) {
+        final int batch = tape.batch;
+        TokenState s = forwardBlocks(tape, pixels, reducer);
+        tape.finalOffsets = s.offsets();
+        tape.finalSize = reducer.sizeWeightedPool() ? s.size() : null;
+        // the final rows live in a gradient buffer: pooling copies what its backward needs
+        tape.poolFrom = poolFrom(reducer);
+        pool(s.x(), s.offsets(), s.size(), batch, reducer.sizeWeightedPool(), tape.poolFrom, tape.feats, tape.pooledIn,
+                new float[][] {tape.featMean, tape.featRstd});
+        tape.logits = classify(tape.feats, batch);
+        return tape.logits;
+    }
+
+    /** Embedding and blocks of a training forward (activations into {@code tape}); the final state, parked tokens restored if the reducer asks. */
+    private TokenState forwardBlocks(Tape tape, float[] pixels, TokenReducer reducer) {
         checkOpen();
         final int batch = tape.batch, c = config.embedDim();
         if (pixels.length != (long) batch * 3 * config.imgHeight() * config.imgWidth()) {
@@ -520,17 +545,66 @@ public final class VisionTransformer implements AutoCloseable {
         tape.outputRestore = null;
         if (reducer.restoreAtOutput()) {
             tape.outputRestore = new PlanApplier.Recording();
-            spare = PlanApplier.restore(par, s, spare, tape.outputRestore);
+            PlanApplier.restore(par, s, spare, tape.outputRestore);
         }
-        tape.finalOffsets = s.offsets();
-        tape.finalSize = reducer.sizeWeightedPool() ? s.size() : null;
-        // the final rows live in a gradient buffer: pooling copies what its backward needs
-        tape.poolFrom = poolFrom(reducer);
-        pool(s.x(), s.offsets(), s.size(), batch, reducer.sizeWeightedPool(), tape.poolFrom, tape.feats, tape.pooledIn,
-                new float[][] {tape.featMean, tape.featRstd});
-        tape.logits = classify(tape.feats, batch);
         tape.trace = trace;
-        return tape.logits;
+        return s;
+    }
+
+    /**
+     * The segmentation training forward: the same blocks and reducer (made {@link
+     * io.vitrim.reduce.Dense} with {@code restore}) as {@link #segment}, keeping the activations in
+     * {@code tape}; returns the per-patch logits {@code [B, K, gridH, gridW]} (each patch reads
+     * the final token it went into).
+     */
+    public float[] forwardSegment(Tape tape, float[] pixels, TokenReducer reducer, io.vitrim.reduce.Dense.Restore restore) {
+        if (segmentation == null) throw new VitrimException(source + ": not a segmentation model");
+        final int batch = tape.batch, c = config.embedDim(), k = segmentation.numClasses(), np = config.numPatches(), prefix = config.numPrefix();
+        TokenState s = forwardBlocks(tape, pixels, io.vitrim.reduce.Dense.of(reducer, restore, config.depth()));
+        Tape.Seg t = tape.seg(k);
+        int rows = s.total();
+        t.rows = rows;
+        t.offsets = s.offsets().clone();
+        t.source = java.util.Arrays.stream(s.source()).map(int[]::clone).toArray(int[][]::new);
+        // the final rows live in a gradient buffer: the norm's input is copied for its backward
+        System.arraycopy(s.x(), 0, t.normIn, 0, rows * c);
+        LayerNorm.forward(par, t.normIn, 0, c, rows, c, normWeight.value, normBias.value, config.normEps(), t.normed, 0, c, t.mean, t.rstd);
+        decoderHead.forward(par, t.normed, rows, t.rowLogits, Gemm.Mode.SET);
+        float[] grid = new float[batch * k * np];
+        for (int b = 0; b < batch; b++) {
+            int o = t.offsets[b];
+            for (int q = 0; q < np; q++) {
+                int r = t.source[b][prefix + q];
+                if (r < 0) throw new IllegalStateException("patch " + q + " of image " + b + " has no final token");
+                for (int j = 0; j < k; j++) grid[(b * k + j) * np + q] = t.rowLogits[(o + r) * k + j];
+            }
+        }
+        tape.logits = grid;
+        return grid;
+    }
+
+    /**
+     * Backward from dL/d(grid logits) {@code [B, K, gridH, gridW]} of the last {@link
+     * #forwardSegment}: a merged token collects the gradients of every patch that read it.
+     */
+    public void backwardSegment(Tape tape, float[] dgrid) {
+        final int batch = tape.batch, c = config.embedDim(), np = config.numPatches(), prefix = config.numPrefix();
+        Tape.Seg t = tape.seg;
+        final int k = segmentation.numClasses(), rows = t.rows;
+        float[] drow = t.drowLogits;
+        java.util.Arrays.fill(drow, 0, rows * k, 0f);
+        for (int b = 0; b < batch; b++) {
+            int o = t.offsets[b];
+            for (int q = 0; q < np; q++) {
+                int r = t.source[b][prefix + q];
+                for (int j = 0; j < k; j++) drow[(o + r) * k + j] += dgrid[(b * k + j) * np + q];
+            }
+        }
+        Tape.Grads g = tape.grads;
+        decoderHead.backward(par, t.normed, drow, rows, t.dnormed, false, g.scratch);
+        LayerNorm.backward(par, t.normIn, c, rows, c, normWeight.value, t.mean, t.rstd, t.dnormed, c, g.dx, c, false,
+                normWeight.grad, normBias.grad);
+        backwardBlocks(tape);
     }
 
     /**
@@ -562,11 +636,18 @@ public final class VisionTransformer implements AutoCloseable {
                 for (int j = 0; j < d; j++) dx[(o + t) * d + j] = dpooled[b * d + j] * wt;
             }
         }
+        backwardBlocks(tape);
+    }
+
+    /** From dL/d(final rows) in {@code tape.grads.dx}: restores, blocks and embeddings. */
+    private void backwardBlocks(Tape tape) {
+        final int d = config.embedDim(), batch = tape.batch, prefix = config.numPrefix(), n0 = config.numTokens();
+        Tape.Grads g = tape.grads;
         g.slots.reset();
         if (tape.outputRestore != null) g.planBackward(par, tape.outputRestore, d);
         for (int i = blocks.length - 1; i >= 0; i--) blocks[i].backward(par, tape.blocks[i], g);
         // embeddings: pos_embed and cls_token sum over the batch; patches go to the conv
-        dx = g.dx;
+        float[] dx = g.dx;
         if (posEmbed.grad != null) for (int b = 0; b < batch; b++) for (int q = 0; q < n0 * d; q++) posEmbed.grad[q] += dx[b * n0 * d + q];
         if (clsToken != null && clsToken.grad != null) {
             for (int b = 0; b < batch; b++) for (int j = 0; j < d; j++) clsToken.grad[j] += dx[b * n0 * d + j];

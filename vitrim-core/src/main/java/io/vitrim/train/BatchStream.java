@@ -4,34 +4,28 @@ import io.vitrim.data.LabelledImages;
 
 import java.util.concurrent.ArrayBlockingQueue;
 import java.util.concurrent.BlockingQueue;
+import java.util.function.IntFunction;
 
 /**
  * Produces the batches of one epoch on a background thread (augmentation included), a few ahead
  * of the training loop, so the loop never waits on data. The last partial batch is dropped.
  */
 final class BatchStream implements AutoCloseable {
-    /** One batch: normalised pixels [B, 3, H, W] and labels [B]. */
-    record Batch(float[] pixels, int[] labels) {}
+    /**
+     * One batch: normalised pixels [B, 3, H, W] and its targets — class labels [B] for a
+     * classifier, or class ids per pixel [B, H, W] ({@code pixelLabels}) for segmentation.
+     */
+    record Batch(float[] pixels, int[] labels, byte[] pixelLabels) {}
 
     private final BlockingQueue<Object> queue = new ArrayBlockingQueue<>(3);
     private final Thread thread;
     private volatile boolean stop;
 
-    BatchStream(LabelledImages data, TrainConfig cfg, int epoch, int startStep, float[] mean, float[] std) {
-        int n = data.size(), b = cfg.batch(), steps = n / b, per = 3 * data.height() * data.width();
-        int[] order = Augment.order(n, cfg.seed(), epoch);
+    /** Batches {@code startStep..steps-1}, batch {@code s} made by {@code make.apply(s)}. */
+    BatchStream(int steps, int startStep, IntFunction<Batch> make) {
         thread = new Thread(() -> {
             try {
-                for (int s = startStep; s < steps && !stop; s++) {
-                    float[] px = new float[b * per];
-                    int[] labels = new int[b];
-                    for (int k = 0; k < b; k++) {
-                        int idx = order[s * b + k];
-                        Augment.sample(data, idx, cfg.seed(), epoch, cfg.cropPad(), cfg.flip(), cfg.randOps(), cfg.randMagnitude(), mean, std, px, k * per);
-                        labels[k] = data.label(idx);
-                    }
-                    queue.put(new Batch(px, labels));
-                }
+                for (int s = startStep; s < steps && !stop; s++) queue.put(make.apply(s));
             } catch (InterruptedException e) {
                 Thread.currentThread().interrupt();
             } catch (RuntimeException e) {
@@ -40,6 +34,26 @@ final class BatchStream implements AutoCloseable {
         }, "vitrim-batches");
         thread.setDaemon(true);
         thread.start();
+    }
+
+    /** A labelled set's augmented batches of one epoch (crop, flip, RandAugment as {@code cfg} says). */
+    BatchStream(LabelledImages data, TrainConfig cfg, int epoch, int startStep, float[] mean, float[] std) {
+        this(data.size() / cfg.batch(), startStep, classification(data, cfg, epoch, mean, std));
+    }
+
+    private static IntFunction<Batch> classification(LabelledImages data, TrainConfig cfg, int epoch, float[] mean, float[] std) {
+        int b = cfg.batch(), per = 3 * data.height() * data.width();
+        int[] order = Augment.order(data.size(), cfg.seed(), epoch);
+        return s -> {
+            float[] px = new float[b * per];
+            int[] labels = new int[b];
+            for (int k = 0; k < b; k++) {
+                int idx = order[s * b + k];
+                Augment.sample(data, idx, cfg.seed(), epoch, cfg.cropPad(), cfg.flip(), cfg.randOps(), cfg.randMagnitude(), mean, std, px, k * per);
+                labels[k] = data.label(idx);
+            }
+            return new Batch(px, labels, null);
+        };
     }
 
     Batch next() throws InterruptedException {

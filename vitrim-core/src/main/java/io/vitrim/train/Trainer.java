@@ -46,8 +46,7 @@ public final class Trainer {
 
     private final ViTConfig model;
     private final TrainConfig cfg;
-    private final LabelledImages train;
-    private final LabelledImages eval;
+    private final TrainTask task;
     private final Path out;
     private final int threads;
     private final PreprocessConfig pre;
@@ -59,7 +58,7 @@ public final class Trainer {
     private MethodTraining method;
     private MethodTraining.Graph graph;
     private List<Param> trained;
-    private TrainingStep stepper;
+    private TrainTask.Stepper stepper;
     private AdamW opt;
     private int epochsDone;
     private long step;
@@ -79,15 +78,22 @@ public final class Trainer {
      */
     public Trainer(ViTConfig model, PreprocessConfig pre, TrainConfig cfg, StateDict initial, List<LossTerm> loss,
                    LabelledImages train, LabelledImages eval, Path out, int threads) {
-        if (model.numClasses() != train.classes().size()) {
-            throw VitrimException.of(train.source(), train.classes().size() + " classes but the model has " + model.numClasses());
-        }
-        if (train.size() < cfg.batch()) throw VitrimException.of(train.source(), train.size() + " images, fewer than one batch of " + cfg.batch());
+        this(model, pre, cfg, initial, loss, new ClassificationTask(train, eval), out, threads);
+    }
+
+    /**
+     * A run of any {@link TrainTask} (classification or segmentation).
+     *
+     * @param initial starting weights (fine-tuning, {@code cfg.init()}); null = the task's seeded random ones
+     */
+    public Trainer(ViTConfig model, PreprocessConfig pre, TrainConfig cfg, StateDict initial, List<LossTerm> loss,
+                   TrainTask task, Path out, int threads) {
+        task.check(model);
+        if (task.size() < cfg.batch()) throw VitrimException.of(task.source(), task.size() + " images, fewer than one batch of " + cfg.batch());
         this.model = model;
         this.pre = pre;
         this.cfg = cfg;
-        this.train = train;
-        this.eval = eval;
+        this.task = task;
         this.out = out;
         this.threads = threads;
         this.initial = initial;
@@ -161,7 +167,7 @@ public final class Trainer {
 
     private void build(StateDict init, Object source) {
         if (net != null) net.close();
-        net = VisionTransformer.create(model, pre, train.classes(), init, threads, source);
+        net = task.build(model, pre, init, threads, source);
         reducer = net.reducer(method != null ? method.evalSpec() : cfg.reduce());
         List<ParamGroups.Group> groups = cfg.groups().resolve(net.weights().all(), model.depth(), cfg.lr());
         trained = new ArrayList<>();
@@ -171,7 +177,7 @@ public final class Trainer {
             scale[i] = (float) groups.get(i).lrScale();
         }
         opt = new AdamW(trained, scale, 0.9f, 0.999f, 1e-8f, (float) cfg.weightDecay());
-        stepper = new TrainingStep(net, reducer, trained, loss);
+        stepper = task.stepper(net, reducer, trained, loss, cfg);
     }
 
     /** The method's graph of {@code epoch} (if there is a method) and a stepper that runs it. */
@@ -180,7 +186,7 @@ public final class Trainer {
         graph = method.graph(net, epoch);
         List<LossTerm> all = new ArrayList<>(loss);
         all.addAll(graph.losses());
-        stepper = new TrainingStep(net, graph.reducer(), trained, all);
+        stepper = task.stepper(net, graph.reducer(), trained, all, cfg);
     }
 
     /** Runs the remaining epochs. */
@@ -189,7 +195,7 @@ public final class Trainer {
             if (!resume(l)) {
                 StateDict init = initial;
                 if (init == null) {
-                    init = RandomInit.create(model, cfg.seed());
+                    init = task.randomInit(model, cfg.seed());
                     if (cfg.sinCosPos()) RandomInit.sinCosPosEmbed(init, model);
                 }
                 // a copy: the caller's state dict stays as it was
@@ -201,19 +207,18 @@ public final class Trainer {
                 dropRates[i] = cfg.dropPathAt(i, model.depth());
                 if (method != null) dropRates[i] = method.dropPath(i, model.depth(), dropRates[i]);
             }
-            int stepsPerEpoch = train.size() / cfg.batch();
-            int k = model.numClasses();
+            int stepsPerEpoch = task.size() / cfg.batch();
             for (int epoch = epochsDone; epoch < cfg.epochs(); epoch++) {
                 long t0 = System.nanoTime();
                 double lossSum = 0;
-                int correct = 0, seen = 0;
+                long correct = 0, counted = 0;
+                int seen = 0;
                 methodGraph(epoch);
-                try (BatchStream bs = new BatchStream(train, cfg, epoch, 0, pre.mean(), pre.std())) {
+                try (BatchStream bs = task.batches(model, pre, cfg, epoch)) {
                     for (int s = 0; s < stepsPerEpoch; s++) {
                         BatchStream.Batch b = bs.next();
-                        float[] targets = SoftmaxCrossEntropy.smoothed(b.labels(), k, (float) cfg.labelSmoothing());
                         tape.dropPath(dropRates, Augment.mix(cfg.seed() ^ 0xD809L, step));
-                        TrainingStep.Result r = stepper.run(tape, b.pixels(), targets);
+                        TrainTask.StepResult r = stepper.run(tape, b);
                         if (cfg.clipNorm() > 0) AdamW.clipGradNorm(trained, cfg.clipNorm());
                         double lr = cfg.lrAt(step, stepsPerEpoch);
                         opt.step((float) lr);
@@ -222,9 +227,10 @@ public final class Trainer {
                         step++;
                         lossSum += r.loss() * cfg.batch();
                         correct += r.correct();
+                        counted += r.counted();
                         seen += cfg.batch();
                         double secs = (System.nanoTime() - t0) / 1e9;
-                        l.step(epoch, s + 1, stepsPerEpoch, lossSum / seen, (double) correct / seen, seen / secs, lr);
+                        l.step(epoch, s + 1, stepsPerEpoch, lossSum / seen, (double) correct / counted, seen / secs, lr);
                     }
                 } catch (InterruptedException e) {
                     Thread.currentThread().interrupt();
@@ -237,22 +243,15 @@ public final class Trainer {
                 m.put("step", step);
                 m.put("lr", cfg.lrAt(step - 1, stepsPerEpoch));
                 m.put("train_loss", lossSum / seen);
-                m.put("train_acc", (double) correct / seen);
+                m.put("train_acc", (double) correct / counted);
                 m.put("epoch_seconds", trainSecs);
                 m.put("images_per_s", seen / trainSecs);
                 if (graph != null) m.putAll(graph.epochMetrics());
                 StateDict sd = net.stateDict();
-                if (eval != null) {
+                if (task.evaluates()) {
                     long e0 = System.nanoTime();
-                    // eval_top1 is always the unreduced model; with --reduce also the reduced one
-                    Accuracy.Result a = Accuracy.evaluate(net, eval, TokenReducer.NONE, 250, null, null);
-                    m.put("eval_top1", a.top1Rate());
-                    m.put("eval_top5", a.top5Rate());
-                    if (method != null || !cfg.reduce().equals("none")) {
-                        Accuracy.Result ar = Accuracy.evaluate(net, eval, reducer, 250, null, null);
-                        m.put("eval_top1_reduced", ar.top1Rate());
-                        m.put("eval_top5_reduced", ar.top5Rate());
-                    }
+                    // the unreduced model always; with --reduce (or a method) also the reduced one
+                    m.putAll(task.evaluate(net, method != null || !cfg.reduce().equals("none") ? reducer : null));
                     m.put("eval_seconds", (System.nanoTime() - e0) / 1e9);
                 }
                 m.put("train_seconds_total", secondsSoFar);
@@ -269,7 +268,9 @@ public final class Trainer {
     private void save(StateDict sd) throws IOException {
         Map<String, String> meta = new LinkedHashMap<>();
         meta.put("epochs", String.valueOf(epochsDone));
-        ModelFolder.write(out, model, pre, train.classes(), sd, meta, method == null ? Map.of() : method.configExtras());
+        Map<String, Object> extras = new LinkedHashMap<>(task.configExtras());
+        if (method != null) extras.putAll(method.configExtras());
+        ModelFolder.write(out, model, pre, task.labels(), sd, meta, extras);
         writeMetrics();
         // checkpoint: weights, optimiser moments, position in the run
         Map<String, SafeTensors.Tensor> t = new LinkedHashMap<>();
@@ -289,8 +290,7 @@ public final class Trainer {
         cm.put("train_config", Json.write(cfg.toJson()));
         cm.put("history", Json.write(history));
         if (method != null) cm.put("method_training", Json.write(method.configExtras()));
-        cm.put("train_data", String.valueOf(train.source()));
-        if (eval != null && cfg.holdout() == 0) cm.put("eval_data", String.valueOf(eval.source()));
+        cm.putAll(task.checkpointMetadata(cfg));
         SafeTensors.write(out.resolve(CHECKPOINT), t, cm);
     }
 

@@ -14,6 +14,15 @@ import java.util.Map;
 public final class Fixtures {
     private Fixtures() {}
 
+    /** The file of a fixture resource ({@code name} under {@code /fixtures/}). */
+    public static java.nio.file.Path path(String name) {
+        try {
+            return java.nio.file.Path.of(Fixtures.class.getResource("/fixtures/" + name).toURI());
+        } catch (java.net.URISyntaxException | NullPointerException e) {
+            throw new IllegalStateException("no fixture " + name, e);
+        }
+    }
+
     public static Json.Obj load(String resource) {
         try (InputStream in = Fixtures.class.getResourceAsStream("/fixtures/" + resource)) {
             if (in == null) throw new IllegalStateException("missing fixture " + resource + " (run scripts/python/make_fixtures.py)");
