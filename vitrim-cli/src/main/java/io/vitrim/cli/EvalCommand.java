@@ -21,12 +21,15 @@ import java.util.Map;
 import java.util.concurrent.Callable;
 
 @Command(name = "eval", sortOptions = false, mixinStandardHelpOptions = true,
-        header = "Top-1 / top-5 accuracy on labelled images, per reduction.",
-        description = "Top-1 (and top-5) accuracy of a model on labelled images (<class>/<image> in a zip or folder), per reduction.",
+        header = "Top-1 / top-5 accuracy (or mIoU) on labelled images, per reduction.",
+        description = {"Top-1 (and top-5) accuracy of a classifier on labelled images (<class>/<image> in a zip or folder), per reduction.",
+            "",
+            "A segmentation model is evaluated on images/<id> + labels/<id>.png (CamVid's zips): mIoU, per-class IoU and pixel accuracy, each mask upsampled from the patch grid to its label's full size; the ignore label is left out."},
         footer = {"", "Examples:",
             "  vitrim eval --data test.zip                   # the embedded model",
             "  vitrim eval --data test.zip --reduce tome:r=4 --reduce ppt:r=16,layers=2/4",
-            "  vitrim eval --model models/deit-s --data val.zip --limit 1000 --json"})
+            "  vitrim eval --model models/deit-s --data val.zip --limit 1000 --json",
+            "  vitrim eval --model models/camvid-vit --data camvid/test.zip --reduce tome:r=40 --restore llf"})
 final class EvalCommand implements Callable<Integer> {
     @Mixin
     ModelOptions model;
@@ -49,6 +52,10 @@ final class EvalCommand implements Callable<Integer> {
     @Option(names = "--json", description = "Print one JSON object.")
     boolean json;
 
+    @Option(names = "--restore", paramLabel = "output|llf", defaultValue = "output",
+            description = "Segmentation: pruned tokens come back after the last block (output) or before it (llf) (default: ${DEFAULT-VALUE}).")
+    String restore;
+
     @picocli.CommandLine.Spec
     picocli.CommandLine.Model.CommandSpec spec;
 
@@ -57,7 +64,8 @@ final class EvalCommand implements Callable<Integer> {
         if (batch < 1) throw new VitrimException("--batch " + batch + ": must be at least 1");
         PrintWriter out = spec.commandLine().getOut(), err = spec.commandLine().getErr();
         int n = threads.get();
-        try (VisionTransformer m = model.loadClassifier(n, null)) {
+        try (VisionTransformer m = model.loadTask(n, null)) {
+            if (m.segmentation() != null) return segmentation(m, out, err, n);
             // the dense baseline always comes first, so every reduction shows what it costs
             List<TokenReducer> reducers = new ArrayList<>();
             reducers.add(TokenReducer.NONE);
@@ -99,6 +107,68 @@ final class EvalCommand implements Callable<Integer> {
                 o.put("results", rows);
                 out.println(Json.write(o));
             }
+        }
+        out.flush();
+        return 0;
+    }
+
+    /** mIoU, per-class IoU and pixel accuracy per reduction of a segmentation model. */
+    private int segmentation(VisionTransformer m, PrintWriter out, PrintWriter err, int n) {
+        io.vitrim.reduce.Dense.Restore when = SegmentationTraining.restore(restore);
+        var task = m.segmentation();
+        List<TokenReducer> reducers = new ArrayList<>();
+        reducers.add(TokenReducer.NONE);
+        for (String r : reduce) if (!r.trim().equals("none")) reducers.add(io.vitrim.io.SideWeights.reducer(m, r));
+        Progress p = new Progress(err, !json);
+        p.status("loading " + data);
+        io.vitrim.data.SegmentationImages d = io.vitrim.data.SegmentationImages.load(data, task.numClasses(), task.ignoreIndex(), limit);
+        List<String> names = m.labels();
+        List<Object> rows = new ArrayList<>();
+        double denseMiou = 0, denseMacs = 0;
+        int sb = Math.min(batch, 16); // a segmentation batch holds full-size masks too
+        for (TokenReducer r : reducers) {
+            io.vitrim.measure.SegmentationMetrics.Result a = io.vitrim.measure.SegmentationMetrics.evaluate(m, d, r, when, sb,
+                    k -> p.status(r.spec() + ": " + k + "/" + d.size()));
+            p.done();
+            double miou = a.metrics().meanIoU();
+            if (r == TokenReducer.NONE) {
+                denseMiou = miou;
+                denseMacs = a.gmacs();
+            }
+            double[] iou = a.metrics().perClassIoU();
+            Map<String, Object> perClass = new LinkedHashMap<>();
+            for (int c = 0; c < iou.length; c++) perClass.put(names != null ? names.get(c) : String.valueOf(c), Double.isNaN(iou[c]) ? null : iou[c]);
+            Map<String, Object> o = new LinkedHashMap<>();
+            o.put("spec", r.spec());
+            if (r != TokenReducer.NONE) o.put("restore", when.name().toLowerCase(Locale.ROOT));
+            o.put("images", a.images());
+            o.put("miou", miou);
+            o.put("pixel_acc", a.metrics().pixelAccuracy());
+            o.put("per_class_iou", perClass);
+            o.put("gmacs", a.gmacs());
+            o.put("miou_drop", denseMiou - miou);
+            o.put("mac_ratio", denseMacs / a.gmacs());
+            rows.add(o);
+            if (!json) {
+                String drop = r == TokenReducer.NONE ? "      (baseline)      "
+                        : String.format(Locale.ROOT, "  %+6.2f pt  %5.2fx MACs", -100 * (denseMiou - miou), denseMacs / a.gmacs());
+                out.printf(Locale.ROOT, "%-30s mIoU %6.2f%%  pixel acc %6.2f%%%s  (%d images, %.3f GMACs)%n", r.spec(), 100 * miou,
+                        100 * a.metrics().pixelAccuracy(), drop, a.images(), a.gmacs());
+                StringBuilder b = new StringBuilder("    IoU:");
+                for (Map.Entry<String, Object> e : perClass.entrySet()) {
+                    b.append(' ').append(e.getKey()).append(' ').append(e.getValue() == null ? "-" : String.format(Locale.ROOT, "%.1f", 100 * (Double) e.getValue()));
+                }
+                out.println(b);
+                out.flush();
+            }
+        }
+        if (json) {
+            Map<String, Object> o = new LinkedHashMap<>();
+            o.put("model", model.describe());
+            o.put("data", data.toString());
+            o.put("task", "segmentation");
+            o.put("results", rows);
+            out.println(Json.write(o));
         }
         out.flush();
         return 0;

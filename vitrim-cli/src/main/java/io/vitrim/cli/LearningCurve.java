@@ -8,12 +8,16 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 
-/** learning_curve.{png,svg} (accuracy per epoch) and loss_curve.{png,svg} from the metrics history. */
+/**
+ * learning_curve.{png,svg} (accuracy per epoch: top-1 of a classifier, mIoU and pixel accuracy of
+ * a segmentation model) and loss_curve.{png,svg} from the metrics history.
+ */
 final class LearningCurve {
     private LearningCurve() {}
 
     static void write(List<Map<String, Object>> history, Path dir) throws IOException {
         int n = history.size();
+        boolean seg = n > 0 && history.get(n - 1).containsKey("eval_miou");
         double[] ep = new double[n], trainAcc = new double[n], loss = new double[n];
         List<Double> evalX = new ArrayList<>(), evalY = new ArrayList<>();
         for (int i = 0; i < n; i++) {
@@ -21,19 +25,20 @@ final class LearningCurve {
             ep[i] = ((Number) m.get("epoch")).doubleValue();
             trainAcc[i] = 100 * ((Number) m.get("train_acc")).doubleValue();
             loss[i] = ((Number) m.get("train_loss")).doubleValue();
-            if (m.get("eval_top1") instanceof Number) {
+            Object e = m.containsKey("eval_miou") ? m.get("eval_miou") : m.get("eval_top1");
+            if (e instanceof Number v && !Double.isNaN(v.doubleValue())) {
                 evalX.add(ep[i]);
-                evalY.add(100 * ((Number) m.get("eval_top1")).doubleValue());
+                evalY.add(100 * v.doubleValue());
             }
         }
         List<Charts.Line> acc = new ArrayList<>();
-        acc.add(Charts.Line.of("train (augmented, running mean)", ep, trainAcc));
+        acc.add(Charts.Line.of(seg ? "train pixel accuracy (augmented, running mean)" : "train (augmented, running mean)", ep, trainAcc));
         if (!evalX.isEmpty()) {
-            acc.add(Charts.Line.of("eval top-1", evalX.stream().mapToDouble(Double::doubleValue).toArray(),
+            acc.add(Charts.Line.of(seg ? "eval mIoU" : "eval top-1", evalX.stream().mapToDouble(Double::doubleValue).toArray(),
                     evalY.stream().mapToDouble(Double::doubleValue).toArray()));
         }
-        Charts.write(Charts.chart("Learning curve", "epoch", "accuracy (%)", acc), dir.resolve("learning_curve"));
-        Charts.write(Charts.chart("Training loss", "epoch", "cross-entropy (label-smoothed)", List.of(Charts.Line.of("train loss", ep, loss))),
+        Charts.write(Charts.chart("Learning curve", "epoch", seg ? "accuracy / mIoU (%)" : "accuracy (%)", acc), dir.resolve("learning_curve"));
+        Charts.write(Charts.chart("Training loss", "epoch", seg ? "per-pixel cross-entropy" : "cross-entropy (label-smoothed)", List.of(Charts.Line.of("train loss", ep, loss))),
                 dir.resolve("loss_curve"));
     }
 }

@@ -12,7 +12,7 @@ import java.io.PrintWriter;
         versionProvider = Main.Version.class,
         scope = CommandLine.ScopeType.INHERIT,
         description = {"Token reduction for Vision Transformers on the JVM: classify, measure, train and compare ToMe, PPT, local-global merging, LTMP and friends on timm / Hugging Face checkpoints.", ""},
-        subcommands = {ClassifyCommand.class, EmbedCommand.class, BenchCommand.class, InfoCommand.class, TrainCommand.class, FinetuneCommand.class, EvalCommand.class,
+        subcommands = {ClassifyCommand.class, EmbedCommand.class, BenchCommand.class, InfoCommand.class, TrainCommand.class, FinetuneCommand.class, EvalCommand.class, SegmentCommand.class,
             VisualizeCommand.class, ParetoCommand.class, CompletionCommand.class,
             CommandLine.HelpCommand.class},
         footer = {"", "Examples:",

@@ -121,8 +121,23 @@ final class ModelOptions {
     }
 
     /** As {@link #load}, for commands that classify: a model without a head is refused. */
+    /** A classifier or a segmentation model (not a headless encoder). */
+    VisionTransformer loadTask(int threads, String defaultArch) {
+        VisionTransformer m = load(threads, defaultArch);
+        if (m.segmentation() == null && m.config().numClasses() == 0) {
+            m.close();
+            throw new VitrimException(describe() + ": the model has no classifier head (num_classes 0, a feature encoder such as DINOv2); "
+                    + "use vitrim embed");
+        }
+        return m;
+    }
+
     VisionTransformer loadClassifier(int threads, String defaultArch) {
         VisionTransformer m = load(threads, defaultArch);
+        if (m.segmentation() != null) {
+            m.close();
+            throw new VitrimException(describe() + ": a segmentation model (per-pixel classes); use vitrim segment, or vitrim eval on a segmentation set");
+        }
         if (m.config().numClasses() == 0) {
             m.close();
             throw new VitrimException(describe() + ": the model has no classifier head (num_classes 0, a feature encoder such as DINOv2); "

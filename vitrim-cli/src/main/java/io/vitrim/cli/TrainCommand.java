@@ -24,7 +24,9 @@ import java.util.concurrent.Callable;
 
 @Command(name = "train", sortOptions = false, mixinStandardHelpOptions = true,
         header = "Train or fine-tune a ViT, optionally with token reduction.",
-        description = "Train a ViT on a labelled image set (<class>/<image> in a zip or folder), from scratch or from a model folder (--init), optionally with token reduction inside the training graph (--reduce). Writes a timm-style model folder (config.json and model.safetensors), metrics.csv, metrics.jsonl and a checkpoint after every epoch, all atomically; --resume continues bit for bit.",
+        description = {"Train a ViT on a labelled image set (<class>/<image> in a zip or folder), from scratch or from a model folder (--init), optionally with token reduction inside the training graph (--reduce). Writes a timm-style model folder (config.json and model.safetensors), metrics.csv, metrics.jsonl and a checkpoint after every epoch, all atomically; --resume continues bit for bit.",
+            "",
+            "Segmentation: data laid out as images/<id>.jpg + labels/<id>.png (CamVid's zips) trains a segmentation model — Segmenter's linear decoder on every patch token, per-pixel cross-entropy with the ignore label left out, random scale/crop/flip — from scratch or from a classifier folder (--init: its head dropped, its position embedding resampled to --img-size). mIoU and pixel accuracy on --eval-data after every epoch."},
         footer = {"", "Examples:",
             "  vitrim train --data train.zip --eval-data test.zip --img-size 32 \\",
             "      --patch-size 4 --embed-dim 192 --depth 7 --heads 3 --epochs 30 \\",
@@ -35,7 +37,9 @@ import java.util.concurrent.Callable;
             "  vitrim train --init models/cifar10-vit --trainable 'head.*' --data train.zip \\",
             "      --epochs 2 --out /tmp/head-only",
             "  vitrim train --data photos/ --limit 500 --epochs 2 --img-size 64 \\",
-            "      --patch-size 8 --out /tmp/try"})
+            "      --patch-size 8 --out /tmp/try",
+            "  vitrim train --data camvid/train.zip --eval-data camvid/val.zip --labels camvid \\",
+            "      --init models/cifar10-vit --img-size 96x128 --batch 16 --epochs 60 --out /tmp/camvid"})
 final class TrainCommand implements Callable<Integer> {
     @Option(names = "--data", paramLabel = "ZIP|DIR", description = "Training images, <class>/<image> layout.")
     Path data;
@@ -70,8 +74,10 @@ final class TrainCommand implements Callable<Integer> {
     @Option(names = "--arch", paramLabel = "NAME", defaultValue = "vit_tiny_patch16_224", description = "Base architecture (default: ${DEFAULT-VALUE}).")
     String arch;
 
-    @Option(names = "--img-size", paramLabel = "N", description = "Input size override.")
-    Integer imgSize;
+    @Option(names = "--img-size", paramLabel = "N|HxW", description = "Input size override (HxW for a non-square input, e.g. 96x128).")
+    String imgSizeSpec;
+
+    private Integer imgSize, imgWidth; // --img-size parsed: height, width
 
     @Option(names = "--patch-size", paramLabel = "N", description = "Patch size override.")
     Integer patchSize;
@@ -145,6 +151,29 @@ final class TrainCommand implements Callable<Integer> {
     @Option(names = "--eval-limit", paramLabel = "N", defaultValue = "0", description = "Evaluate on an evenly spread subset of N images (0 = all).")
     int evalLimit;
 
+    @Option(names = "--task", defaultValue = "auto",
+            description = "classification, segmentation, or auto: segmentation when --data holds images/ and labels/ (default: ${DEFAULT-VALUE}).")
+    String task;
+
+    @Option(names = "--labels", paramLabel = "camvid|NAMES",
+            description = "Segmentation classes: 'camvid' (11 classes, ignore 11, SegNet colours) or names in label-value order, comma-separated.")
+    String labels;
+
+    @Option(names = "--ignore-index", paramLabel = "N", description = "Segmentation label left out of the loss and mIoU (default: 11 for camvid, else 255).")
+    Integer ignoreIndex;
+
+    @Option(names = "--scale", paramLabel = "MIN,MAX", defaultValue = "0.5,2.0",
+            description = "Segmentation: random scale range of a sample, relative to the input size (default: ${DEFAULT-VALUE}).")
+    String scale;
+
+    @Option(names = "--class-weights", paramLabel = "none|balanced|W,...", defaultValue = "none",
+            description = "Segmentation loss weights: none, balanced (1/ln(1.02 + class share), mean 1) or one per class (default: ${DEFAULT-VALUE}).")
+    String classWeights;
+
+    @Option(names = "--restore", paramLabel = "output|llf", defaultValue = "output",
+            description = "Segmentation with --reduce: pruned tokens come back after the last block (output) or before it (llf) (default: ${DEFAULT-VALUE}).")
+    String restore;
+
     @Mixin
     ThreadOption threads;
 
@@ -157,6 +186,7 @@ final class TrainCommand implements Callable<Integer> {
         int nThreads = threads.get();
         ViTConfig model;
         TrainConfig cfg;
+        parseImgSize();
         if (resume) {
             Map<String, String> meta = Trainer.storedMetadata(out);
             cfg = Trainer.configFrom(meta);
@@ -165,6 +195,10 @@ final class TrainCommand implements Callable<Integer> {
             model = cp.config();
             if (data == null) data = Path.of(meta.get("train_data"));
             if (evalData == null && meta.containsKey("eval_data")) evalData = Path.of(meta.get("eval_data"));
+            if (cp.segmentation() != null) {
+                return SegmentationTraining.run(err, model, cp.preprocess(), null, cfg, cp.segmentation(), cp.labels(),
+                        SegmentationTraining.storedSettings(meta, out.resolve(Trainer.CHECKPOINT)), null, data, evalData, limit, evalLimit, out, nThreads);
+            }
             return run(err, model, cp.preprocess(), cfg, nThreads);
         }
         if (data == null) throw new VitrimException("--data is required (a zip or folder of <class>/<image>)");
@@ -176,6 +210,15 @@ final class TrainCommand implements Callable<Integer> {
         }
         ParamGroups groups = new ParamGroups(trainable, lrGroups, layerDecay);
         int[] ra = parseRandAugment(randAugment);
+        boolean segmentation = switch (task.toLowerCase(Locale.ROOT)) {
+            case "segmentation" -> true;
+            case "classification" -> false;
+            case "auto" -> SegmentationTraining.looksLikeSegmentation(data);
+            default -> throw new VitrimException("--task expects classification, segmentation or auto, got '" + task + "'");
+        };
+        if (segmentation && (holdout > 0 || ra[0] > 0)) {
+            throw new VitrimException("segmentation training takes its validation set from --eval-data (no --holdout) and has no --randaugment");
+        }
         TrainingData.checkChoice(holdout, evalData);
         try {
             cfg = new TrainConfig(epochs, batch, lr, minLr, warmup, weightDecay, clip, labelSmoothing, cropPad, !noFlip, seed, sinCosPos,
@@ -183,6 +226,7 @@ final class TrainCommand implements Callable<Integer> {
         } catch (IllegalArgumentException e) {
             throw new VitrimException("invalid training options: " + e.getMessage());
         }
+        if (segmentation) return segmentation(err, cfg, nThreads);
         if (init != null) {
             ModelLoader.Checkpoint cp = ModelLoader.read(init, null);
             model = cp.config();
@@ -196,6 +240,7 @@ final class TrainCommand implements Callable<Integer> {
         }
         ViTConfig base = Architectures.get(arch).config();
         ViTConfig.Pool headPool = ViTConfig.Pool.parse(pool == null ? "token" : pool, "--pool"); // avg pooling comes with fc_norm, as in timm
+        if (imgWidth != null && !imgWidth.equals(imgSize)) throw new VitrimException("--img-size " + imgSizeSpec + ": a classifier trains on square images (one number)");
         int img = imgSize != null ? imgSize : base.imgHeight();
         int dim = embedDim != null ? embedDim : base.embedDim();
         model = new ViTConfig(base.architecture(), img, img, patchSize != null ? patchSize : base.patchSize(), 3, dim,
@@ -210,6 +255,59 @@ final class TrainCommand implements Callable<Integer> {
     }
 
     private ModelLoader.Checkpoint initial;
+
+    private void parseImgSize() {
+        if (imgSizeSpec == null) return;
+        String[] p = imgSizeSpec.toLowerCase(Locale.ROOT).split("x");
+        try {
+            if (p.length == 1 || p.length == 2) {
+                imgSize = Integer.parseInt(p[0].trim());
+                imgWidth = p.length == 2 ? Integer.parseInt(p[1].trim()) : imgSize;
+                if (imgSize > 0 && imgWidth > 0) return;
+            }
+        } catch (NumberFormatException e) {
+            // the message below
+        }
+        throw new VitrimException("--img-size expects N or HxW (e.g. 32 or 96x128), got '" + imgSizeSpec + "'");
+    }
+
+    /** A new segmentation run: from a classifier folder (--init) or from scratch. */
+    private int segmentation(PrintWriter err, TrainConfig cfg, int nThreads) throws Exception {
+        if (imgSize == null) throw new VitrimException("segmentation training needs --img-size HxW, the model's input (e.g. 96x128 for CamVid's 4:3 photos)");
+        @SuppressWarnings("unchecked") java.util.List<String>[] names = new java.util.List[1];
+        io.vitrim.config.SegmentationConfig seg = SegmentationTraining.task(labels, ignoreIndex, names);
+        double[] sc = SegmentationTraining.scaleRange(scale);
+        io.vitrim.train.SegmentationTask.Settings settings = new io.vitrim.train.SegmentationTask.Settings(sc[0], sc[1], null,
+                SegmentationTraining.restore(restore));
+        ViTConfig model;
+        PreprocessConfig pre;
+        io.vitrim.model.StateDict start = null;
+        if (init != null) {
+            if (patchSize != null || embedDim != null || depth != null || heads != null || mlpRatio != null) {
+                throw VitrimException.of(init, "fine-tuning keeps the model's shapes: drop --patch-size/--embed-dim/--depth/--heads/--mlp-ratio");
+            }
+            ModelLoader.Checkpoint cp = SegmentationTraining.fromClassifier(init, imgSize, imgWidth, seg, seed);
+            model = cp.config();
+            pre = cp.preprocess();
+            start = cp.weights();
+        } else {
+            ViTConfig base = Architectures.get(arch).config();
+            int dim = embedDim != null ? embedDim : base.embedDim();
+            model = new ViTConfig(base.architecture(), imgSize, imgWidth, patchSize != null ? patchSize : base.patchSize(), 3, dim,
+                    depth != null ? depth : base.depth(), heads != null ? heads : base.numHeads(),
+                    (int) Math.round(dim * (mlpRatio == null ? 4.0 : mlpRatio)), base.qkvBias(), true, false, ViTConfig.Pool.TOKEN, false, 0,
+                    base.normEps());
+            pre = new PreprocessConfig(imgSize, imgWidth, 1.0, PreprocessConfig.Interpolation.BICUBIC, PreprocessConfig.Resize.EXACT, null, null);
+        }
+        model.validate(init != null ? init : "--arch " + arch);
+        VisionTransformer.checkTrainable(model, true, init != null ? init : "--arch " + arch);
+        Methods.parse(reduce, model.withNumClasses(2), java.util.Map.of());
+        java.util.Set<String> keys = new java.util.LinkedHashSet<>(io.vitrim.model.WeightBinder.vitKeys(model).keySet());
+        keys.addAll(seg.decoderKeys(model.embedDim()).keySet());
+        new ParamGroups(trainable, lrGroups, layerDecay).validate(new java.util.ArrayList<>(keys), lr);
+        return SegmentationTraining.run(err, model, pre, start, cfg, seg, names[0], settings, classWeights, data, evalData, limit, evalLimit,
+                out, nThreads);
+    }
 
     private static int[] parseRandAugment(String s) {
         if (s == null || s.equals("off")) return new int[] {0, 0};

@@ -243,6 +243,9 @@ public final class ModelLoader {
                 c.distToken(), gp, useFcNorm, classes, c.normEps(), regs, noEmbedClass, layerScale, preNorm, act).validate(cfgPath);
         PreprocessConfig pre = timmPreprocess(cfgPath, cfg.obj("pretrained_cfg"), a.preprocess(), config);
         SegmentationConfig seg = segmentation(cfgPath, cfg);
+        // a segmentation model sees the whole photo, resized to its input (no crop), as it was trained
+        if (seg != null) pre = new PreprocessConfig(pre.inputHeight(), pre.inputWidth(), 1.0, pre.interpolation(), PreprocessConfig.Resize.EXACT,
+                pre.mean(), pre.std());
         List<String> labels = labels(cfgPath, cfg, seg != null ? seg.numClasses() : classes);
         StateDict sd = readTensors(weights);
         resamplePosEmbed(sd, config, PosEmbed.Kernel.ANTIALIAS);

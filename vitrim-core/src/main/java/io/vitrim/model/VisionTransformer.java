@@ -665,6 +665,7 @@ public final class VisionTransformer implements AutoCloseable {
         patchEmbed.repackIfTrained();
         if (head != null) head.repackIfTrained();
         if (headDist != null) headDist.repackIfTrained();
+        if (decoderHead != null) decoderHead.repackIfTrained();
         for (Block b : blocks) {
             b.attnQkv.repackIfTrained();
             b.attnProj.repackIfTrained();
