@@ -73,6 +73,43 @@ class ImageFuzzTest {
         });
     }
 
+    /**
+     * A label map as CamVid stores them (8-bit grey PNG of class ids), read by the label decoder
+     * and the segmentation set's checks: a label map, or the one-line error.
+     */
+    @Test
+    void labelPng() throws IOException {
+        BufferedImage lab = new BufferedImage(30, 20, BufferedImage.TYPE_BYTE_GRAY);
+        for (int y = 0; y < 20; y++) for (int x = 0; x < 30; x++) lab.getRaster().setSample(x, y, 0, y < 8 ? 0 : (x / 7) % 12);
+        ByteArrayOutputStream out = new ByteArrayOutputStream();
+        assertThat(ImageIO.write(lab, "png", out)).isTrue();
+        byte[] png = out.toByteArray();
+        assertThat(ImageDecoder.decodeLabels(png, "seed.png").get(29, 19)).isEqualTo(4);
+        List<String> failures = new ArrayList<>();
+        int[] decoded = {0};
+        assertTimeoutPreemptively(Duration.ofMinutes(3), () -> {
+            SplittableRandom r = new SplittableRandom(77);
+            for (int i = 0; i < N && failures.size() < 5; i++) {
+                byte[] b = Mutator.mutate(png, r);
+                if (i % 4 == 0 && b.length > 40) Mutator.field(b, new int[] {8, 16, 20, 33}[r.nextInt(4)], r.nextLong(1L << 32), 4, true);
+                try {
+                    ImageDecoder.LabelMap m = ImageDecoder.decodeLabels(b, "fuzz.png");
+                    assertThat(m.labels().length).isEqualTo(m.width() * m.height());
+                    decoded[0]++;
+                } catch (VitrimException e) {
+                    if (e.getMessage() == null || e.getMessage().contains("\n") || !e.getMessage().startsWith("fuzz.png")) {
+                        failures.add("not one line naming the input: " + e.getMessage());
+                    }
+                } catch (RuntimeException | Error e) {
+                    failures.add("mutation " + i + ": " + e);
+                }
+            }
+        });
+        System.out.println("label PNG fuzzing: " + N + " mutations, " + decoded[0] + " decoded, the rest one-line errors");
+        assertThat(failures).as("label PNG mutations that escaped as other exceptions").isEmpty();
+        assertThat(decoded[0]).as("some label PNG mutations still decode").isPositive();
+    }
+
     interface Edit {
         void apply(byte[] b, SplittableRandom r);
     }
