@@ -32,12 +32,15 @@ import java.util.concurrent.Callable;
 
 @Command(name = "pareto", sortOptions = false, mixinStandardHelpOptions = true,
         header = "Accuracy vs speed of every method over a grid of knobs.",
-        description = "Sweep every token-reduction method over a grid of its knobs and measure, per point, top-1 accuracy, GMACs per image, images/s and speed-up over 'none' (same process). Writes results.csv, results.json, plots (PNG, SVG) and a self-contained report.html; points already measured (points.jsonl in --out) are reused.",
+        description = {"Sweep every token-reduction method over a grid of its knobs and measure, per point, top-1 accuracy, GMACs per image, images/s and speed-up over 'none' (same process). Writes results.csv, results.json, plots (PNG, SVG) and a self-contained report.html; points already measured (points.jsonl in --out) are reused.",
+            "",
+            "On a segmentation model (and a segmentation set as --data) the accuracy is mIoU (with pixel accuracy beside it) and each point is timed segmenting: every method made dense, pruned tokens restored as --restore says."},
         footer = {"", "Examples:",
             "  vitrim pareto --out docs/results     # embedded model, CIFAR-10 test set",
             "  vitrim pareto --methods tome,ppt --limit 2000 --out /tmp/p",
             "  vitrim pareto --model models/deit-s --data val.zip --point tome:r=13 \\",
-            "      --point ppt --out /tmp/p"})
+            "      --point ppt --out /tmp/p",
+            "  vitrim pareto --model models/camvid-vit --data camvid/val.zip --restore llf --out /tmp/seg"})
 final class ParetoCommand implements Callable<Integer> {
     @Mixin
     ModelOptions model;
@@ -75,6 +78,10 @@ final class ParetoCommand implements Callable<Integer> {
     @Option(names = {"-o", "--out"}, paramLabel = "DIR", required = true, description = "Output folder (also the cache of measured points).")
     Path out;
 
+    @Option(names = "--restore", paramLabel = "output|llf", defaultValue = "output",
+            description = "Segmentation: pruned tokens come back after the last block (output) or before it (llf) (default: ${DEFAULT-VALUE}).")
+    String restore;
+
     @picocli.CommandLine.Spec
     picocli.CommandLine.Model.CommandSpec spec;
 
@@ -82,13 +89,16 @@ final class ParetoCommand implements Callable<Integer> {
     public Integer call() throws IOException {
         PrintWriter err = spec.commandLine().getErr(), stdout = spec.commandLine().getOut();
         if (batch < 1 || rounds < 1 || limit < 0) throw new VitrimException("--batch and --rounds must be >= 1, --limit >= 0");
-        if (data == null) {
-            Path d = Path.of(System.getProperty("vitrim.home", "."), "..", "shared", "data", "cifar10", "test.zip").normalize();
-            if (!Files.exists(d)) throw new VitrimException("no --data given and " + d + " does not exist");
-            data = d;
-        }
         int n = threads.get();
-        try (VisionTransformer m = model.loadClassifier(n, null)) {
+        io.vitrim.reduce.Dense.Restore when = SegmentationTraining.restore(restore);
+        try (VisionTransformer m = model.loadTask(n, null)) {
+            boolean seg = m.segmentation() != null;
+            if (data == null) {
+                if (seg) throw new VitrimException("a segmentation model needs --data, a segmentation set (e.g. ../shared/data/camvid/val.zip)");
+                Path d = Path.of(System.getProperty("vitrim.home", "."), "..", "shared", "data", "cifar10", "test.zip").normalize();
+                if (!Files.exists(d)) throw new VitrimException("no --data given and " + d + " does not exist");
+                data = d;
+            }
             String modelName = model.describe();
             // the grid: validated before any measuring
             List<String> specs = new ArrayList<>();
@@ -110,16 +120,15 @@ final class ParetoCommand implements Callable<Integer> {
             }
             if (specs.size() < 2) throw new VitrimException("empty grid: no method produced a point for this model (check --methods / --point)");
             Progress progress = new Progress(err, true);
-            LabelledImages d = LabelledImages.load(data, m.preprocess(), n, limit, k -> progress.status("loading " + k + " images"));
-            int[] map = EvalCommand.classMap(d, m, data);
+            progress.status("loading " + data);
+            Data d = seg ? Data.segmentation(data, m, limit, when) : Data.classification(data, m, n, limit, k -> progress.status("loading " + k + " images"));
             Files.createDirectories(out);
             Path cache = out.resolve("points.jsonl");
-            String key = modelName + "@" + model.fingerprint() + "|" + data + "|" + d.size() + "|" + batch + "|" + n + "|timed-on-data";
+            String key = modelName + "@" + model.fingerprint() + "|" + data + "|" + d.size() + "|" + batch + "|" + n + "|timed-on-data"
+                    + (seg ? "|segmentation-" + restore : "");
             Map<String, Map<String, Object>> cached = readCache(cache, key);
             // timing runs on real images (the first batch of the data, repeated if it is smaller)
-            int per = 3 * m.config().imgHeight() * m.config().imgWidth();
-            float[] timing = new float[batch * per];
-            for (int b = 0; b < batch; b++) d.toTensor(b % d.size(), m.preprocess().mean(), m.preprocess().std(), timing, b * per);
+            float[] timing = d.timing(m, batch);
             List<Pareto.Point> results = new ArrayList<>();
             long start = System.nanoTime();
             int done = 0, measured = 0;
@@ -133,27 +142,29 @@ final class ParetoCommand implements Callable<Integer> {
                     try (VisionTransformer pm = variant.dir == null ? null : variant.load(m, n)) {
                         VisionTransformer vm = pm == null ? m : pm;
                         TokenReducer r = io.vitrim.io.SideWeights.reducer(vm, variant.spec);
+                        Throughput.Pass pass = d.pass(vm);
                         if (!warm) {
                             progress.status("JIT warm-up " + warmup + " s");
-                            Throughput.measure(vm, List.of(TokenReducer.NONE, r), new Throughput.Settings(batch, warmup, 2, 1, 1), null, timing);
+                            Throughput.measure(vm, List.of(TokenReducer.NONE, r), new Throughput.Settings(batch, warmup, 2, 1, 1), null, timing, pass);
                             warm = true;
                         }
                         final int idx = i;
                         final double elapsedBefore = (System.nanoTime() - start) / 1e9;
                         final int measuredBefore = measured;
-                        Accuracy.Result a = Accuracy.evaluate(vm, d, r, batch, map, k -> progress.status(String.format(Locale.ROOT,
+                        double[] a = d.evaluate(vm, r, batch, k -> progress.status(String.format(Locale.ROOT,
                                 "point %d/%d %s: accuracy %d/%d%s", idx + 1, specs.size(), s, k, d.size(), eta(elapsedBefore, measuredBefore, specs.size() - idx, cached))));
                         progress.status(String.format(Locale.ROOT, "point %d/%d %s: timing", i + 1, specs.size(), s));
-                        List<Throughput.Result> tr = Throughput.measure(vm, List.of(TokenReducer.NONE, r), new Throughput.Settings(batch, 0, 1, rounds, 1), null, timing);
+                        List<Throughput.Result> tr = Throughput.measure(vm, List.of(TokenReducer.NONE, r), new Throughput.Settings(batch, 0, 1, rounds, 1), null,
+                                timing, pass);
                         Throughput.Result t = tr.get(1);
                         row = new LinkedHashMap<>();
                         row.put("key", key);
                         row.put("method", Spec.parse(variant.spec).method());
                         row.put("spec", s);
                         if (variant.dir != null) row.put("variant_fingerprint", variant.fingerprint());
-                        row.put("top1", a.top1Rate());
-                        row.put("top5", a.top5Rate());
-                        row.put("gmacs", a.gmacs());
+                        row.put("top1", a[0]); // the task's accuracy: top-1, or mIoU
+                        row.put("top5", a[1]); // top-5, or pixel accuracy
+                        row.put("gmacs", a[2]);
                         row.put("images_per_s", s.equals("none") ? tr.get(0).imagesPerSecond() : t.imagesPerSecond());
                         row.put("speedup", s.equals("none") ? 1.0 : t.speedup());
                         Files.writeString(cache, Json.write(row) + "\n", StandardCharsets.UTF_8, StandardOpenOption.CREATE, StandardOpenOption.APPEND);
@@ -175,6 +186,7 @@ final class ParetoCommand implements Callable<Integer> {
             meta.put("model", modelName);
             meta.put("architecture", m.config().architecture() + " (embed " + m.config().embedDim() + ", depth " + m.config().depth()
                     + ", heads " + m.config().numHeads() + ", patch " + m.config().patchSize() + ", " + m.config().imgHeight() + "x" + m.config().imgWidth() + ")");
+            meta.put("task", seg ? "segmentation (pruned tokens restored: " + restore + ")" : "classification");
             meta.put("data", data.toString());
             meta.put("images", d.size());
             meta.put("batch", batch);
@@ -187,16 +199,83 @@ final class ParetoCommand implements Callable<Integer> {
             meta.put("date", ZonedDateTime.now().withNano(0).toString());
             meta.put("measured_now", measured);
             meta.put("from_cache", done - measured);
-            ParetoReport.write(out, pts, meta);
+            ParetoReport.Metric metric = seg ? ParetoReport.Metric.SEGMENTATION : ParetoReport.Metric.CLASSIFICATION;
+            ParetoReport.write(out, pts, meta, metric);
             stdout.println("wrote " + out.resolve("report.html") + " (" + pts.size() + " points, " + measured + " measured now)");
             for (double b : ParetoReport.BUDGETS) {
                 Pareto.Point p = Pareto.bestAtLeast(pts, b);
                 stdout.printf(Locale.ROOT, "  >= %.1fx: %s%n", b, p == null ? "no point reaches this speed-up"
-                        : String.format(Locale.ROOT, "%s  top-1 %.2f%%  %.2fx", p.spec(), 100 * p.top1(), p.speedup()));
+                        : String.format(Locale.ROOT, "%s  %s %.2f%%  %.2fx", p.spec(), metric.label(), 100 * p.top1(), p.speedup()));
             }
         }
         stdout.flush();
         return 0;
+    }
+
+    /** The evaluated images of a classifier or a segmentation model: accuracy, timing batch, timed pass. */
+    interface Data {
+        int size();
+
+        /** {accuracy (top-1 or mIoU), second figure (top-5 or pixel accuracy), GMACs per image}. */
+        double[] evaluate(VisionTransformer m, TokenReducer r, int batch, java.util.function.IntConsumer progress);
+
+        /** The first {@code batch} images (repeated if fewer), preprocessed. */
+        float[] timing(VisionTransformer m, int batch);
+
+        Throughput.Pass pass(VisionTransformer m);
+
+        static Data classification(Path data, VisionTransformer m, int threads, int limit, java.util.function.IntConsumer loading) {
+            LabelledImages d = LabelledImages.load(data, m.preprocess(), threads, limit, loading);
+            int[] map = EvalCommand.classMap(d, m, data);
+            return new Data() {
+                public int size() {
+                    return d.size();
+                }
+
+                public double[] evaluate(VisionTransformer vm, TokenReducer r, int batch, java.util.function.IntConsumer progress) {
+                    Accuracy.Result a = Accuracy.evaluate(vm, d, r, batch, map, progress);
+                    return new double[] {a.top1Rate(), a.top5Rate(), a.gmacs()};
+                }
+
+                public float[] timing(VisionTransformer vm, int batch) {
+                    int per = 3 * vm.config().imgHeight() * vm.config().imgWidth();
+                    float[] px = new float[batch * per];
+                    for (int b = 0; b < batch; b++) d.toTensor(b % d.size(), vm.preprocess().mean(), vm.preprocess().std(), px, b * per);
+                    return px;
+                }
+
+                public Throughput.Pass pass(VisionTransformer vm) {
+                    return (px, b, r) -> vm.forward(px, b, r, false).trace();
+                }
+            };
+        }
+
+        static Data segmentation(Path data, VisionTransformer m, int limit, io.vitrim.reduce.Dense.Restore when) {
+            var task = m.segmentation();
+            io.vitrim.data.SegmentationImages d = io.vitrim.data.SegmentationImages.load(data, task.numClasses(), task.ignoreIndex(), limit);
+            return new Data() {
+                public int size() {
+                    return d.size();
+                }
+
+                public double[] evaluate(VisionTransformer vm, TokenReducer r, int batch, java.util.function.IntConsumer progress) {
+                    var a = io.vitrim.measure.SegmentationMetrics.evaluate(vm, d, r, when, Math.min(batch, 16), progress);
+                    return new double[] {a.metrics().meanIoU(), a.metrics().pixelAccuracy(), a.gmacs()};
+                }
+
+                public float[] timing(VisionTransformer vm, int batch) {
+                    io.vitrim.image.Preprocessor pre = new io.vitrim.image.Preprocessor(vm.preprocess());
+                    int per = 3 * vm.config().imgHeight() * vm.config().imgWidth();
+                    float[] px = new float[batch * per];
+                    for (int b = 0; b < batch; b++) pre.toTensor(d.get(b % d.size()).image(), px, b * per);
+                    return px;
+                }
+
+                public Throughput.Pass pass(VisionTransformer vm) {
+                    return (px, b, r) -> vm.segment(px, b, r, when).trace();
+                }
+            };
+        }
     }
 
     /** A point's spec and the fine-tuned model folder it runs on (null: the report's model). */

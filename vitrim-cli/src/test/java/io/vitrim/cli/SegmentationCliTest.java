@@ -118,6 +118,19 @@ class SegmentationCliTest {
         assertThat(masks.resolve("s000.overlay.png")).exists();
         assertThat(masks.resolve("s000.ids.png")).exists();
 
+        // pareto plots mIoU against measured speed-up; visualize draws the merged tokens
+        Path rep = tmp.resolve("pareto");
+        CliTest.Run p = run("pareto", "--model", out.toString(), "--data", val.toString(), "--methods", "tome,random", "--batch", "4",
+                "--warmup", "0", "--rounds", "1", "--restore", "llf", "--out", rep.toString());
+        assertThat(p.code()).as(p.err()).isZero();
+        List<String> csv = Files.readAllLines(rep.resolve("results.csv"));
+        assertThat(csv.get(0)).startsWith("method,spec,miou,pixel_acc,gmacs");
+        assertThat(csv.get(1)).startsWith("none,");
+        assertThat(Double.parseDouble(csv.get(1).split(",")[2])).isCloseTo(((Number) dense.get("miou")).doubleValue(), org.assertj.core.data.Offset.offset(1e-6));
+        assertThat(Files.readString(rep.resolve("report.html"))).contains("mIoU").contains("segmentation");
+        CliTest.Run v = run("visualize", "--model", out.toString(), "--reduce", "tome:r=6", val.toString() + "", "--out", tmp.resolve("viz").toString());
+        assertThat(v.code()).as(v.err()).isZero();
+
         // one more epoch: --resume continues the same run
         String[] more = train.clone();
         more[java.util.Arrays.asList(more).indexOf("--epochs") + 1] = "5";

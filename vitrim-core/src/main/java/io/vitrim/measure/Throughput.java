@@ -51,6 +51,17 @@ public final class Throughput {
      */
     public static List<Result> measure(VisionTransformer model, List<TokenReducer> reducers, Settings s, Consumer<String> progress,
                                        float[] images) {
+        return measure(model, reducers, s, progress, images, (px, b, r) -> model.forward(px, b, r, false).trace());
+    }
+
+    /** One timed pass of a model's task (a classifier's forward, a segmentation model's {@code segment}); its trace. */
+    public interface Pass {
+        Trace run(float[] pixels, int batch, TokenReducer reducer);
+    }
+
+    /** As above, timing {@code pass} (e.g. segmentation, whose dense reductions restore tokens and gather per patch). */
+    public static List<Result> measure(VisionTransformer model, List<TokenReducer> reducers, Settings s, Consumer<String> progress,
+                                       float[] images, Pass pass) {
         var cfg = model.config();
         int per = 3 * cfg.imgHeight() * cfg.imgWidth();
         float[] px = images;
@@ -67,9 +78,9 @@ public final class Throughput {
         int warmRuns = 0;
         while (true) {
             for (int i = 0; i < reducers.size(); i++) {
-                VisionTransformer.Result r = model.forward(px, s.batch(), reducers.get(i), false);
-                gmacs[i] = Macs.mean(cfg, r.trace()) / 1e9;
-                phaseGmacs[i] = java.util.Arrays.stream(Macs.byPhase(cfg, r.trace())).map(v -> v / 1e9).toArray();
+                Trace t = pass.run(px, s.batch(), reducers.get(i));
+                gmacs[i] = Macs.mean(cfg, t) / 1e9;
+                phaseGmacs[i] = java.util.Arrays.stream(Macs.byPhase(cfg, t)).map(v -> v / 1e9).toArray();
             }
             warmRuns++;
             double elapsed = (System.nanoTime() - start) / 1e9;
@@ -83,10 +94,10 @@ public final class Throughput {
         for (int round = 0; round < s.rounds(); round++) {
             for (int i = 0; i < reducers.size(); i++) {
                 long t0 = System.nanoTime();
-                VisionTransformer.Result r = model.forward(px, s.batch(), reducers.get(i), false);
+                Trace t = pass.run(px, s.batch(), reducers.get(i));
                 ms[i][round] = (System.nanoTime() - t0) / 1e6;
-                overhead[i][round] = (double) r.trace().reductionNanos() / r.trace().forwardNanos();
-                for (Trace.Phase p : phases) phaseMs[i][p.ordinal()][round] = r.trace().phaseNanos(p) / 1e6;
+                overhead[i][round] = (double) t.reductionNanos() / t.forwardNanos();
+                for (Trace.Phase p : phases) phaseMs[i][p.ordinal()][round] = t.phaseNanos(p) / 1e6;
             }
             if (progress != null) progress.accept(String.format("measuring: round %d/%d", round + 1, s.rounds()));
         }

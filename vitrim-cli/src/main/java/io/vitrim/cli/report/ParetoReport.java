@@ -20,10 +20,23 @@ public final class ParetoReport {
 
     public static final double[] BUDGETS = {1.5, 2.0, 3.0};
 
+    /**
+     * What a point's two accuracy figures are: column keys and labels — a classifier's top-1 and
+     * top-5, or a segmentation model's mIoU and pixel accuracy.
+     */
+    public record Metric(String key, String label, String key2, String label2) {
+        public static final Metric CLASSIFICATION = new Metric("top1", "top-1", "top5", "top-5");
+        public static final Metric SEGMENTATION = new Metric("miou", "mIoU", "pixel_acc", "pixel acc");
+    }
+
     public static void write(Path dir, List<Pareto.Point> pts, Map<String, Object> meta) throws IOException {
+        write(dir, pts, meta, Metric.CLASSIFICATION);
+    }
+
+    public static void write(Path dir, List<Pareto.Point> pts, Map<String, Object> meta, Metric metric) throws IOException {
         boolean[] front = Pareto.front(pts);
         // CSV
-        StringBuilder csv = new StringBuilder("method,spec,top1,top5,gmacs,mac_ratio,images_per_s,speedup,pareto\n");
+        StringBuilder csv = new StringBuilder("method,spec," + metric.key() + "," + metric.key2() + ",gmacs,mac_ratio,images_per_s,speedup,pareto\n");
         List<Object> rows = new ArrayList<>();
         for (int i = 0; i < pts.size(); i++) {
             Pareto.Point p = pts.get(i);
@@ -32,8 +45,8 @@ public final class ParetoReport {
             Map<String, Object> r = new LinkedHashMap<>();
             r.put("method", p.method());
             r.put("spec", p.spec());
-            r.put("top1", p.top1());
-            r.put("top5", p.top5());
+            r.put(metric.key(), p.top1());
+            r.put(metric.key2(), p.top5());
             r.put("gmacs", p.gmacs());
             r.put("mac_ratio", p.macRatio());
             r.put("images_per_s", p.imagesPerSecond());
@@ -66,11 +79,11 @@ public final class ParetoReport {
         fr.sort((a, b) -> Double.compare(a.speedup(), b.speedup()));
         speed.add(new Charts.Line("Pareto front", fr.stream().mapToDouble(Pareto.Point::speedup).toArray(),
                 fr.stream().mapToDouble(p -> 100 * p.top1()).toArray(), true, false));
-        Charts.write(Charts.chart("Accuracy vs measured speed-up", "speed-up over none (same process)", "top-1 (%)", speed), dir.resolve("accuracy_vs_speedup"));
-        Charts.write(Charts.chart("Accuracy vs compute", "GMACs per image", "top-1 (%)", macs), dir.resolve("accuracy_vs_gmacs"));
+        Charts.write(Charts.chart("Accuracy vs measured speed-up", "speed-up over none (same process)", metric.label() + " (%)", speed), dir.resolve("accuracy_vs_speedup"));
+        Charts.write(Charts.chart("Accuracy vs compute", "GMACs per image", metric.label() + " (%)", macs), dir.resolve("accuracy_vs_gmacs"));
         AtomicFiles.writeString(dir.resolve("results.csv"), csv.toString());
         AtomicFiles.writeString(dir.resolve("results.json"), Json.writePretty(json));
-        AtomicFiles.writeString(dir.resolve("report.html"), html(dir, pts, front, byMethod, budgets, meta));
+        AtomicFiles.writeString(dir.resolve("report.html"), html(dir, pts, front, byMethod, budgets, meta, metric));
     }
 
     private static String esc(Object o) {
@@ -84,7 +97,7 @@ public final class ParetoReport {
     }
 
     private static String html(Path dir, List<Pareto.Point> pts, boolean[] front, Map<String, List<Pareto.Point>> byMethod,
-                               Map<String, Object> budgets, Map<String, Object> meta) throws IOException {
+                               Map<String, Object> budgets, Map<String, Object> meta, Metric metric) throws IOException {
         StringBuilder h = new StringBuilder();
         h.append("<!DOCTYPE html><html><head><meta charset=\"utf-8\"><title>vitrim: speed vs accuracy</title><style>")
                 .append("body{font-family:sans-serif;max-width:1000px;margin:2em auto;color:#222}table{border-collapse:collapse;margin:1em 0}")
@@ -94,7 +107,7 @@ public final class ParetoReport {
         h.append("<table>");
         for (Map.Entry<String, Object> e : meta.entrySet()) h.append("<tr><th>").append(esc(e.getKey())).append("</th><td>").append(esc(e.getValue())).append("</td></tr>");
         h.append("</table>");
-        h.append("<h2>Best point per speed-up budget</h2><table><tr><th>budget</th><th>spec</th><th>top-1</th><th>speed-up</th><th>GMACs</th></tr>");
+        h.append("<h2>Best point per speed-up budget</h2><table><tr><th>budget</th><th>spec</th><th>" + metric.label() + "</th><th>speed-up</th><th>GMACs</th></tr>");
         for (double b : BUDGETS) {
             Pareto.Point p = Pareto.bestAtLeast(pts, b);
             h.append(String.format(Locale.ROOT, "<tr><td>&ge; %.1f&times;</td>", b));
@@ -107,7 +120,7 @@ public final class ParetoReport {
                 .append("in alternating rounds in the same process, on a batch of the evaluated images; MAC ratio: analytic, from the token counts each block saw. ")
                 .append("Highlighted rows are on the Pareto front (no other point is both faster and more accurate).</p>");
         for (Map.Entry<String, List<Pareto.Point>> e : byMethod.entrySet()) {
-            h.append("<h3>").append(esc(e.getKey())).append("</h3><table><tr><th>spec</th><th>top-1</th><th>top-5</th><th>GMACs</th>")
+            h.append("<h3>").append(esc(e.getKey())).append("</h3><table><tr><th>spec</th><th>" + metric.label() + "</th><th>" + metric.label2() + "</th><th>GMACs</th>")
                     .append("<th>MAC ratio</th><th>img/s</th><th>speed-up</th></tr>");
             for (Pareto.Point p : e.getValue()) {
                 boolean f = front[pts.indexOf(p)];
