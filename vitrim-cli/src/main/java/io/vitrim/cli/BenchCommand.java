@@ -62,6 +62,10 @@ final class BenchCommand implements Callable<Integer> {
             + " attention, reduction, ...), each method's median ms per batch and its speed-up over 'none' next to that part's MAC ratio.")
     boolean breakdown;
 
+    @Option(names = "--restore", paramLabel = "output|llf", defaultValue = "output",
+            description = "A segmentation model: pruned tokens come back after the last block (output) or before it (llf) (default: ${DEFAULT-VALUE}).")
+    String restore;
+
     @Option(names = "--json", description = "Print the results as one JSON object.")
     boolean json;
 
@@ -119,7 +123,10 @@ final class BenchCommand implements Callable<Integer> {
                         out.flush();
                     }
                 }
-                res = Throughput.measure(m, reducers, new Throughput.Settings(batch, warmup, 2, rounds, 1234), progress::status);
+                // a segmentation model is timed segmenting (dense reductions, restores, decoder and per-patch gather)
+                Throughput.Pass pass = m.segmentation() == null ? (px, b, r) -> m.forward(px, b, r, false).trace()
+                        : (px, b, r) -> m.segment(px, b, r, SegmentationTraining.restore(restore)).trace();
+                res = Throughput.measure(m, reducers, new Throughput.Settings(batch, warmup, 2, rounds, 1234), progress::status, null, pass);
                 progress.done();
             }
         }
