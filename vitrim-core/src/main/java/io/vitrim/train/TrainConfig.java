@@ -28,11 +28,12 @@ import java.util.Map;
  * @param randOps        RandAugment operations per image (0: off)
  * @param randMagnitude  RandAugment magnitude, 0–30 (of 31 bins, as torchvision)
  * @param holdout        training images held out as the validation split (0: none)
+ * @param sam            sharpness-aware minimisation around AdamW (null: plain AdamW)
  */
 public record TrainConfig(int epochs, int batch, double lr, double minLr, double warmupEpochs, double weightDecay,
                           double clipNorm, double labelSmoothing, int cropPad, boolean flip, long seed, boolean sinCosPos,
                           String reduce, String init, ParamGroups groups,
-                          double dropPath, int randOps, int randMagnitude, int holdout) {
+                          double dropPath, int randOps, int randMagnitude, int holdout, SamConfig sam) {
 
     public TrainConfig {
         if (dropPath < 0 || dropPath >= 1) throw new IllegalArgumentException("drop path rate must be in [0, 1): " + dropPath);
@@ -40,6 +41,20 @@ public record TrainConfig(int epochs, int batch, double lr, double minLr, double
             throw new IllegalArgumentException("RandAugment needs 0-8 operations and magnitude 0-" + (RandAugment.BINS - 1));
         }
         if (holdout < 0) throw new IllegalArgumentException("holdout must be >= 0: " + holdout);
+    }
+
+    /** Plain AdamW. */
+    public TrainConfig(int epochs, int batch, double lr, double minLr, double warmupEpochs, double weightDecay,
+                       double clipNorm, double labelSmoothing, int cropPad, boolean flip, long seed, boolean sinCosPos,
+                       String reduce, String init, ParamGroups groups, double dropPath, int randOps, int randMagnitude, int holdout) {
+        this(epochs, batch, lr, minLr, warmupEpochs, weightDecay, clipNorm, labelSmoothing, cropPad, flip, seed, sinCosPos,
+                reduce, init, groups, dropPath, randOps, randMagnitude, holdout, null);
+    }
+
+    /** The same run with SAM around AdamW ({@code null}: plain AdamW). */
+    public TrainConfig withSam(SamConfig s) {
+        return new TrainConfig(epochs, batch, lr, minLr, warmupEpochs, weightDecay, clipNorm, labelSmoothing, cropPad, flip, seed, sinCosPos,
+                reduce, init, groups, dropPath, randOps, randMagnitude, holdout, s);
     }
 
     /** From scratch, every parameter trained, no token reduction. */
@@ -72,6 +87,13 @@ public record TrainConfig(int epochs, int batch, double lr, double minLr, double
         m.put("randaugment_ops", randOps);
         m.put("randaugment_magnitude", randMagnitude);
         m.put("holdout", holdout);
+        m.put("optimizer", sam == null ? "adamw" : "sam");
+        if (sam != null) {
+            m.put("sam_rho", sam.rho());
+            m.put("sam_adaptive", sam.adaptive());
+            m.put("sam_eta", sam.eta());
+            m.put("sam_skip_1d", sam.skip1d());
+        }
         return m;
     }
 
@@ -82,7 +104,16 @@ public record TrainConfig(int epochs, int batch, double lr, double minLr, double
                 o.str("reduce", "none"), o.str("init", null),
                 new ParamGroups(strings(o, "trainable"), strings(o, "lr_groups"), o.number("layer_decay", 1.0)),
                 o.number("drop_path", 0), o.intValue("randaugment_ops", 0), o.intValue("randaugment_magnitude", 0),
-                o.intValue("holdout", 0));
+                o.intValue("holdout", 0), sam(o));
+    }
+
+    /** Checkpoints written before SAM existed have no optimizer entry: AdamW. */
+    private static SamConfig sam(Json.Obj o) {
+        String opt = o.str("optimizer", "adamw");
+        if (opt.equals("adamw")) return null;
+        if (!opt.equals("sam")) throw new io.vitrim.VitrimException("train_config: unknown optimizer \"" + opt + "\" (adamw or sam)");
+        return new SamConfig(o.number("sam_rho", SamConfig.RHO), o.bool("sam_adaptive", false), o.number("sam_eta", SamConfig.ETA),
+                o.bool("sam_skip_1d", false));
     }
 
     private static java.util.List<String> strings(Json.Obj o, String key) {

@@ -26,7 +26,8 @@ import java.util.Map;
 
 /**
  * The training loop over the one model ({@link VisionTransformer}, with the run's token
- * reduction inside the training graph): AdamW over the trained {@link ParamGroups}, warm-up +
+ * reduction inside the training graph): AdamW over the trained {@link ParamGroups} (optionally
+ * inside sharpness-aware minimisation, {@link Sam}), warm-up +
  * cosine schedule, gradient clipping, label smoothing, a sum of {@link LossTerm}s, augmented
  * batches from a background thread; after every epoch an evaluation, the model folder
  * ({@code config.json} + {@code model.safetensors}), the metrics log and a checkpoint — each
@@ -60,6 +61,7 @@ public final class Trainer {
     private List<Param> trained;
     private TrainTask.Stepper stepper;
     private AdamW opt;
+    private Sam sam;
     private int epochsDone;
     private long step;
     private double secondsSoFar;
@@ -202,6 +204,7 @@ public final class Trainer {
                 build(init.copy(), cfg.init() != null ? cfg.init() : "initial weights");
             }
             Tape tape = net.newTape(cfg.batch());
+            sam = sam();
             double[] dropRates = new double[model.depth()];
             for (int i = 0; i < dropRates.length; i++) {
                 dropRates[i] = cfg.dropPathAt(i, model.depth());
@@ -218,7 +221,7 @@ public final class Trainer {
                     for (int s = 0; s < stepsPerEpoch; s++) {
                         BatchStream.Batch b = bs.next();
                         tape.dropPath(dropRates, Augment.mix(cfg.seed() ^ 0xD809L, step));
-                        TrainTask.StepResult r = stepper.run(tape, b);
+                        TrainTask.StepResult r = sam == null ? stepper.run(tape, b) : sam.gradient(() -> stepper.run(tape, b));
                         if (cfg.clipNorm() > 0) AdamW.clipGradNorm(trained, cfg.clipNorm());
                         double lr = cfg.lrAt(step, stepsPerEpoch);
                         opt.step((float) lr);
@@ -263,6 +266,17 @@ public final class Trainer {
         } finally {
             if (net != null) net.close();
         }
+    }
+
+    /** SAM around AdamW when the run asks for it (two passes per step; see {@link Sam}), else null. */
+    private Sam sam() {
+        if (cfg.sam() == null) return null;
+        // a method's loss terms keep per-step statistics (Cropr's auxiliary losses) that a second pass would count twice
+        if (method != null) throw new VitrimException("SAM is not supported together with a method's training graph");
+        return new Sam(cfg.sam(), trained, () -> {
+            net.weightsChanged();
+            if (graph != null) graph.weightsChanged();
+        });
     }
 
     private void save(StateDict sd) throws IOException {
