@@ -7,6 +7,8 @@ import io.vitrim.measure.Accuracy;
 import io.vitrim.model.VisionTransformer;
 import io.vitrim.reduce.Methods;
 import io.vitrim.reduce.TokenReducer;
+import io.vitrim.train.SamConfig;
+import io.vitrim.train.Sharpness;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
@@ -24,12 +26,15 @@ import java.util.concurrent.Callable;
         header = "Top-1 / top-5 accuracy (or mIoU) on labelled images, per reduction.",
         description = {"Top-1 (and top-5) accuracy of a classifier on labelled images (<class>/<image> in a zip or folder), per reduction.",
             "",
-            "A segmentation model is evaluated on images/<id> + labels/<id>.png (CamVid's zips): mIoU, per-class IoU and pixel accuracy, each mask upsampled from the patch grid to its label's full size; the ignore label is left out."},
+            "A segmentation model is evaluated on images/<id> + labels/<id>.png (CamVid's zips): mIoU, per-class IoU and pixel accuracy, each mask upsampled from the patch grid to its label's full size; the ignore label is left out.",
+            "",
+            "--sharpness also measures how sharp the minimum a classifier sits in is (docs/training.md)."},
         footer = {"", "Examples:",
             "  vitrim eval --data test.zip                   # the embedded model",
             "  vitrim eval --data test.zip --reduce tome:r=4 --reduce ppt:r=16,layers=2/4",
             "  vitrim eval --model models/deit-s --data val.zip --limit 1000 --json",
-            "  vitrim eval --model models/camvid-vit --data camvid/test.zip --reduce tome:r=40 --restore llf"})
+            "  vitrim eval --model models/camvid-vit --data camvid/test.zip --reduce tome:r=40 --restore llf",
+            "  vitrim eval --model /tmp/sam-ft --data test.zip --sharpness 0.05"})
 final class EvalCommand implements Callable<Integer> {
     @Mixin
     ModelOptions model;
@@ -56,6 +61,22 @@ final class EvalCommand implements Callable<Integer> {
             description = "Segmentation: pruned tokens come back after the last block (output) or before it (llf) (default: ${DEFAULT-VALUE}).")
     String restore;
 
+    @Option(names = "--sharpness", paramLabel = "RHO",
+            description = "Also measure sharpness: the increase of the mean cross-entropy under the worst weight perturbation of "
+                    + "L2 radius RHO that --sharpness-steps ascent steps find (dense model; each step a forward and backward pass "
+                    + "over the images).")
+    Double sharpness;
+
+    @Option(names = "--sharpness-steps", paramLabel = "N", description = "Ascent steps of --sharpness (default: 5).")
+    Integer sharpnessSteps;
+
+    @Option(names = "--sharpness-images", paramLabel = "N",
+            description = "Images of --sharpness, spread evenly over the data (default: 1000).")
+    Integer sharpnessImages;
+
+    @Option(names = "--sharpness-adaptive", description = "Measure within ASAM's scaled ball (|e / (|w| + 0.01)| <= RHO) instead.")
+    boolean sharpnessAdaptive;
+
     @picocli.CommandLine.Spec
     picocli.CommandLine.Model.CommandSpec spec;
 
@@ -64,8 +85,11 @@ final class EvalCommand implements Callable<Integer> {
         if (batch < 1) throw new VitrimException("--batch " + batch + ": must be at least 1");
         PrintWriter out = spec.commandLine().getOut(), err = spec.commandLine().getErr();
         int n = threads.get();
+        Sharpness.Settings sharp = sharpnessSettings();
         try (VisionTransformer m = model.loadTask(n, null)) {
+            if (sharp != null && m.segmentation() != null) throw new VitrimException("--sharpness measures classifiers only");
             if (m.segmentation() != null) return segmentation(m, out, err, n);
+            if (sharp != null) VisionTransformer.checkTrainable(m.config(), model.describe() + " (--sharpness needs its backward pass)");
             // the dense baseline always comes first, so every reduction shows what it costs
             List<TokenReducer> reducers = new ArrayList<>();
             reducers.add(TokenReducer.NONE);
@@ -100,16 +124,41 @@ final class EvalCommand implements Callable<Integer> {
                     out.flush();
                 }
             }
+            Sharpness.Result sr = null;
+            if (sharp != null) {
+                int passes = sharp.steps() + 1;
+                sr = Sharpness.measure(m, d, map, sharpnessImages == null ? 1000 : sharpnessImages, sharp,
+                        k -> p.status("sharpness: pass " + k + "/" + passes));
+                p.done();
+                if (!json) {
+                    out.printf(Locale.ROOT, "sharpness (rho %s%s, %d ascent steps, %d images): clean loss %.4f, perturbed %.4f, increase %+.4f%n",
+                            sharp.rho(), sharp.adaptive() ? " adaptive" : "", sharp.steps(), sr.images(), sr.cleanLoss(), sr.perturbedLoss(),
+                            sr.increase());
+                }
+            }
             if (json) {
                 Map<String, Object> o = new LinkedHashMap<>();
                 o.put("model", model.describe());
                 o.put("data", data.toString());
                 o.put("results", rows);
+                if (sr != null) o.put("sharpness", sr.toJson());
                 out.println(Json.write(o));
             }
         }
         out.flush();
         return 0;
+    }
+
+    /** The --sharpness settings (null when not asked for); options of it without it are an error. */
+    private Sharpness.Settings sharpnessSettings() {
+        if (sharpness == null) {
+            String stray = sharpnessSteps != null ? "--sharpness-steps" : sharpnessImages != null ? "--sharpness-images"
+                    : sharpnessAdaptive ? "--sharpness-adaptive" : null;
+            if (stray != null) throw new VitrimException(stray + " needs --sharpness RHO");
+            return null;
+        }
+        if (sharpnessImages != null && sharpnessImages < 1) throw new VitrimException("--sharpness-images must be at least 1, got " + sharpnessImages);
+        return new Sharpness.Settings(sharpness, sharpnessSteps == null ? 5 : sharpnessSteps, sharpnessAdaptive, SamConfig.ETA, batch);
     }
 
     /** mIoU, per-class IoU and pixel accuracy per reduction of a segmentation model. */

@@ -168,7 +168,7 @@ final class SegmentationTraining {
         err.flush();
         SegmentationTask task = new SegmentationTask(seg, labels, train, eval, settings);
         Trainer t = new Trainer(model, pre, cfg, initial, List.of(io.vitrim.train.LossTerm.CROSS_ENTROPY), task, out, threads);
-        TrainProgress progress = TrainProgress.withCurves(err, t, cfg.epochs(), cfg.batch(), out);
+        TrainProgress progress = TrainProgress.withCurves(err, t, cfg.epochs(), cfg.batch(), out).optimizer(cfg);
         t.run(progress);
         progress.done();
         return 0;

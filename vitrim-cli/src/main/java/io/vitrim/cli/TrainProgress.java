@@ -14,11 +14,26 @@ class TrainProgress implements Trainer.Listener {
     private final boolean tty = System.console() != null;
     private final long start = System.nanoTime();
     private int lastPrinted = -1;
+    private String note = "";
 
     TrainProgress(PrintWriter err, int epochs, int batch) {
         this.err = err;
         this.epochs = epochs;
         this.batch = batch;
+    }
+
+    /** A remark shown in every progress line, e.g. that a step costs two passes. */
+    void note(String s) {
+        note = " (" + s + ")";
+    }
+
+    /** With SAM: says so once, and in every progress line, since a step costs two passes. */
+    TrainProgress optimizer(io.vitrim.train.TrainConfig cfg) {
+        if (cfg.sam() != null) {
+            message("optimizer: " + cfg.sam().describe() + " around AdamW - two forward/backward passes per step");
+            note("SAM: 2 passes/step");
+        }
+        return this;
     }
 
     static String duration(double s) {
@@ -32,8 +47,8 @@ class TrainProgress implements Trainer.Listener {
         double eta = ips > 0 ? remainingImages / ips : 0;
         int width = 24, filled = (int) ((long) width * step / steps);
         String bar = "#".repeat(filled) + ".".repeat(width - filled);
-        String line = String.format(Locale.ROOT, "epoch %d/%d [%s] %d/%d loss %.4f acc %.1f%% lr %.2e %.0f img/s ETA %s",
-                epoch + 1, epochs, bar, step, steps, loss, 100 * acc, lr, ips, duration(eta));
+        String line = String.format(Locale.ROOT, "epoch %d/%d [%s] %d/%d loss %.4f acc %.1f%% lr %.2e %.0f img/s%s ETA %s",
+                epoch + 1, epochs, bar, step, steps, loss, 100 * acc, lr, ips, note, duration(eta));
         if (tty) {
             err.print("\r" + line);
             err.flush();
