@@ -91,4 +91,30 @@ class SamCliTest {
         CliTest.Run zero = run("eval", "--model", out.toString(), "--data", data.toString(), "--sharpness", "0", "--json");
         assertThat(((Number) ((Map<?, ?>) Json.parseObject(zero.out().trim()).get("sharpness")).get("increase")).doubleValue()).isEqualTo(0.0);
     }
+
+    @Test
+    void segmentationTrainsWithSamTooAndRhoZeroIsAdamW() throws IOException {
+        Path data = SegmentationCliTest.scenes(tmp.resolve("scenes.zip"), 16, 32);
+        java.util.function.Function<String, String[]> args = out -> new String[] {"train", "--data", data.toString(), "--labels", "sky,road,car",
+                "--ignore-index", "3", "--img-size", "16x24", "--patch-size", "4", "--embed-dim", "16", "--depth", "2", "--heads", "2",
+                "--epochs", "1", "--batch", "8", "--warmup", "0", "--reduce", "tome:r=4", "--threads", "2", "--out", tmp.resolve(out).toString()};
+        CliTest.Run adamw = run(args.apply("adamw"));
+        assertThat(adamw.code()).as(adamw.err()).isZero();
+        List<String> zero = new java.util.ArrayList<>(List.of(args.apply("zero")));
+        zero.addAll(List.of("--optimizer", "sam", "--rho", "0"));
+        CliTest.Run z = run(zero.toArray(String[]::new));
+        assertThat(z.code()).as(z.err()).isZero();
+        assertThat(z.err()).contains("(SAM: 2 passes/step)");
+        io.vitrim.model.StateDict a = io.vitrim.io.ModelLoader.readTensors(tmp.resolve("adamw").resolve("model.safetensors"));
+        io.vitrim.model.StateDict b = io.vitrim.io.ModelLoader.readTensors(tmp.resolve("zero").resolve("model.safetensors"));
+        for (String k : a.tensors().keySet()) assertThat(b.get(k).data()).as(k).containsExactly(a.get(k).data());
+        List<String> sam = new java.util.ArrayList<>(List.of(args.apply("sam")));
+        sam.addAll(List.of("--optimizer", "sam"));
+        CliTest.Run sr = run(sam.toArray(String[]::new));
+        assertThat(sr.code()).as(sr.err()).isZero();
+        float[] w = io.vitrim.io.ModelLoader.readTensors(tmp.resolve("sam").resolve("model.safetensors")).get("blocks.0.attn.qkv.weight").data();
+        assertThat(w).isNotEqualTo(a.get("blocks.0.attn.qkv.weight").data());
+        assertBadInput(run("eval", "--model", tmp.resolve("sam").toString(), "--data", data.toString(), "--sharpness", "0.05"),
+                "--sharpness measures classifiers only");
+    }
 }
