@@ -23,7 +23,7 @@ import java.util.Map;
 import java.util.concurrent.Callable;
 
 @Command(name = "eval", sortOptions = false, mixinStandardHelpOptions = true,
-        header = "Top-1 / top-5 accuracy (or mIoU) on labelled images, per reduction.",
+        header = "Top-1 / top-5 accuracy (or mIoU) per reduction.",
         description = {"Top-1 (and top-5) accuracy of a classifier on labelled images (<class>/<image> in a zip or folder), per reduction.",
             "",
             "A segmentation model is evaluated on images/<id> + labels/<id>.png (CamVid's zips): mIoU, per-class IoU and pixel accuracy, each mask upsampled from the patch grid to its label's full size; the ignore label is left out.",

@@ -27,14 +27,16 @@ import java.util.Map;
 import java.util.concurrent.Callable;
 
 @Command(name = "segment", sortOptions = false, mixinStandardHelpOptions = true,
-        header = "Segment images with a segmentation model, optionally with token reduction.",
+        header = "Segment images (a class per pixel), optionally with token reduction.",
         description = {"Predicts a class per pixel with a segmentation model (a folder written by vitrim train on a segmentation set): the photo is resized to the model's input, the per-patch logits are upsampled to the photo's own size. Writes per image a colour mask <name>.mask.png and an overlay <name>.overlay.png (and with --ids the class ids as an 8-bit grey PNG <name>.ids.png) into --out, each atomically, and prints each image's class shares.",
             "",
             "With --reduce, merged tokens are unmerged (each patch reads the token it went into) and pruned tokens come back with their representation when pruned, after the last block or before it (--restore llf)."},
         footer = {"", "Examples:",
             "  vitrim segment --model models/camvid-vit street.jpg --out /tmp/masks",
-            "  vitrim segment --model models/camvid-vit --reduce tome:r=40 photos/ --out /tmp/masks",
-            "  vitrim segment --model models/camvid-vit --reduce random:r=40 --restore llf --ids photos.zip --out /tmp/m --json"})
+            "  vitrim segment --model models/camvid-vit --reduce tome:r=40 photos/ \\",
+            "      --out /tmp/masks",
+            "  vitrim segment --model models/camvid-vit --reduce random:r=40 \\",
+            "      --restore llf --ids photos.zip --out /tmp/m --json"})
 final class SegmentCommand implements Callable<Integer> {
     private static final java.util.regex.Pattern LABELS = java.util.regex.Pattern.compile("(^|[/!\\\\])labels[/\\\\][^/\\\\]*$");
     private static final java.util.regex.Pattern IMAGES = java.util.regex.Pattern.compile("(^|[/!\\\\])images[/\\\\][^/\\\\]*$");
