@@ -204,4 +204,28 @@ public final class VecMath {
         }
         for (; i < n; i++) a[off + i] = quickGelu(a[off + i]);
     }
+
+    /** SiLU {@code g·σ(g) = g / (1 + e^(−g))} of a vector. */
+    public static FloatVector silu(FloatVector g) {
+        return g.lanewise(VectorOperators.DIV, exp(V_ZERO.sub(g)).add(V_ONE)); // 0 − g: sub is a profiled call site, neg() a helper
+    }
+
+    /** Scalar twin of {@link #silu(FloatVector)}. */
+    public static float silu(float g) {
+        return g / (exp(-g) + 1f);
+    }
+
+    /**
+     * SwiGLU of one row: {@code out[j] = SiLU(in[j]) · in[h + j]} for {@code j < h}, where
+     * {@code in} holds the gate and then the value half (timm's packed {@code fc1}, or
+     * {@code fc1_g} and {@code fc1_x} side by side).
+     */
+    public static void swiglu(float[] in, int inOff, float[] out, int outOff, int h) {
+        int j = 0;
+        for (int end = F.loopBound(h); j < end; j += VLEN) {
+            FloatVector g = FloatVector.fromArray(F, in, inOff + j), v = FloatVector.fromArray(F, in, inOff + h + j);
+            silu(g).mul(v).intoArray(out, outOff + j);
+        }
+        for (; j < h; j++) out[outOff + j] = silu(in[inOff + j]) * in[inOff + h + j];
+    }
 }

@@ -64,4 +64,22 @@ class VecMathTest {
         }
         assertThat(maxErr).isLessThan(1e-6);
     }
+
+    /** SwiGLU over a row whose width leaves a scalar tail: SiLU(gate)·value, vector and tail alike. */
+    @Test
+    void swigluIsAccurateAndVectorMatchesScalar() {
+        int h = 3 * VecMath.VLEN + 5;
+        float[] in = new float[2 * h + 3], out = new float[h + 2];
+        java.util.SplittableRandom r = new java.util.SplittableRandom(9);
+        for (int i = 0; i < in.length; i++) in[i] = (float) (r.nextGaussian() * 30);
+        VecMath.swiglu(in, 3, out, 2, h);
+        for (int j = 0; j < h; j++) {
+            float g = in[3 + j], v = in[3 + h + j];
+            assertThat(out[2 + j]).as("vector vs scalar at %d", j).isEqualTo(VecMath.silu(g) * v);
+            double want = g / (1 + Math.exp(-(double) g)) * v;
+            assertThat(Math.abs(out[2 + j] - want)).as("at %d", j).isLessThanOrEqualTo(1e-6 * Math.max(1, Math.abs(want)));
+        }
+        assertThat(out[0]).isZero();
+        assertThat(out[1]).isZero();
+    }
 }
