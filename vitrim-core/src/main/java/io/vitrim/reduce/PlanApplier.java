@@ -8,7 +8,9 @@ import jdk.incubator.vector.VectorOperators;
 /**
  * Applies a {@link Plan} to tokens, sizes and sources alike: for every destination, the
  * size-weighted average {@code Σ s_i x_i / Σ s_i} of the rows sent to it (a single row is copied
- * bit for bit), sizes summed, source maps re-pointed.
+ * bit for bit), sizes summed, source maps re-pointed. Positions (RoPE models) are averaged with
+ * the same weights as the rows, so a merged token sits at the size-weighted mean of its members'
+ * positions (docs/methods.md, "Rotary position embedding under reduction").
  */
 public final class PlanApplier {
     private PlanApplier() {}
@@ -139,6 +141,7 @@ public final class PlanApplier {
         boolean sized = s.size != null;
         for (int k = s.restored; k < s.parked && !sized; k++) sized = s.parkSize[k] != 1f;
         float[] nsize = sized ? new float[newT] : null;
+        float[] npos = s.pos == null ? null : new float[2 * newT];
         float[] x = s.x;
         par.forRange(newT, 64, (g0, g1) -> {
             for (int g = g0; g < g1; g++) {
@@ -151,6 +154,15 @@ public final class PlanApplier {
             for (int g = 0; g < newT; g++) {
                 int f = from[g];
                 nsize[g] = f >= 0 ? s.size(f) : s.parkSize[-1 - f];
+            }
+        }
+        if (npos != null) {
+            for (int g = 0; g < newT; g++) {
+                int f = from[g];
+                float[] src = f >= 0 ? s.pos : s.parkPos;
+                int k = f >= 0 ? f : -1 - f;
+                npos[2 * g] = src[2 * k];
+                npos[2 * g + 1] = src[2 * k + 1];
             }
         }
         if (s.source != null) {
@@ -168,6 +180,7 @@ public final class PlanApplier {
         s.x = spare;
         s.offsets = newOff;
         s.size = nsize;
+        if (npos != null) s.pos = npos;
         return x;
     }
 
@@ -253,6 +266,7 @@ public final class PlanApplier {
                 divide(wsum[g], nx, g * c, c);
             }
         });
+        if (s.pos != null) s.pos = applyToPositions(par, s.pos, size, weights, wsum, memberStart, memberCount, members, newT);
         if (rec != null) {
             rec.firstSlot = firstSlot;
             rec.parkedRows = parkedRows;
@@ -275,6 +289,35 @@ public final class PlanApplier {
         s.offsets = newOff;
         s.size = nsize;
         return old;
+    }
+
+    /**
+     * New positions: a lone row keeps its own; a merged one gets {@code Σ w·s·p / Σ w·s}, the
+     * weights its features were averaged with (in double: positions feed sines of up to ~100 radians).
+     */
+    private static float[] applyToPositions(Parallel par, float[] pos, float[] size, float[] weights, float[] wsum,
+                                            int[] memberStart, int[] memberCount, int[] members, int newT) {
+        float[] np = new float[2 * newT];
+        par.forRange(newT, 64, (g0, g1) -> {
+            for (int g = g0; g < g1; g++) {
+                int m = memberCount[g], first = memberStart[g];
+                if (m == 1) {
+                    np[2 * g] = pos[2 * members[first]];
+                    np[2 * g + 1] = pos[2 * members[first] + 1];
+                    continue;
+                }
+                double y = 0, x = 0;
+                for (int k = first; k < first + m; k++) {
+                    int row = members[k];
+                    double sz = size == null ? 1f : size[row], w = weights == null ? sz : weights[row] * sz;
+                    y += w * pos[2 * row];
+                    x += w * pos[2 * row + 1];
+                }
+                np[2 * g] = (float) (y / wsum[g]);
+                np[2 * g + 1] = (float) (x / wsum[g]);
+            }
+        });
+        return np;
     }
 
     private static void axpy(float a, float[] x, int xo, float[] y, int yo, int n) {

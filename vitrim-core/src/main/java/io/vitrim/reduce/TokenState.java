@@ -6,7 +6,9 @@ package io.vitrim.reduce;
  * of tokens. Per token: {@code size} (original patches it stands for; null = all ones) and, when
  * tracked, a per-image {@code source} map from original token index to current local index
  * (−1 once pruned). The first {@link #prefix()} tokens of each image (class, distillation) are
- * protected.
+ * protected. A model with rotary position embedding (EVA02) also gives every token a position
+ * ({@link #pos()}: patch-grid row and column; NaN for prefix tokens, which are not rotated) that
+ * travels with it: plans average it with the weights they average the token with.
  *
  * <p>Reducers read it; only the model changes it, by applying a {@link Plan}.
  */
@@ -21,13 +23,22 @@ public final class TokenState {
     int[] offsets;
     float[] size;
     int[][] source;
-    // park slots: rows [slot, C], sizes, owning image; slots [restored, parked) wait for a restore
-    float[] parkX = new float[0], parkSize = new float[0];
+    float[] pos;
+    // park slots: rows [slot, C], sizes, positions, owning image; slots [restored, parked) wait for a restore
+    float[] parkX = new float[0], parkSize = new float[0], parkPos = new float[0];
     int[] parkImage = new int[0];
     int parked, restored;
 
     public TokenState(int batch, int dim, int prefix, int originalTokens, int gridW, float[] x, int[] offsets,
                       boolean trackSource, io.vitrim.engine.Parallel parallel) {
+        this(batch, dim, prefix, originalTokens, gridW, x, offsets, trackSource, null, parallel);
+    }
+
+    /** @param pos [T, 2] each token's (row, column) on the patch grid, NaN for prefix tokens; null without RoPE */
+    public TokenState(int batch, int dim, int prefix, int originalTokens, int gridW, float[] x, int[] offsets,
+                      boolean trackSource, float[] pos, io.vitrim.engine.Parallel parallel) {
+        if (pos != null && pos.length < 2 * offsets[batch]) throw new IllegalArgumentException("pos needs 2 values per token");
+        this.pos = pos;
         this.parallel = parallel;
         this.batch = batch;
         this.dim = dim;
@@ -104,6 +115,14 @@ public final class TokenState {
         return size == null ? 1f : size[t];
     }
 
+    /**
+     * [T, 2] each token's position (grid row, grid column; a merged token's is the weighted mean of
+     * its members', NaN for prefix tokens), or null when the model has no rotary position embedding.
+     */
+    public float[] pos() {
+        return pos;
+    }
+
     /** Per image: original token → current local index (−1 = pruned); null if not tracked. */
     public int[][] source() {
         return source;
@@ -125,6 +144,11 @@ public final class TokenState {
             parkX = java.util.Arrays.copyOf(parkX, cap * dim);
             parkSize = java.util.Arrays.copyOf(parkSize, cap);
             parkImage = java.util.Arrays.copyOf(parkImage, cap);
+            if (pos != null) parkPos = java.util.Arrays.copyOf(parkPos, 2 * cap);
+        }
+        if (pos != null) {
+            parkPos[2 * parked] = pos[2 * row];
+            parkPos[2 * parked + 1] = pos[2 * row + 1];
         }
         System.arraycopy(from, row * dim, parkX, parked * dim, dim);
         parkSize[parked] = sz;
