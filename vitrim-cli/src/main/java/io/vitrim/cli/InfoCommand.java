@@ -45,6 +45,16 @@ final class InfoCommand implements Callable<Integer> {
     @picocli.CommandLine.Spec
     picocli.CommandLine.Model.CommandSpec spec;
 
+    /** What an EVA block adds, in timm's terms. */
+    static String evaBlock(ViTConfig.Eva e) {
+        StringBuilder b = new StringBuilder("eva (SwiGLU");
+        if (e.rope()) b.append(", RoPE").append(e.ropeRefH() > 0 ? " ref " + e.ropeRefH() + "x" + e.ropeRefW() : "");
+        b.append(e.qkvFused() ? ", fused qkv" : ", q/k/v projections");
+        if (e.scaleMlp()) b.append(", mlp.norm");
+        if (e.scaleAttnInner()) b.append(", attn.norm");
+        return b.append(')').toString();
+    }
+
     @Override
     public Integer call() {
         PrintWriter out = spec.commandLine().getOut();
@@ -71,6 +81,7 @@ final class InfoCommand implements Callable<Integer> {
             o.put("depth", c.depth());
             o.put("num_heads", c.numHeads());
             o.put("mlp_hidden", c.mlpHidden());
+            if (c.eva() != null) o.put("block", evaBlock(c.eva()));
             o.put("tokens", c.numTokens());
             o.put("class_token", c.classToken());
             o.put("dist_token", c.distToken());

@@ -27,6 +27,8 @@ import io.vitrim.VitrimException;
  * @param preNorm      a LayerNorm ({@code norm_pre}) after the embedding, and a patch
  *                     convolution without bias (CLIP)
  * @param act          the MLP's activation
+ * @param eva          timm's {@code Eva} block (EVA02: RoPE, SwiGLU, sub-LNs), or null for the ViT block;
+ *                     then {@code mlpHidden} is the SwiGLU width (the input of {@code mlp.fc2})
  */
 public record ViTConfig(
         String architecture,
@@ -34,7 +36,36 @@ public record ViTConfig(
         int embedDim, int depth, int numHeads, int mlpHidden,
         boolean qkvBias, boolean classToken, boolean distToken,
         Pool globalPool, boolean fcNorm, int numClasses, float normEps,
-        int regTokens, boolean noEmbedClass, boolean layerScale, boolean preNorm, Act act) {
+        int regTokens, boolean noEmbedClass, boolean layerScale, boolean preNorm, Act act, Eva eva) {
+
+    /** A ViT block (no EVA details). */
+    public ViTConfig(String architecture, int imgHeight, int imgWidth, int patchSize, int inChans,
+                     int embedDim, int depth, int numHeads, int mlpHidden,
+                     boolean qkvBias, boolean classToken, boolean distToken,
+                     Pool globalPool, boolean fcNorm, int numClasses, float normEps,
+                     int regTokens, boolean noEmbedClass, boolean layerScale, boolean preNorm, Act act) {
+        this(architecture, imgHeight, imgWidth, patchSize, inChans, embedDim, depth, numHeads, mlpHidden, qkvBias,
+                classToken, distToken, globalPool, fcNorm, numClasses, normEps, regTokens, noEmbedClass, layerScale, preNorm, act, null);
+    }
+
+    /**
+     * timm's {@code Eva} block as EVA02 configures it (timm {@code models/eva.py}): the SwiGLU MLP
+     * ({@code act(fc1_g) ⊙ fc1_x}, SiLU), rotary position embedding on q and k of the patch
+     * tokens ({@code RotaryEmbeddingCat}: interleaved pairs, half the pairs rotated by the row
+     * coordinate, half by the column), no k bias.
+     *
+     * @param qkvFused       {@code attn.qkv.weight} + {@code attn.q_bias}/{@code attn.v_bias}, else
+     *                       {@code attn.q_proj}/{@code k_proj}/{@code v_proj}
+     * @param scaleMlp       a LayerNorm over the SwiGLU width before {@code fc2} ({@code mlp.norm};
+     *                       then {@code fc1_g}/{@code fc1_x} are separate, else one packed {@code mlp.fc1})
+     * @param scaleAttnInner a LayerNorm over the attention output before {@code proj} ({@code attn.norm}; EVA-CLIP)
+     * @param rope           rotary position embedding ({@code use_rot_pos_emb})
+     * @param ropeRefH       {@code ref_feat_shape} (with {@code ropeRefW}): RoPE coordinates are {@code i / gridH · refH}
+     *                       (EVA's rule for other grids), 0 = none (coordinates are the indices)
+     * @param ropeTemperature the frequency base (10000)
+     */
+    public record Eva(boolean qkvFused, boolean scaleMlp, boolean scaleAttnInner, boolean rope,
+                      int ropeRefH, int ropeRefW, float ropeTemperature) {}
 
     /** A plain ViT/DeiT: no registers, position embedding over every token, GELU. */
     public ViTConfig(String architecture, int imgHeight, int imgWidth, int patchSize, int inChans,
@@ -105,6 +136,23 @@ public record ViTConfig(
         if (regTokens < 0) throw VitrimException.of(where, "reg_tokens must not be negative, got " + regTokens);
         if (regTokens > 0 && distToken) throw VitrimException.of(where, "register tokens with a distillation token are not supported");
         if (act == null) throw VitrimException.of(where, "no activation");
+        if (eva != null) {
+            // what timm's Eva does and vitrim's ViT options do not combine with
+            if (distToken || regTokens > 0 || noEmbedClass || layerScale || preNorm || act != Act.GELU) {
+                throw VitrimException.of(where, "an EVA model has no distillation or register tokens, no_embed_class, LayerScale, norm_pre or QuickGELU here");
+            }
+            if (globalPool == Pool.MAP) throw VitrimException.of(where, "global_pool=map on an EVA model is not supported (avg, token)");
+            if (eva.rope() && headDim() % 4 != 0) {
+                throw VitrimException.of(where, "rotary position embedding needs a head width divisible by 4, got " + headDim());
+            }
+            if (eva.ropeRefH() < 0 || eva.ropeRefW() < 0 || (eva.ropeRefH() == 0) != (eva.ropeRefW() == 0)) {
+                throw VitrimException.of(where, "ref_feat_shape must be two positive sizes, got " + eva.ropeRefH() + "x" + eva.ropeRefW());
+            }
+            if (!(eva.ropeTemperature() > 0) || Float.isInfinite(eva.ropeTemperature())) {
+                throw VitrimException.of(where, "rope_temperature must be positive, got " + eva.ropeTemperature());
+            }
+            limit(where, "ref_feat_shape", Math.max(eva.ropeRefH(), eva.ropeRefW()), MAX_IMAGE);
+        }
         limit(where, "reg_tokens", regTokens, 1024);
         if ((long) gridH() * gridW() + numPrefix() > 1 << 16) throw VitrimException.of(where, "too many tokens: " + numTokens());
         // sizes no real ViT comes near: refused before anything is sized from them
@@ -161,23 +209,28 @@ public record ViTConfig(
     public ViTConfig withImageSize(int h, int w) {
         return new ViTConfig(architecture, h, w, patchSize, inChans, embedDim, depth, numHeads, mlpHidden,
                 qkvBias, classToken, distToken, globalPool, fcNorm, numClasses, normEps,
-                regTokens, noEmbedClass, layerScale, preNorm, act);
+                regTokens, noEmbedClass, layerScale, preNorm, act, eva);
     }
 
     public ViTConfig withNumClasses(int n) {
         return new ViTConfig(architecture, imgHeight, imgWidth, patchSize, inChans, embedDim, depth, numHeads, mlpHidden,
-                qkvBias, classToken, distToken, globalPool, fcNorm, n, normEps, regTokens, noEmbedClass, layerScale, preNorm, act);
+                qkvBias, classToken, distToken, globalPool, fcNorm, n, normEps, regTokens, noEmbedClass, layerScale, preNorm, act, eva);
     }
 
     /** This shape with the encoder details (registers, position embedding, LayerScale, norm_pre, activation). */
     public ViTConfig withEncoder(int regTokens, boolean noEmbedClass, boolean layerScale, boolean preNorm, Act act) {
         return new ViTConfig(architecture, imgHeight, imgWidth, patchSize, inChans, embedDim, depth, numHeads, mlpHidden,
-                qkvBias, classToken, distToken, globalPool, fcNorm, numClasses, normEps, regTokens, noEmbedClass, layerScale, preNorm, act);
+                qkvBias, classToken, distToken, globalPool, fcNorm, numClasses, normEps, regTokens, noEmbedClass, layerScale, preNorm, act, eva);
     }
 
-    /** Whether this is a plain ViT/DeiT (none of the encoder details). */
+    /** Whether this is a plain ViT/DeiT (none of the encoder details, not an EVA block). */
     public boolean plain() {
-        return regTokens == 0 && !noEmbedClass && !layerScale && !preNorm && act == Act.GELU;
+        return regTokens == 0 && !noEmbedClass && !layerScale && !preNorm && act == Act.GELU && eva == null;
+    }
+
+    /** Output width of the MLP's first layer: twice the hidden width for SwiGLU (gate and value), else the hidden width. */
+    public int fc1Width() {
+        return eva != null ? 2 * mlpHidden : mlpHidden;
     }
 
     /** Parameter count of the model this config describes. */
@@ -188,6 +241,10 @@ public record ViTConfig(
         if (preNorm) p += 2 * c;
         long block = 2 * c /*norm1*/ + 3 * c * c + (qkvBias ? 3 * c : 0) + c * c + c /*proj*/
                 + 2 * c /*norm2*/ + c * h + h + h * c + c + (layerScale ? 2 * c : 0);
+        if (eva != null) {
+            // no k bias; SwiGLU's second fc1 half; the sub-LNs
+            block += (qkvBias ? -c : 0) + c * h + h + (eva.scaleMlp() ? 2 * h : 0) + (eva.scaleAttnInner() ? 2 * c : 0);
+        }
         p += block * depth;
         p += 2 * c; // norm or fc_norm
         if (globalPool == Pool.MAP) p += c + (c * c + c) + (2 * c * c + 2 * c) + (c * c + c) + 2 * c + (c * h + h + h * c + c); // attn_pool

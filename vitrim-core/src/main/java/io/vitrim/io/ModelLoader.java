@@ -184,6 +184,7 @@ public final class ModelLoader {
         String arch = cfg.str("architecture", null);
         if (arch == null) throw VitrimException.of(cfgPath, "no \"architecture\" (timm) or \"model_type\" (Hugging Face)");
         Architectures.Arch a = Architectures.get(arch);
+        if (a.config().eva() != null) return readTimmEva(cfgPath, cfg, weights, arch, a);
         ViTConfig c = a.config();
         Json.Obj args = cfg.obj("model_args");
         int imgH = c.imgHeight(), imgW = c.imgWidth(), patch = c.patchSize(), dim = c.embedDim(), depth = c.depth(), heads = c.numHeads();
@@ -253,6 +254,124 @@ public final class ModelLoader {
     }
 
     /**
+     * A timm {@code Eva} folder (EVA02): the model args timm's {@code Eva} takes, as far as EVA02
+     * uses them; options that select another block, position embedding or pooling are refused
+     * by name rather than run wrongly.
+     */
+    private static Checkpoint readTimmEva(Path cfgPath, Json.Obj cfg, Path weights, String arch, Architectures.Arch a) {
+        ViTConfig c = a.config();
+        ViTConfig.Eva e = c.eva();
+        Json.Obj args = cfg.obj("model_args");
+        int imgH = c.imgHeight(), imgW = c.imgWidth(), patch = c.patchSize(), dim = c.embedDim(), depth = c.depth(), heads = c.numHeads();
+        double mlpRatio = 4 * 2 / 3.0; // every eva02_* (timm writes 4 * 2 / 3)
+        boolean qkvBias = c.qkvBias(), clsTok = c.classToken(), qkvFused = e.qkvFused(), scaleMlp = e.scaleMlp();
+        boolean scaleAttn = e.scaleAttnInner(), rope = e.rope();
+        int refH = e.ropeRefH(), refW = e.ropeRefW();
+        double temperature = e.ropeTemperature();
+        String pool = cfg.str("global_pool", c.globalPool().timmName());
+        Boolean fcNorm = null, postNorm = null;
+        if (args != null) {
+            for (String k : args.raw().keySet()) {
+                Object v = args.get(k);
+                switch (k) {
+                    case "img_size": {
+                        int[] hw = pair(cfgPath, args, k, imgH);
+                        imgH = hw[0];
+                        imgW = hw[1];
+                        break;
+                    }
+                    case "ref_feat_shape": {
+                        int[] hw = v == null ? new int[] {0, 0} : pair(cfgPath, args, k, 0);
+                        refH = hw[0];
+                        refW = hw[1];
+                        break;
+                    }
+                    case "patch_size": patch = args.intValue(k, patch); break;
+                    case "embed_dim": dim = args.intValue(k, dim); break;
+                    case "depth": depth = args.intValue(k, depth); break;
+                    case "num_heads": heads = args.intValue(k, heads); break;
+                    case "mlp_ratio": mlpRatio = args.number(k, mlpRatio); break;
+                    case "qkv_bias": qkvBias = args.bool(k, qkvBias); break;
+                    case "qkv_fused": qkvFused = args.bool(k, qkvFused); break;
+                    case "scale_mlp": scaleMlp = args.bool(k, scaleMlp); break;
+                    case "scale_attn_inner": scaleAttn = args.bool(k, scaleAttn); break;
+                    case "use_rot_pos_emb": rope = args.bool(k, rope); break;
+                    case "rope_temperature": temperature = args.number(k, temperature); break;
+                    case "class_token": clsTok = args.bool(k, clsTok); break;
+                    case "global_pool": pool = args.str(k, pool); break;
+                    case "use_fc_norm": if (v != null) fcNorm = args.bool(k, false); break;
+                    case "use_post_transformer_norm": if (v != null) postNorm = args.bool(k, false); break;
+                    case "num_classes": break; // top-level num_classes wins
+                    case "dynamic_img_size": break; // vitrim runs at the configured size; embeddings are resampled at load
+                    case "in_chans": if (args.intValue(k, 3) != 3) throw VitrimException.of(cfgPath, "only in_chans=3 is supported"); break;
+                    // EVA02's values only: anything else is another model
+                    case "swiglu_mlp": requireArg(cfgPath, k, v, true); break;
+                    case "rope_type": requireArg(cfgPath, k, v, "cat"); break;
+                    case "rope_rotate_half": requireArg(cfgPath, k, v, false); break;
+                    case "rope_grid_indexing": requireArg(cfgPath, k, v, "ij"); break;
+                    case "rope_grid_offset": requireArg(cfgPath, k, v, 0.0); break;
+                    case "use_abs_pos_emb": requireArg(cfgPath, k, v, true); break;
+                    case "use_post_norm": requireArg(cfgPath, k, v, false); break;
+                    case "use_pre_transformer_norm": requireArg(cfgPath, k, v, false); break;
+                    case "attn_type": requireArg(cfgPath, k, v, "eva"); break;
+                    case "init_values": requireArg(cfgPath, k, v, null); break;
+                    case "num_reg_tokens": requireArg(cfgPath, k, v, 0.0); break;
+                    case "no_embed_class": requireArg(cfgPath, k, v, false); break;
+                    case "swiglu_align_to": requireArg(cfgPath, k, v, 0.0); break;
+                    case "dynamic_img_pad": requireArg(cfgPath, k, v, false); break;
+                    case "head_init_scale": case "attn_pool_num_heads": case "attn_pool_mlp_ratio": break; // init / unused without map
+                    default:
+                        if (!IGNORED_ARGS.contains(k)) throw VitrimException.of(cfgPath, "model_args." + k + " is not supported by vitrim's EVA");
+                }
+            }
+        }
+        if (!pool.equals("avg") && !pool.equals("token")) {
+            throw VitrimException.of(cfgPath, "global_pool \"" + pool + "\" is not supported for EVA (avg, token)");
+        }
+        ViTConfig.Pool gp = ViTConfig.Pool.parse(pool, cfgPath);
+        // timm's Eva: fc_norm defaults on for avg pooling, the final norm to the opposite
+        boolean useFc = fcNorm != null ? fcNorm : gp == ViTConfig.Pool.AVG;
+        boolean usePost = postNorm != null ? postNorm : !useFc;
+        if (useFc == usePost) {
+            throw VitrimException.of(cfgPath, "an EVA model with " + (useFc ? "both norm and fc_norm" : "neither norm nor fc_norm") + " is not supported");
+        }
+        int classes = cfg.intValue("num_classes", c.numClasses());
+        // timm: int(dim * mlp_ratio), truncated (EVA02-L: 2730)
+        int mlpHidden = (int) (dim * mlpRatio);
+        ViTConfig.Eva eva = new ViTConfig.Eva(qkvFused, scaleMlp, scaleAttn, rope, refH, refW, (float) temperature);
+        ViTConfig config = new ViTConfig(arch, imgH, imgW, patch, 3, dim, depth, heads, mlpHidden, qkvBias, clsTok, false, gp, useFc,
+                classes, c.normEps(), 0, false, false, false, ViTConfig.Act.GELU, eva).validate(cfgPath);
+        PreprocessConfig pre = timmPreprocess(cfgPath, cfg.obj("pretrained_cfg"), a.preprocess(), config);
+        List<String> labels = labels(cfgPath, cfg, classes);
+        StateDict sd = readTensors(weights);
+        resamplePosEmbed(sd, config, PosEmbed.Kernel.ANTIALIAS);
+        return new Checkpoint(config, pre, labels, sd, weights, PosEmbed.Kernel.ANTIALIAS, null, methodDefaults(cfgPath, cfg), null);
+    }
+
+    /** An int or {@code [h, w]} model arg. */
+    private static int[] pair(Path cfgPath, Json.Obj args, String k, int def) {
+        if (args.get(k) instanceof List) {
+            double[] hw = args.numbers(k);
+            if (hw.length != 2 || hw[0] != Math.rint(hw[0]) || hw[1] != Math.rint(hw[1]) || Math.abs(hw[0]) > 1e6 || Math.abs(hw[1]) > 1e6) {
+                throw VitrimException.of(cfgPath, "model_args." + k + " must be an int or [h, w]");
+            }
+            return new int[] {(int) hw[0], (int) hw[1]};
+        }
+        int v = args.intValue(k, def);
+        return new int[] {v, v};
+    }
+
+    /** A model arg that vitrim supports at one value only (EVA02's). */
+    private static void requireArg(Path cfgPath, String k, Object v, Object want) {
+        boolean ok = want == null ? v == null
+                : want instanceof Double ? v instanceof Number && ((Number) v).doubleValue() == (Double) want : want.equals(v);
+        if (!ok) {
+            throw VitrimException.of(cfgPath, "model_args." + k + " = " + Json.write(v) + " is not supported for EVA (only "
+                    + Json.write(want) + ", as EVA02)");
+        }
+    }
+
+    /**
      * As timm's checkpoint filter: a {@code pos_embed} made for another square patch grid is
      * resampled to the config's ({@link PosEmbed}); other sizes are left for the
      * binder to report.
@@ -307,6 +426,7 @@ public final class ModelLoader {
         int h = c.imgHeight(), w = c.imgWidth();
         double crop = def.cropPct();
         Interpolation interp = def.interpolation();
+        Resize resize = def.resize();
         float[] mean = def.mean(), std = def.std();
         if (pc != null) {
             double[] in = pc.numbers("input_size");
@@ -322,8 +442,12 @@ public final class ModelLoader {
                 interp = Interpolation.parse(ip);
                 if (interp == null) throw VitrimException.of(where, "pretrained_cfg.interpolation \"" + ip + "\" is not supported (bicubic, bilinear)");
             }
-            String mode = pc.str("crop_mode", "center");
-            if (!mode.equals("center")) throw VitrimException.of(where, "pretrained_cfg.crop_mode \"" + mode + "\" is not supported (center)");
+            String mode = pc.str("crop_mode", def.resize() == Resize.EXACT ? "squash" : "center");
+            if (!mode.equals("center") && !mode.equals("squash")) {
+                throw VitrimException.of(where, "pretrained_cfg.crop_mode \"" + mode + "\" is not supported (center, squash)");
+            }
+            // squash: timm stretches to ⌊size / crop_pct⌋ square, then crops the centre
+            resize = mode.equals("squash") ? Resize.EXACT : Resize.SHORTER_SIDE;
             mean = triple(where, "mean", pc.numbers("mean"), mean);
             std = triple(where, "std", pc.numbers("std"), std);
         }
@@ -331,7 +455,7 @@ public final class ModelLoader {
             throw VitrimException.of(where, "pretrained_cfg.input_size " + h + "x" + w + " differs from the model's image size "
                     + c.imgHeight() + "x" + c.imgWidth());
         }
-        return new PreprocessConfig(h, w, crop, interp, Resize.SHORTER_SIDE, mean, std);
+        return new PreprocessConfig(h, w, crop, interp, resize, mean, std);
     }
 
     private static float[] triple(Path where, String key, double[] v, float[] def) {

@@ -13,7 +13,7 @@ import java.util.Collections;
 import java.util.LinkedHashMap;
 import java.util.Map;
 
-/** The timm ViT/DeiT variants and the DINOv2, CLIP and SigLIP towers by name, with their default preprocessing. */
+/** The timm ViT/DeiT variants and the DINOv2, CLIP, SigLIP and EVA02 towers by name, with their default preprocessing. */
 public final class Architectures {
     private Architectures() {}
 
@@ -62,6 +62,25 @@ public final class Architectures {
                 PreprocessConfig.INCEPTION_MEAN, PreprocessConfig.INCEPTION_STD)));
     }
 
+    /**
+     * EVA02 (timm {@code eva02_*}, its {@code Eva} class): SwiGLU of width ⌊C·8/3⌋ (timm's
+     * {@code int(dim * mlp_ratio)}), RoPE with {@code ref_feat_shape} 16×16, LayerNorm eps 1e-6,
+     * OpenAI CLIP mean/std. The MIM-pretrained 224 px models have no head and average-pool with
+     * {@code fc_norm}; the fine-tuned ones classify ImageNet-1k; the EVA-CLIP towers pool the
+     * class token after {@code norm} and project with the head. Tiny and small use the fused
+     * {@code qkv} and packed {@code fc1}; base and large separate projections and {@code mlp.norm}.
+     */
+    private static void eva02(String name, int patch, int img, int dim, int depth, int heads, boolean separate, int classes,
+                              boolean clip, double crop, Resize resize) {
+        int hidden = (int) (dim * (4 * 2 / 3.0));
+        ViTConfig.Eva eva = new ViTConfig.Eva(!separate, separate, clip, true, 16, 16, 10000f);
+        Pool pool = clip ? Pool.TOKEN : Pool.AVG;
+        ViTConfig c = new ViTConfig(name, img, img, patch, 3, dim, depth, heads, hidden, true, true, false,
+                pool, !clip, classes, 1e-6f, 0, false, false, false, ViTConfig.Act.GELU, eva);
+        REGISTRY.put(name, new Arch(c, new PreprocessConfig(img, img, crop, Interpolation.BICUBIC, resize,
+                PreprocessConfig.CLIP_MEAN, PreprocessConfig.CLIP_STD)));
+    }
+
     static {
         vit("vit_tiny_patch16_224", 192, 12, 3);
         vit("vit_small_patch16_224", 384, 12, 6);
@@ -87,6 +106,19 @@ public final class Architectures {
             clip("vit_base_patch16_clip" + act + "_224", 16, 768, 12, 12, 512, q);
             clip("vit_large_patch14_clip" + act + "_224", 14, 1024, 24, 16, 768, q);
         }
+        // EVA02, as timm's default pretrained tag of each name configures it
+        eva02("eva02_tiny_patch14_224", 14, 224, 192, 12, 3, false, 0, false, 0.9, Resize.SHORTER_SIDE);
+        eva02("eva02_small_patch14_224", 14, 224, 384, 12, 6, false, 0, false, 0.9, Resize.SHORTER_SIDE);
+        eva02("eva02_base_patch14_224", 14, 224, 768, 12, 12, true, 0, false, 0.9, Resize.SHORTER_SIDE);
+        eva02("eva02_large_patch14_224", 14, 224, 1024, 24, 16, true, 0, false, 0.9, Resize.SHORTER_SIDE);
+        eva02("eva02_tiny_patch14_336", 14, 336, 192, 12, 3, false, 1000, false, 1.0, Resize.SHORTER_SIDE);
+        eva02("eva02_small_patch14_336", 14, 336, 384, 12, 6, false, 1000, false, 1.0, Resize.SHORTER_SIDE);
+        // the in22k → in1k fine-tunes are evaluated with crop_mode 'squash' (a stretch to the input size)
+        eva02("eva02_base_patch14_448", 14, 448, 768, 12, 12, true, 1000, false, 1.0, Resize.EXACT);
+        eva02("eva02_large_patch14_448", 14, 448, 1024, 24, 16, true, 1000, false, 1.0, Resize.EXACT);
+        eva02("eva02_base_patch16_clip_224", 16, 224, 768, 12, 12, true, 512, true, 0.9, Resize.SHORTER_SIDE);
+        eva02("eva02_large_patch14_clip_224", 14, 224, 1024, 24, 16, true, 768, true, 0.9, Resize.SHORTER_SIDE);
+        eva02("eva02_large_patch14_clip_336", 14, 336, 1024, 24, 16, true, 768, true, 1.0, Resize.SHORTER_SIDE);
     }
 
     /** All registered names, in registry order. */

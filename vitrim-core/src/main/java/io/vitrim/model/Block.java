@@ -5,6 +5,7 @@ import io.vitrim.engine.Attention;
 import io.vitrim.engine.Gemm;
 import io.vitrim.engine.LayerNorm;
 import io.vitrim.engine.Parallel;
+import io.vitrim.engine.Rope;
 import io.vitrim.engine.VecMath;
 import io.vitrim.reduce.BlockProbes;
 import io.vitrim.reduce.MaskedTraining;
@@ -31,6 +32,13 @@ import java.util.Set;
  * reduced block: the reduction acts on the residual stream after the scaled branch is added.
  * Field names are the checkpoint keys under {@code blocks.{i}.}. With a {@link Tape.BlockTape}
  * the forward keeps what {@link #backward} needs, for whatever token count the block saw.
+ *
+ * <p>timm's {@code EvaBlock} (EVA02; inference only) is the same block with three changes: q and
+ * k of the patch tokens are rotated by their positions before the attention ({@link Rope}),
+ * the attention output may pass a LayerNorm before {@code proj} ({@code attn.norm}), and the MLP
+ * is SwiGLU — {@code fc2(norm(SiLU(g) ⊙ v))} with {@code [g; v] = fc1(x)}, {@code mlp.norm}
+ * optional. Its q/k/v projections (fused or separate, no k bias) and SwiGLU's two first layers
+ * arrive here fused into one {@code attnQkv} and one {@code mlpFc1}.
  */
 public final class Block {
     final int index;
@@ -40,10 +48,26 @@ public final class Block {
     private final ViTConfig.Act act;
     private final int dim, heads, hidden;
     private final float eps;
+    private final Eva eva; // null for the ViT block
+
+    /**
+     * What an {@code EvaBlock} adds: the rotary embedding (null without one), the sub-LNs
+     * {@code attn.norm} ([C]) and {@code mlp.norm} ([hidden]) or nulls, and SwiGLU of width {@code width}.
+     */
+    record Eva(Rope rope, Param attnNormWeight, Param attnNormBias, Param mlpNormWeight, Param mlpNormBias, int width) {}
 
     Block(int index, Param norm1Weight, Param norm1Bias, Linear attnQkv, Linear attnProj,
           Param norm2Weight, Param norm2Bias, Linear mlpFc1, Linear mlpFc2, Param ls1Gamma, Param ls2Gamma,
           ViTConfig.Act act, int heads, float eps) {
+        this(index, norm1Weight, norm1Bias, attnQkv, attnProj, norm2Weight, norm2Bias, mlpFc1, mlpFc2, ls1Gamma, ls2Gamma,
+                act, heads, eps, null);
+    }
+
+    Block(int index, Param norm1Weight, Param norm1Bias, Linear attnQkv, Linear attnProj,
+          Param norm2Weight, Param norm2Bias, Linear mlpFc1, Linear mlpFc2, Param ls1Gamma, Param ls2Gamma,
+          ViTConfig.Act act, int heads, float eps, Eva eva) {
+        if (eva != null && mlpFc1.out != 2 * eva.width()) throw new IllegalArgumentException("SwiGLU fc1 must be [gate; value]");
+        this.eva = eva;
         this.ls1Gamma = ls1Gamma;
         this.ls2Gamma = ls2Gamma;
         this.act = act;
@@ -64,7 +88,7 @@ public final class Block {
 
     /** Buffers of one inference forward, reused by every block. */
     static final class Scratch {
-        float[] ln = new float[0], qkv = new float[0], attn = new float[0], hidden = new float[0];
+        float[] ln = new float[0], qkv = new float[0], attn = new float[0], hidden = new float[0], gated = new float[0];
 
         void ensure(int rows, int c, int hid) {
             if (ln.length < rows * c) ln = new float[rows * c];
@@ -82,6 +106,7 @@ public final class Block {
     float[] forward(Parallel par, TokenState s, Scratch ws, Tape.BlockTape tape, float[] spare,
                     TokenReducer reducer, Trace trace) {
         final int c = dim, i = index;
+        if (eva != null && tape != null) throw new IllegalStateException("EVA blocks run for inference only");
         if (reducer.restoreBefore(i) && s.waiting() > 0) {
             // parked tokens come back before this block (Cropr's last-layer fusion)
             if (tape != null) tape.restore = new PlanApplier.Recording();
@@ -105,6 +130,8 @@ public final class Block {
         long t1 = System.nanoTime();
         trace.addPhaseNanos(Trace.Phase.NORM, t1 - t0);
         attnQkv.forward(par, ln, t, qkv, Gemm.Mode.SET);
+        // EVA: q and k turn by each token's position (reducers then see the rotated keys, as attention does)
+        if (eva != null && eva.rope() != null) eva.rope().apply(par, qkv, t, c, heads, s.pos());
         long t2 = System.nanoTime();
         trace.addPhaseNanos(Trace.Phase.QKV, t2 - t1);
         Set<Probe> wanted = reducer.probes(i);
@@ -136,6 +163,9 @@ public final class Block {
             tape.keyBias = keyBias;
         }
         Attention.forward(par, qkv, s.offsets(), s.batch(), c, heads, keyBias, keyMask, attn, ap);
+        if (eva != null && eva.attnNormWeight() != null) {
+            LayerNorm.forward(par, attn, 0, c, t, c, eva.attnNormWeight().value, eva.attnNormBias().value, eps, attn, 0, c, null, null);
+        }
         long t3 = System.nanoTime();
         trace.addPhaseNanos(Trace.Phase.ATTENTION, t3 - t2);
         addBranch(par, attnProj, attn, t, x, s.offsets(), tape == null ? null : tape.keep1, tape, ls1Gamma, ws);
@@ -164,7 +194,9 @@ public final class Block {
         long t6 = System.nanoTime();
         trace.addPhaseNanos(Trace.Phase.NORM, t6 - t5);
         float[] h;
-        if (tape == null) {
+        if (eva != null) {
+            h = swiglu(par, ln, t, ws);
+        } else if (tape == null) {
             h = ws.hidden;
             if (act == ViTConfig.Act.GELU) {
                 mlpFc1.forward(par, ln, t, h, Gemm.Mode.SET_GELU);
@@ -196,6 +228,21 @@ public final class Block {
         if (after != null) spare = PlanApplier.apply(par, s, after, spare, tape == null ? null : tape.afterPlan);
         trace.addPhaseNanos(Trace.Phase.REDUCE, System.nanoTime() - t8);
         return spare;
+    }
+
+    /** SwiGLU's hidden rows {@code norm(SiLU(g) ⊙ v)} ({@code [t, width]}, in {@code ws.gated}) from the normalised rows {@code ln}. */
+    private float[] swiglu(Parallel par, float[] ln, int t, Scratch ws) {
+        final int w = eva.width();
+        if (ws.gated.length < t * w) ws.gated = new float[t * w];
+        final float[] gv = ws.hidden, out = ws.gated;
+        mlpFc1.forward(par, ln, t, gv, Gemm.Mode.SET);
+        par.forRange(t, 32, (r0, r1) -> {
+            for (int r = r0; r < r1; r++) VecMath.swiglu(gv, r * 2 * w, out, r * w, w);
+        });
+        if (eva.mlpNormWeight() != null) {
+            LayerNorm.forward(par, out, 0, w, t, w, eva.mlpNormWeight().value, eva.mlpNormBias().value, eps, out, 0, w, null, null);
+        }
+        return out;
     }
 
     /**

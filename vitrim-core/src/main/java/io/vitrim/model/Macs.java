@@ -6,7 +6,9 @@ import io.vitrim.reduce.Trace;
 /**
  * Multiply-accumulates per image from the token counts each block actually saw
  * (design.md §6): per block {@code 4·n_a·C² + 2·n_a²·C + 2·n_m·C·hidden}, plus the patch
- * embedding {@code G²·3P²·C} and the head(s) {@code K·C}.
+ * embedding {@code G²·3P²·C} and the head(s) {@code K·C}. An EVA block's SwiGLU has three
+ * matrices ({@code 3·n_m·C·hidden}); its rotations, SiLU and sub-LNs multiply-accumulate nothing
+ * worth counting, as the norms and GELU.
  */
 public final class Macs {
     private Macs() {}
@@ -14,7 +16,7 @@ public final class Macs {
     /** MACs of one block with {@code na} tokens in attention and {@code nm} in the MLP. */
     public static double block(ViTConfig c, double na, double nm) {
         double d = c.embedDim();
-        return 4 * na * d * d + 2 * na * na * d + 2 * nm * d * c.mlpHidden();
+        return 4 * na * d * d + 2 * na * na * d + nm * d * (c.fc1Width() + c.mlpHidden());
     }
 
     /** Patch embedding and head(s). */
@@ -57,7 +59,7 @@ public final class Macs {
                 m[Trace.Phase.QKV.ordinal()] += 3 * na * d * d / t.batch();
                 m[Trace.Phase.ATTENTION.ordinal()] += 2 * na * na * d / t.batch();
                 m[Trace.Phase.PROJ.ordinal()] += na * d * d / t.batch();
-                m[Trace.Phase.FC1.ordinal()] += nm * d * hidden / t.batch();
+                m[Trace.Phase.FC1.ordinal()] += nm * d * c.fc1Width() / t.batch();
                 m[Trace.Phase.FC2.ordinal()] += nm * d * hidden / t.batch();
             }
         }

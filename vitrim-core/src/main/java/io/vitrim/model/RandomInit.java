@@ -24,8 +24,8 @@ public final class RandomInit {
             for (int d : shape) n *= d;
             float[] v = new float[n];
             SplittableRandom rnd = new SplittableRandom(seed ^ fnv1a(name));
-            if (name.endsWith("norm1.weight") || name.endsWith("norm2.weight") || name.equals("norm.weight") || name.equals("fc_norm.weight")
-                    || name.equals("norm_pre.weight") || name.equals("attn_pool.norm.weight")) {
+            // every LayerNorm γ: norm1/2, norm, fc_norm, norm_pre, attn_pool.norm, EVA's attn.norm and mlp.norm
+            if (name.endsWith("norm1.weight") || name.endsWith("norm2.weight") || name.endsWith("norm.weight") || name.equals("norm_pre.weight")) {
                 java.util.Arrays.fill(v, 1f);
             } else if (name.endsWith(".gamma")) {
                 // LayerScale at 1, not timm's 1e-5: random blocks that contribute next to nothing would make
@@ -39,6 +39,12 @@ public final class RandomInit {
             } else if (name.endsWith(".weight") && !name.contains("norm") || name.equals("pos_embed") || name.equals("dist_token")
                     || name.equals("reg_token") || name.equals("attn_pool.latent")) {
                 for (int i = 0; i < n; i++) v[i] = (float) Math.max(-2, Math.min(2, rnd.nextGaussian() * 0.02));
+            }
+            if (config.eva() != null && (name.endsWith("attn.proj.weight") || name.endsWith("mlp.fc2.weight"))) {
+                // timm's Eva.fix_init_weight: block i's output layers divided by √(2(i + 1))
+                int i = Integer.parseInt(name.substring("blocks.".length(), name.indexOf('.', "blocks.".length())));
+                float s = (float) Math.sqrt(2.0 * (i + 1));
+                for (int k = 0; k < n; k++) v[k] /= s;
             }
             sd.put(name, v, shape);
         }

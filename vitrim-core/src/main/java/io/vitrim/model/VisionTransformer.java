@@ -49,6 +49,7 @@ public final class VisionTransformer implements AutoCloseable {
     private final Linear head;            // [K, C], or null without a head (num_classes 0: features)
     private final Linear headDist;        // [K, C] or null
     private final AttentionPool attnPool; // `attn_pool` (global_pool map) or null
+    private final io.vitrim.engine.Rope rope; // EVA's rotary position embedding for this grid, or null
     private final io.vitrim.config.SegmentationConfig segmentation; // the task of a segmentation model, or null
     private final Linear decoderHead;     // `decoder.head` [K, C] of a segmentation model, or null
     private Map<String, String> methodDefaults = Map.of();
@@ -74,8 +75,15 @@ public final class VisionTransformer implements AutoCloseable {
         this.normPreWeight = config.preNorm() ? w.get("norm_pre.weight") : null;
         this.normPreBias = config.preNorm() ? w.get("norm_pre.bias") : null;
         this.blocks = new Block[config.depth()];
+        ViTConfig.Eva eva = config.eva();
+        this.rope = eva != null && eva.rope() ? new io.vitrim.engine.Rope(config.headDim(), config.gridH(), config.gridW(),
+                eva.ropeRefH(), eva.ropeRefW(), eva.ropeTemperature()) : null;
         for (int i = 0; i < blocks.length; i++) {
             String b = "blocks." + i + ".";
+            if (eva != null) {
+                blocks[i] = evaBlock(i, w, config, rope);
+                continue;
+            }
             blocks[i] = new Block(i, w.get(b + "norm1.weight"), w.get(b + "norm1.bias"),
                     linear(w, b + "attn.qkv"), linear(w, b + "attn.proj"),
                     w.get(b + "norm2.weight"), w.get(b + "norm2.bias"),
@@ -93,6 +101,51 @@ public final class VisionTransformer implements AutoCloseable {
 
     private static Linear linear(WeightBinder.Weights w, String name) {
         return new Linear(w.get(name + ".weight"), w.vit().get(name + ".bias"));
+    }
+
+    /**
+     * Block {@code i} of an EVA model: its q/k/v projections as one [3C, C] layer with bias
+     * [q; 0; v] (timm adds a zero k bias too), SwiGLU's gate and value layers as one [2h, C]
+     * layer (a packed {@code mlp.fc1} already is one); the checkpoint's tensors stay as bound.
+     */
+    private static Block evaBlock(int i, WeightBinder.Weights w, ViTConfig config, io.vitrim.engine.Rope rope) {
+        String b = "blocks." + i + ".";
+        ViTConfig.Eva e = config.eva();
+        int d = config.embedDim(), h = config.mlpHidden();
+        Linear qkv;
+        if (e.qkvFused()) {
+            float[] bias = new float[3 * d];
+            if (config.qkvBias()) {
+                System.arraycopy(w.get(b + "attn.q_bias").value, 0, bias, 0, d);
+                System.arraycopy(w.get(b + "attn.v_bias").value, 0, bias, 2 * d, d);
+            }
+            qkv = new Linear(w.get(b + "attn.qkv.weight"), config.qkvBias() ? new Param(b + "attn.qkv.bias", new int[] {3 * d}, bias) : null);
+        } else {
+            qkv = stacked(b + "attn.qkv", d, new Param[] {w.get(b + "attn.q_proj.weight"), w.get(b + "attn.k_proj.weight"), w.get(b + "attn.v_proj.weight")},
+                    config.qkvBias() ? new Param[] {w.get(b + "attn.q_proj.bias"), null, w.get(b + "attn.v_proj.bias")} : null);
+        }
+        Linear fc1 = e.scaleMlp()
+                ? stacked(b + "mlp.fc1", d, new Param[] {w.get(b + "mlp.fc1_g.weight"), w.get(b + "mlp.fc1_x.weight")},
+                        new Param[] {w.get(b + "mlp.fc1_g.bias"), w.get(b + "mlp.fc1_x.bias")})
+                : linear(w, b + "mlp.fc1");
+        Block.Eva parts = new Block.Eva(rope,
+                e.scaleAttnInner() ? w.get(b + "attn.norm.weight") : null, e.scaleAttnInner() ? w.get(b + "attn.norm.bias") : null,
+                e.scaleMlp() ? w.get(b + "mlp.norm.weight") : null, e.scaleMlp() ? w.get(b + "mlp.norm.bias") : null, h);
+        return new Block(i, w.get(b + "norm1.weight"), w.get(b + "norm1.bias"), qkv, linear(w, b + "attn.proj"),
+                w.get(b + "norm2.weight"), w.get(b + "norm2.bias"), fc1, linear(w, b + "mlp.fc2"), null, null,
+                config.act(), config.numHeads(), config.normEps(), parts);
+    }
+
+    /** One Linear from weights stacked by output rows, biases likewise (a null bias part is zeros; null biases: no bias). */
+    private static Linear stacked(String name, int in, Param[] weights, Param[] biases) {
+        int out = 0;
+        for (Param p : weights) out += p.shape[0];
+        float[] wv = new float[out * in], bv = biases == null ? null : new float[out];
+        for (int k = 0, row = 0; k < weights.length; row += weights[k].shape[0], k++) {
+            System.arraycopy(weights[k].value, 0, wv, row * in, weights[k].value.length);
+            if (bv != null && biases[k] != null) System.arraycopy(biases[k].value, 0, bv, row, biases[k].value.length);
+        }
+        return new Linear(new Param(name + ".weight", new int[] {out, in}, wv), bv == null ? null : new Param(name + ".bias", new int[] {out}, bv));
     }
 
     /**
@@ -338,14 +391,14 @@ public final class VisionTransformer implements AutoCloseable {
     private Result run(Workspace ws, float[] pixels, int batch, TokenReducer reducer, boolean trackSource,
                        float[][] keepTokens, int[][] keepOffsets) {
         final int c = config.embedDim(), n0 = config.numTokens();
-        ws.ensure(batch * n0, c, config.mlpHidden(), config.numPatches() * batch, 3 * config.patchSize() * config.patchSize());
+        ws.ensure(batch * n0, c, config.fc1Width(), config.numPatches() * batch, 3 * config.patchSize() * config.patchSize());
         Trace trace = new Trace(batch, config.depth());
         long start = System.nanoTime();
         embed(pixels, batch, ws.cols, ws.block.hidden, ws.x1);
         long t0 = System.nanoTime();
         trace.addPhaseNanos(Trace.Phase.EMBED, t0 - start);
         TokenState s = new TokenState(batch, c, config.numPrefix(), n0, config.gridW(), ws.x1, fullOffsets(batch),
-                trackSource || reducer.needsSource(), par);
+                trackSource || reducer.needsSource(), rope == null ? null : gridPositions(batch), par);
         float[] spare = ws.x2;
         for (Block block : blocks) {
             spare = block.forward(par, s, ws.block, null, spare, reducer, trace);
@@ -376,6 +429,20 @@ public final class VisionTransformer implements AutoCloseable {
         ws.x1 = s.x();
         ws.x2 = spare;
         return new Result(logits, batch, config.numOutputs(), trace);
+    }
+
+    /** Every token's RoPE position before any reduction: (row, column) of its patch, NaN for prefix tokens (not rotated, as timm). */
+    private float[] gridPositions(int batch) {
+        final int n0 = config.numTokens(), prefix = config.numPrefix(), gw = config.gridW();
+        float[] pos = new float[2 * batch * n0];
+        for (int b = 0; b < batch; b++) {
+            for (int t = 0; t < n0; t++) {
+                int o = 2 * (b * n0 + t), q = t - prefix;
+                pos[o] = q < 0 ? Float.NaN : q / gw;
+                pos[o + 1] = q < 0 ? Float.NaN : q % gw;
+            }
+        }
+        return pos;
     }
 
     private int[] fullOffsets(int batch) {
@@ -498,6 +565,10 @@ public final class VisionTransformer implements AutoCloseable {
     /** As {@link #checkTrainable(ViTConfig, Object)}, for a classifier or (no head, per-token decoder) a segmentation model. */
     public static void checkTrainable(ViTConfig config, boolean segmentation, Object where) {
         if (config.distToken()) throw VitrimException.of(where, "training a distilled (dist_token) model is not supported");
+        if (config.eva() != null) {
+            throw VitrimException.of(where, "training an EVA model (" + config.architecture() + ": RoPE, SwiGLU) is not supported; "
+                    + "vitrim runs EVA02 for inference only");
+        }
         if (!config.plain()) {
             throw VitrimException.of(where, "training supports plain ViT/DeiT blocks only, not register tokens, no_embed_class, "
                     + "LayerScale, norm_pre or QuickGELU (this model is an encoder for inference)");

@@ -104,6 +104,10 @@ public final class WeightBinder {
         }
         for (int i = 0; i < c.depth(); i++) {
             String b = "blocks." + i + ".";
+            if (c.eva() != null) {
+                evaBlockKeys(c, b, m);
+                continue;
+            }
             m.put(b + "norm1.weight", new int[] {d});
             m.put(b + "norm1.bias", new int[] {d});
             m.put(b + "attn.qkv.weight", new int[] {3 * d, d});
@@ -147,6 +151,53 @@ public final class WeightBinder {
             m.put("head_dist.bias", new int[] {k});
         }
         return m;
+    }
+
+    /**
+     * One {@code EvaBlock}'s keys in timm's order: no k bias (a fused {@code qkv} carries
+     * {@code q_bias}/{@code v_bias}, separate projections a {@code k_proj} without bias), the
+     * sub-LNs {@code attn.norm} and {@code mlp.norm} when configured, and SwiGLU's first layer as
+     * one packed {@code mlp.fc1} ([gate; value]) or, with {@code mlp.norm}, as {@code fc1_g} + {@code fc1_x}.
+     */
+    private static void evaBlockKeys(ViTConfig c, String b, Map<String, int[]> m) {
+        int d = c.embedDim(), h = c.mlpHidden();
+        ViTConfig.Eva e = c.eva();
+        m.put(b + "norm1.weight", new int[] {d});
+        m.put(b + "norm1.bias", new int[] {d});
+        if (e.qkvFused()) {
+            if (c.qkvBias()) {
+                m.put(b + "attn.q_bias", new int[] {d});
+                m.put(b + "attn.v_bias", new int[] {d});
+            }
+            m.put(b + "attn.qkv.weight", new int[] {3 * d, d});
+        } else {
+            m.put(b + "attn.q_proj.weight", new int[] {d, d});
+            if (c.qkvBias()) m.put(b + "attn.q_proj.bias", new int[] {d});
+            m.put(b + "attn.k_proj.weight", new int[] {d, d});
+            m.put(b + "attn.v_proj.weight", new int[] {d, d});
+            if (c.qkvBias()) m.put(b + "attn.v_proj.bias", new int[] {d});
+        }
+        if (e.scaleAttnInner()) {
+            m.put(b + "attn.norm.weight", new int[] {d});
+            m.put(b + "attn.norm.bias", new int[] {d});
+        }
+        m.put(b + "attn.proj.weight", new int[] {d, d});
+        m.put(b + "attn.proj.bias", new int[] {d});
+        m.put(b + "norm2.weight", new int[] {d});
+        m.put(b + "norm2.bias", new int[] {d});
+        if (e.scaleMlp()) {
+            m.put(b + "mlp.fc1_g.weight", new int[] {h, d});
+            m.put(b + "mlp.fc1_g.bias", new int[] {h});
+            m.put(b + "mlp.fc1_x.weight", new int[] {h, d});
+            m.put(b + "mlp.fc1_x.bias", new int[] {h});
+            m.put(b + "mlp.norm.weight", new int[] {h});
+            m.put(b + "mlp.norm.bias", new int[] {h});
+        } else {
+            m.put(b + "mlp.fc1.weight", new int[] {2 * h, d});
+            m.put(b + "mlp.fc1.bias", new int[] {2 * h});
+        }
+        m.put(b + "mlp.fc2.weight", new int[] {d, h});
+        m.put(b + "mlp.fc2.bias", new int[] {d});
     }
 
     /**

@@ -24,10 +24,40 @@ class ReductionPropertiesTest {
         final List<int[]> counts = new ArrayList<>();
 
         final int pptProtected; // PPT keeps class and registers in place (a distillation token is scored)
+        // a RoPE token sits at the mean of its patches' positions unless a plan weighs it otherwise
+        // (Top-K's attention-weighted fusion, PPT's sizes reset to ones)
+        final boolean meanPositions;
 
         Checked(TokenReducer inner, int pptProtected) {
             this.inner = inner;
             this.pptProtected = pptProtected;
+            String spec = inner.spec();
+            this.meanPositions = !spec.contains("fuse=true") && !spec.contains("prop_attn=false");
+        }
+
+        @Override
+        public boolean restoreBefore(int block) {
+            return inner.restoreBefore(block);
+        }
+
+        @Override
+        public boolean needsSource() {
+            return inner.needsSource();
+        }
+
+        @Override
+        public boolean sizeWeightedPool() {
+            return inner.sizeWeightedPool();
+        }
+
+        @Override
+        public boolean poolIncludesPrefix() {
+            return inner.poolIncludesPrefix();
+        }
+
+        @Override
+        public boolean restoreAtOutput() {
+            return inner.restoreAtOutput();
         }
 
         @Override
@@ -75,8 +105,105 @@ class ReductionPropertiesTest {
                     }
                 }
             }
+            if (s.pos() != null) checkPositions(block, s);
             counts.add(c);
             return inner.afterBlock(block, s, trace);
+        }
+
+        /**
+         * Prefix rows carry no position (they are not rotated) and stay first; every other row's
+         * position is, from the source map alone, the mean grid position of the patches it stands for.
+         */
+        private void checkPositions(int block, TokenState s) {
+            float[] pos = s.pos();
+            for (int b = 0; b < s.batch(); b++) {
+                int o = s.offset(b), n = s.count(b);
+                for (int i = 0; i < n; i++) {
+                    boolean prefixRow = i < s.prefix();
+                    if (Float.isNaN(pos[2 * (o + i)]) != prefixRow || Float.isNaN(pos[2 * (o + i) + 1]) != prefixRow) {
+                        failures.add("block " + block + " image " + b + " row " + i + (prefixRow ? " (prefix) has a position" : " has no position"));
+                    }
+                }
+                if (!s.tracksSource() || !meanPositions) continue;
+                double[] sy = new double[n], sx = new double[n];
+                int[] cnt = new int[n];
+                int[] src = s.source()[b];
+                for (int q = s.prefix(); q < src.length; q++) {
+                    if (src[q] < 0) continue;
+                    int p = q - s.prefix();
+                    sy[src[q]] += p / s.gridW();
+                    sx[src[q]] += p % s.gridW();
+                    cnt[src[q]]++;
+                }
+                for (int i = s.prefix(); i < n; i++) {
+                    if (cnt[i] == 0) continue;
+                    double ey = sy[i] / cnt[i], ex = sx[i] / cnt[i];
+                    if (Math.abs(pos[2 * (o + i)] - ey) > 1e-4 || Math.abs(pos[2 * (o + i) + 1] - ex) > 1e-4) {
+                        failures.add("block " + block + " image " + b + " row " + i + " at (" + pos[2 * (o + i)] + ", " + pos[2 * (o + i) + 1]
+                                + "), its " + cnt[i] + " patches' mean is (" + ey + ", " + ex + ")");
+                    }
+                }
+            }
+        }
+    }
+
+    /** An EVA02-like model ({@code Eva} block, RoPE) of random shape; {@code rope} off for a control. */
+    static ViTConfig randomEvaConfig(SplittableRandom r) {
+        int patch = 4, gh = 2 + r.nextInt(6), gw = 2 + r.nextInt(6), heads = 1 + r.nextInt(3), hd = 4 * (1 + r.nextInt(3));
+        boolean cls = r.nextInt(4) > 0;
+        ViTConfig.Pool pool = cls && r.nextBoolean() ? ViTConfig.Pool.TOKEN : ViTConfig.Pool.AVG;
+        int ref = r.nextInt(3) == 0 ? 0 : 1 + r.nextInt(16);
+        ViTConfig.Eva eva = new ViTConfig.Eva(r.nextBoolean(), r.nextBoolean(), r.nextBoolean(), r.nextInt(6) > 0, ref, ref, 10000f);
+        return new ViTConfig("eva02_rand", gh * patch, gw * patch, patch, 3, heads * hd, 1 + r.nextInt(5), heads, 4 + r.nextInt(40),
+                r.nextBoolean(), cls, false, pool, pool == ViTConfig.Pool.AVG, r.nextInt(4), 1e-6f, 0, false, false, false,
+                ViTConfig.Act.GELU, eva).validate("test");
+    }
+
+    /**
+     * Every method on random EVA models: the invariants above, plus positions (prefix rows none and
+     * first, every other row at its patches' mean, parked tokens coming back with theirs — Cropr's
+     * last-layer fusion), {@code tome:r=0} bit for bit {@code none}, and an image's output in a
+     * batch bit for bit its output alone (positions are per row of the packed batch).
+     */
+    @Test
+    void invariantsHoldOnEvaModels() {
+        SplittableRandom r = new SplittableRandom(77);
+        for (int iter = 0; iter < 40; iter++) {
+            ViTConfig cfg = randomEvaConfig(r);
+            StateDict sd = HashInit.stateDict(cfg, 500 + iter, 2.0);
+            int batch = 1 + r.nextInt(3);
+            float[] px = HashInit.pixels(cfg, batch, 3000 + iter);
+            StringBuilder sched = new StringBuilder();
+            for (int k = 0; k < cfg.depth(); k++) sched.append(k > 0 ? "/" : "").append(r.nextInt(8));
+            List<String> specs = new ArrayList<>(List.of("tome:schedule=" + sched, "random:schedule=" + sched + ",seed=" + iter));
+            if (cfg.classToken()) {
+                specs.add("topk:r=" + r.nextInt(5) + ",fuse=" + r.nextBoolean());
+                specs.add("ppt:r=" + (1 + r.nextInt(4)) + ",layers=0,threshold=" + (r.nextBoolean() ? "0" : "1") + ",prop_attn=" + r.nextBoolean());
+                specs.add("ltmp:merge=" + (0.3 + 0.5 * r.nextDouble()) + ",prune=" + (0.05 * r.nextDouble()));
+            }
+            if (cfg.gridH() % 2 == 0 && cfg.gridW() % 2 == 0) {
+                int dense = r.nextInt(cfg.depth());
+                specs.add("lgtm:r=" + r.nextInt(6) + ",dense=" + dense + ",switch=" + (dense + r.nextInt(cfg.depth() - dense + 1)));
+            }
+            if (cfg.depth() >= 3 && cfg.numPatches() >= 2 * (cfg.depth() - 2) + 2) specs.add("cropr:rate=1,llf=1,scorer=random");
+            try (VisionTransformer m = VisionTransformer.create(cfg, null, null, sd, 1 + r.nextInt(2), "eva")) {
+                for (String spec : specs) {
+                    TokenReducer base = Methods.parse(spec, cfg);
+                    Checked chk = new Checked(base, cfg.classToken() ? 1 : 0);
+                    VisionTransformer.Result res = m.forward(px, batch, chk, true);
+                    assertThat(chk.failures).as(cfg + " " + spec).isEmpty();
+                    for (float v : res.logits()) assertThat(Float.isFinite(v)).as(spec).isTrue();
+                    // the batch is packed rows: image b alone gives the same bits
+                    int per = 3 * cfg.imgHeight() * cfg.imgWidth(), k = cfg.numOutputs();
+                    int b = batch - 1;
+                    float[] alone = m.forward(java.util.Arrays.copyOfRange(px, b * per, (b + 1) * per), 1, base, false).logits();
+                    if (!(base instanceof RandomPrune) && !spec.contains("scorer=random")) { // random draws depend on the image's place in the batch
+                        assertThat(alone).as(spec).containsExactly(java.util.Arrays.copyOfRange(res.logits(), b * k, (b + 1) * k));
+                    }
+                }
+                float[] none = m.forward(px, batch, TokenReducer.NONE, false).logits();
+                assertThat(m.forward(px, batch, Methods.parse("tome:r=0", cfg), false).logits()).containsExactly(none);
+            }
         }
     }
 

@@ -39,6 +39,8 @@ public final class HashInit {
             return new double[] {1.0, 0.2};
         }
         if (name.equals("norm_pre.weight") || name.equals("attn_pool.norm.weight")) return new double[] {1.0, 0.2};
+        if (name.endsWith("attn.norm.weight") || name.endsWith("mlp.norm.weight")) return new double[] {1.0, 0.2}; // EVA's sub-LNs
+        if (name.endsWith("q_bias") || name.endsWith("v_bias")) return new double[] {0.0, 0.1};             // EVA's fused qkv
         if (name.equals("attn_pool.latent")) return new double[] {0.0, 0.5};
         if (name.endsWith(".gamma")) return new double[] {0.7, 0.3}; // LayerScale
         if (name.endsWith(".bias")) return new double[] {0.0, 0.1};
