@@ -46,6 +46,10 @@ def scale_for(name: str, shape, qk_gain: float = 1.0) -> tuple:
         return 0.0, 0.5
     if name in ("norm_pre.weight", "attn_pool.norm.weight"):
         return 1.0, 0.2
+    if name.endswith("attn.norm.weight") or name.endswith("mlp.norm.weight"):  # EVA's sub-LNs
+        return 1.0, 0.2
+    if name.endswith("q_bias") or name.endswith("v_bias"):  # EVA's fused qkv
+        return 0.0, 0.1
     if name.endswith(".gamma"):  # LayerScale
         return 0.7, 0.3
     if name.endswith(".bias"):

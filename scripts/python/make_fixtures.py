@@ -775,6 +775,93 @@ def encoders(only=None):
         write_json(os.path.join(d, "expected.json"), out)
 
 
+# EVA02 towers as timm builds them (timm's Eva): name -> (timm architecture, model_args, num_classes,
+# other input size (h, w), batch, ToMe specs run by eva_ref at the native size). Small widths; the
+# three code paths of eva02_*: fused qkv + packed SwiGLU (tiny, small), separate q/k/v + SwiGLU with
+# mlp.norm (base, large), and EVA-CLIP's attn.norm with class-token pooling and a projection.
+EVA_CASES = {
+    "eva02": ("eva02_tiny_patch14_224", dict(img_size=28, patch_size=7, embed_dim=24, depth=3, num_heads=2), 0,
+              (21, 35), 2, (3, 1)),
+    "eva02_base": ("eva02_base_patch14_224", dict(img_size=28, patch_size=7, embed_dim=24, depth=2, num_heads=2,
+                                                  ref_feat_shape=(4, 4)), 5, (42, 42), 3, ()),
+    "eva02_clip": ("eva02_base_patch16_clip_224", dict(img_size=32, patch_size=8, embed_dim=32, depth=2, num_heads=2), 16,
+                   (24, 24), 2, ()),
+}
+
+
+def eva_encoders(only=None):
+    """EVA02 towers built by timm with hash-initialised weights (every tensor replaced, so nothing
+    depends on torch's RNG), as model folders, with their outputs at the native size and another
+    one (position embedding resampled by timm's checkpoint filter, RoPE recomputed for the new
+    grid with the same ref_feat_shape); for "eva02" also ToMe through eva_ref (merged tokens at the
+    mean position of their patches), checked against timm at r = 0."""
+    import timm
+    from timm.models.eva import checkpoint_filter_fn
+    import eva_ref
+    for name, (arch, args, classes, other, batch, rs) in EVA_CASES.items():
+        if only and name not in only:
+            continue
+        m = timm.create_model(arch, pretrained=False, num_classes=classes, **args).eval()
+        seed = 7000 + sum(map(ord, name))
+        with torch.no_grad():
+            for k, v in m.named_parameters():
+                if k.endswith("norm.weight") or k.endswith("norm1.weight") or k.endswith("norm2.weight"):
+                    c, a = 1.0, 0.3
+                elif k in ("pos_embed", "cls_token"):
+                    c, a = 0.0, 0.8
+                elif k.endswith("bias"):  # q_bias, v_bias too
+                    c, a = 0.0, 0.3
+                else:
+                    c, a = 0.0, 1.5 * math.sqrt(3.0 / v.shape[-1])
+                # stored as F16 (small fixtures): the model runs on the values the file holds
+                v.copy_(torch.from_numpy(hashinit.uniform(seed, k, tuple(v.shape), a, c)).half().float())
+        sd = {k: v.detach().clone().contiguous() for k, v in m.state_dict().items()}
+        d = os.path.join(RES, "encoders", name)
+        os.makedirs(d, exist_ok=True)
+        safetensors_io.save(os.path.join(d, "model.safetensors"), sd, dtype="F16")
+        img = args["img_size"]
+        pool = "token" if "clip" in arch else "avg"
+        mean, std = (0.48145466, 0.4578275, 0.40821073), (0.26862954, 0.26130258, 0.27577711)
+        with open(os.path.join(d, "config.json"), "w") as f:
+            json.dump({"architecture": arch, "num_classes": classes, "global_pool": pool, "model_args": args,
+                       "pretrained_cfg": {"input_size": [3, img, img], "interpolation": "bicubic", "crop_pct": 1.0,
+                                          "mean": list(mean), "std": list(std), "num_classes": classes}}, f, indent=2)
+        out = {"arch": arch, "batch": batch, "pixel_seed": 5, "timm": timm.__version__}
+        for hw, key in (((img, img), "native"), (other, "other")):
+            px = torch.from_numpy(hashinit.uniform(5, "pixels", (batch, 3) + tuple(hw), 2.0))
+            if hw == (img, img):
+                model = m
+            else:
+                model = timm.create_model(arch, pretrained=False, num_classes=classes, **dict(args, img_size=hw)).eval()
+                model.load_state_dict(checkpoint_filter_fn(dict(sd), model))
+            with torch.no_grad():
+                y = model(px)
+                ref, _, _ = eva_ref.forward(model, px, 0)
+            err = float((ref - y).abs().max() / y.abs().max())
+            assert err < 1e-5, (name, key, err)  # the reference is timm's forward at r = 0
+            out[key] = {"size": list(hw), "output": f32list(y), "scale": float(y.abs().max())}
+            reduced = []
+            for r in rs:
+                margins = []
+                with torch.no_grad():
+                    z, tokens, src = eva_ref.forward(model, px, r, margins=margins)
+                    alt, _, _ = eva_ref.forward(model, px, r, pos_rule="dst")
+                margin = min(margins)
+                assert margin > 2e-4, (name, key, r, margin)  # decisions clear of float ties
+                # the position rule shows in the outputs (else the fixture could not tell)
+                moved = float((alt - z).abs().max() / z.abs().max())
+                assert moved > 1e-3, (name, key, r, moved)
+                n0 = src.shape[2]
+                sources = [[int(src[b, :, p].argmax()) for p in range(n0)] for b in range(batch)]
+                reduced.append({"spec": "tome:r=%d" % r, "output": f32list(z), "scale": float(z.abs().max()),
+                                "tokens": tokens, "final_tokens": int(src.shape[1]), "sources": sources,
+                                "min_margin": margin, "dst_rule_moves": moved})
+                print(name, key, "tome r=%d" % r, "tokens", tokens, "margin %.2e" % margin, "dst rule moves %.3f" % moved)
+            if reduced:
+                out[key]["reduced"] = reduced
+        write_json(os.path.join(d, "expected.json"), out)
+
+
 def hf_encoders():
     """DINOv2 (with and without registers) and CLIP vision towers as Hugging Face transformers
     builds and saves them (save_pretrained folders), with their outputs at the native size and,
@@ -983,6 +1070,7 @@ if __name__ == "__main__":
         augment()
     if what in ("encoders", "all"):
         encoders(sys.argv[2:] or None)
+        eva_encoders(sys.argv[2:] or None)
     if what == "hf_encoders":  # a separate environment (recent torch + transformers), so not in "all"
         hf_encoders()
     if what in ("ltmp_train", "all"):

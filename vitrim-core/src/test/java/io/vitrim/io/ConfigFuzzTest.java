@@ -33,11 +33,20 @@ class ConfigFuzzTest {
 
     @Test
     void mutatedConfigsLoadOrFailWithOneLine() throws IOException {
-        String good = Files.readString(MODEL.resolve("config.json"));
-        Path dir = Files.createDirectories(tmp.resolve("m"));
-        Files.copy(MODEL.resolve("model.safetensors"), dir.resolve("model.safetensors"));
-        int n = Integer.getInteger("vitrim.fuzz.n", 10_000);
-        SplittableRandom r = new SplittableRandom(42);
+        fuzz(MODEL, "m", Integer.getInteger("vitrim.fuzz.n", 10_000), 42);
+    }
+
+    /** The same for an EVA02 folder (its own model_args: RoPE's reference grid, SwiGLU, fused or separate q/k/v). */
+    @Test
+    void mutatedEvaConfigsLoadOrFailWithOneLine() throws IOException {
+        fuzz(Path.of("src/test/resources/fixtures/encoders/eva02"), "eva", Integer.getInteger("vitrim.fuzz.n", 10_000) / 5, 43);
+    }
+
+    private void fuzz(Path model, String name, int n, long seed) throws IOException {
+        String good = Files.readString(model.resolve("config.json"));
+        Path dir = Files.createDirectories(tmp.resolve(name));
+        Files.copy(model.resolve("model.safetensors"), dir.resolve("model.safetensors"));
+        SplittableRandom r = new SplittableRandom(seed);
         List<String> failures = new ArrayList<>();
         int loaded = 0;
         for (int i = 0; i < n; i++) {
