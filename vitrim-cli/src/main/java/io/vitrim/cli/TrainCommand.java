@@ -259,6 +259,8 @@ final class TrainCommand implements Callable<Integer> {
             return run(err, model, cp.preprocess(), cfg, nThreads);
         }
         ViTConfig base = Architectures.get(arch).config();
+        // the new model would be a plain ViT under an EVA name, which would not load back as one
+        if (base.eva() != null) VisionTransformer.checkTrainable(base, "--arch " + arch);
         ViTConfig.Pool headPool = ViTConfig.Pool.parse(pool == null ? "token" : pool, "--pool"); // avg pooling comes with fc_norm, as in timm
         if (imgWidth != null && !imgWidth.equals(imgSize)) throw new VitrimException("--img-size " + imgSizeSpec + ": a classifier trains on square images (one number)");
         int img = imgSize != null ? imgSize : base.imgHeight();
@@ -329,6 +331,7 @@ final class TrainCommand implements Callable<Integer> {
             start = cp.weights();
         } else {
             ViTConfig base = Architectures.get(arch).config();
+            if (base.eva() != null) VisionTransformer.checkTrainable(base, true, "--arch " + arch);
             int dim = embedDim != null ? embedDim : base.embedDim();
             model = new ViTConfig(base.architecture(), imgSize, imgWidth, patchSize != null ? patchSize : base.patchSize(), 3, dim,
                     depth != null ? depth : base.depth(), heads != null ? heads : base.numHeads(),

@@ -85,5 +85,9 @@ class EvaCliTest {
         assertBadInput(run("train", "--init", folder.toString(), "--data", tmp.resolve("never-read.zip").toString(), "--out", out.toString()),
                 "eva02_base", "training an EVA model", "inference only");
         assertThat(Files.exists(out)).isFalse();
+        // nor from scratch under an EVA name (it would be a plain ViT that does not load back as EVA02)
+        assertBadInput(run("train", "--arch", ARCH, "--data", tmp.resolve("never-read.zip").toString(), "--out", out.toString()),
+                "--arch " + ARCH, "inference only");
+        assertThat(Files.exists(out)).isFalse();
     }
 }
