@@ -260,7 +260,7 @@ final class TrainCommand implements Callable<Integer> {
         }
         ViTConfig base = Architectures.get(arch).config();
         // the new model would be a plain ViT under an EVA name, which would not load back as one
-        if (base.eva() != null) VisionTransformer.checkTrainable(base, "--arch " + arch);
+        checkPlainArch(base);
         ViTConfig.Pool headPool = ViTConfig.Pool.parse(pool == null ? "token" : pool, "--pool"); // avg pooling comes with fc_norm, as in timm
         if (imgWidth != null && !imgWidth.equals(imgSize)) throw new VitrimException("--img-size " + imgSizeSpec + ": a classifier trains on square images (one number)");
         int img = imgSize != null ? imgSize : base.imgHeight();
@@ -292,6 +292,18 @@ final class TrainCommand implements Callable<Integer> {
                 return new io.vitrim.train.SamConfig(r, asam, asamEta != null ? asamEta : io.vitrim.train.SamConfig.ETA, samSkip1d);
             }
             default -> throw new VitrimException("--optimizer " + optimizer + ": unknown (adamw or sam)");
+        }
+    }
+
+    /**
+     * A new model is a plain ViT/DeiT with the named architecture's widths: an encoder name
+     * (EVA02, DINOv2's registers and LayerScale, CLIP's norm_pre, SigLIP's attention pool, a
+     * distilled DeiT) would be saved under a name whose layout it lacks, and would not load back.
+     */
+    private void checkPlainArch(ViTConfig base) {
+        if (base.eva() != null || !base.plain() || base.globalPool() == ViTConfig.Pool.MAP || base.distToken()) {
+            throw new VitrimException("--arch " + arch + ": an encoder architecture (inference only) — training from scratch builds a plain "
+                    + "ViT/DeiT; pick one such as vit_tiny_patch16_224 and set the widths with --embed-dim/--depth/--heads");
         }
     }
 
@@ -331,7 +343,7 @@ final class TrainCommand implements Callable<Integer> {
             start = cp.weights();
         } else {
             ViTConfig base = Architectures.get(arch).config();
-            if (base.eva() != null) VisionTransformer.checkTrainable(base, true, "--arch " + arch);
+            checkPlainArch(base);
             int dim = embedDim != null ? embedDim : base.embedDim();
             model = new ViTConfig(base.architecture(), imgSize, imgWidth, patchSize != null ? patchSize : base.patchSize(), 3, dim,
                     depth != null ? depth : base.depth(), heads != null ? heads : base.numHeads(),

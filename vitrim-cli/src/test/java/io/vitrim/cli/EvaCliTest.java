@@ -89,5 +89,13 @@ class EvaCliTest {
         assertBadInput(run("train", "--arch", ARCH, "--data", tmp.resolve("never-read.zip").toString(), "--out", out.toString()),
                 "--arch " + ARCH, "inference only");
         assertThat(Files.exists(out)).isFalse();
+        // the same for the other encoder names (registers and LayerScale, an attention pool), and for segmentation
+        for (String enc : new String[] {"vit_small_patch14_reg4_dinov2", "vit_base_patch16_siglip_224"}) {
+            assertBadInput(run("train", "--arch", enc, "--data", tmp.resolve("never-read.zip").toString(), "--out", out.toString()),
+                    "--arch " + enc, "inference only");
+        }
+        assertBadInput(run("train", "--task", "segmentation", "--arch", ARCH, "--labels", "a,b", "--img-size", "28x28",
+                "--data", tmp.resolve("never-read.zip").toString(), "--out", out.toString()), "--arch " + ARCH, "inference only");
+        assertThat(Files.exists(out)).isFalse();
     }
 }
