@@ -259,34 +259,52 @@ public final class SafeTensors implements AutoCloseable {
         return entries.get(name);
     }
 
-    /** The tensor's values converted to float, in row-major order. */
+    /** Bytes read per positional read while converting a tensor (a multiple of every element size). */
+    private static final int CHUNK = 1 << 22;
+
+    /**
+     * The tensor's values converted to float, in row-major order. Read with positional reads in
+     * chunks, not memory-mapped: a mapping would outlive {@link #close} until the garbage
+     * collector ran, keeping the checkpoint mapped (and, on some systems, locked) after the
+     * model that read it was closed.
+     */
     public float[] floats(String name) {
         Entry e = entries.get(name);
         if (e == null) throw VitrimException.of(path, "no tensor named \"" + name + "\"");
         int n = (int) e.elements();
         float[] out = new float[n];
         if (n == 0) return out;
-        ByteBuffer buf;
-        try {
-            buf = channel.map(FileChannel.MapMode.READ_ONLY, dataStart + e.begin, e.end - e.begin).order(ByteOrder.LITTLE_ENDIAN);
-        } catch (IOException ex) {
-            throw VitrimException.of(path, "cannot map tensor \"" + name + "\": " + ex.getMessage());
-        }
-        switch (e.dtype) {
-            case F32:
-                buf.asFloatBuffer().get(out);
-                break;
-            case F64:
-                for (int i = 0; i < n; i++) out[i] = (float) buf.getDouble(8 * i);
-                break;
-            case F16:
-                for (int i = 0; i < n; i++) out[i] = halfToFloat(buf.getShort(2 * i));
-                break;
-            case BF16:
-                for (int i = 0; i < n; i++) out[i] = Float.intBitsToFloat((buf.getShort(2 * i) & 0xffff) << 16);
-                break;
-            default:
-                throw new IllegalStateException();
+        int es = e.dtype.bytes;
+        ByteBuffer buf = ByteBuffer.allocate((int) Math.min(e.end - e.begin, CHUNK)).order(ByteOrder.LITTLE_ENDIAN);
+        long pos = dataStart + e.begin;
+        int done = 0;
+        while (done < n) {
+            int k = Math.min(n - done, buf.capacity() / es);
+            buf.clear().limit(k * es);
+            try {
+                readFully(channel, buf, pos);
+            } catch (IOException ex) {
+                throw VitrimException.of(path, "cannot read tensor \"" + name + "\": " + ex.getMessage());
+            }
+            buf.flip();
+            pos += (long) k * es;
+            switch (e.dtype) {
+                case F32:
+                    buf.asFloatBuffer().get(out, done, k);
+                    break;
+                case F64:
+                    for (int i = 0; i < k; i++) out[done + i] = (float) buf.getDouble(8 * i);
+                    break;
+                case F16:
+                    for (int i = 0; i < k; i++) out[done + i] = halfToFloat(buf.getShort(2 * i));
+                    break;
+                case BF16:
+                    for (int i = 0; i < k; i++) out[done + i] = Float.intBitsToFloat((buf.getShort(2 * i) & 0xffff) << 16);
+                    break;
+                default:
+                    throw new IllegalStateException();
+            }
+            done += k;
         }
         return out;
     }
