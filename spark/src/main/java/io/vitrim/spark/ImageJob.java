@@ -27,6 +27,7 @@ import java.util.List;
 import java.util.Locale;
 import java.util.Set;
 import java.util.UUID;
+import java.util.regex.Pattern;
 import java.util.zip.ZipEntry;
 import java.util.zip.ZipFile;
 
@@ -39,6 +40,10 @@ public final class ImageJob {
     /** File name extensions read as images (either case). */
     public static final Set<String> EXTENSIONS = Set.of("jpg", "jpeg", "png", "webp", "bmp", "gif");
 
+    /** A file directly in a folder {@code labels/} or {@code images/} (zip entry, path or URI), as {@code vitrim segment} tells them. */
+    static final Pattern LABELS = Pattern.compile("(^|[/!\\\\])labels[/\\\\][^/\\\\]*$"),
+            IMAGES = Pattern.compile("(^|[/!\\\\])images[/\\\\][^/\\\\]*$");
+
     /** What a finished job reports. */
     public record Summary(long rows, long errors, double seconds) {
         public double imagesPerSecond() {
@@ -48,8 +53,13 @@ public final class ImageJob {
 
     private ImageJob() {}
 
-    /** The Parquet schema of a task's rows. */
+    /** The Parquet schema of a classify or embed job's rows. */
     public static StructType schema(JobSpec.Task task) {
+        return schema(task, false);
+    }
+
+    /** The Parquet schema of a task's rows; {@code ids}: a segment job's {@code ids_png} column. */
+    public static StructType schema(JobSpec.Task task, boolean ids) {
         List<StructField> f = new ArrayList<>();
         f.add(DataTypes.createStructField("path", DataTypes.StringType, false));
         if (task == JobSpec.Task.CLASSIFY) {
@@ -57,8 +67,13 @@ public final class ImageJob {
             f.add(DataTypes.createStructField("probability", DataTypes.DoubleType, true));
             f.add(DataTypes.createStructField("top_labels", DataTypes.createArrayType(DataTypes.StringType, false), true));
             f.add(DataTypes.createStructField("top_probabilities", DataTypes.createArrayType(DataTypes.DoubleType, false), true));
-        } else {
+        } else if (task == JobSpec.Task.EMBED) {
             f.add(DataTypes.createStructField("embedding", DataTypes.createArrayType(DataTypes.FloatType, false), true));
+        } else {
+            // a map: one look-up per class in SQL (class_shares['road']), Parquet's standard MAP layout for other readers
+            f.add(DataTypes.createStructField("class_shares", DataTypes.createMapType(DataTypes.StringType, DataTypes.DoubleType, false), true));
+            f.add(DataTypes.createStructField("mask_png", DataTypes.BinaryType, true));
+            if (ids) f.add(DataTypes.createStructField("ids_png", DataTypes.BinaryType, true));
         }
         f.add(DataTypes.createStructField("tokens", DataTypes.createArrayType(DataTypes.IntegerType, false), true));
         f.add(DataTypes.createStructField("gmacs", DataTypes.DoubleType, true));
@@ -68,7 +83,9 @@ public final class ImageJob {
 
     /** The job's rows over {@code input} (not yet computed). */
     public static Dataset<Row> rows(SparkSession spark, JobSpec spec, String input, int partitions) {
-        JavaRDD<PartitionRunner.Input> inputs = isZip(input) ? zipInputs(spark, input, partitions) : fileInputs(spark, input, partitions);
+        boolean photosOnly = spec.task() == JobSpec.Task.SEGMENT;
+        JavaRDD<PartitionRunner.Input> inputs = isZip(input) ? zipInputs(spark, input, partitions, photosOnly)
+                : fileInputs(spark, input, partitions, photosOnly);
         JavaRDD<Row> rows = inputs.mapPartitions(it -> {
             Iterator<ImageResult> results = PartitionRunner.run(spec, it);
             return new Iterator<Row>() {
@@ -79,11 +96,11 @@ public final class ImageJob {
 
                 @Override
                 public Row next() {
-                    return toRow(spec.task(), results.next());
+                    return toRow(spec, results.next());
                 }
             };
         });
-        return spark.createDataFrame(rows, schema(spec.task()));
+        return spark.createDataFrame(rows, schema(spec.task(), spec.ids()));
     }
 
     /**
@@ -125,8 +142,16 @@ public final class ImageJob {
         return dot >= 0 && EXTENSIONS.contains(name.substring(dot + 1).toLowerCase(Locale.ROOT));
     }
 
+    /**
+     * Whether {@code paths} are a segmentation set: some in a folder {@code labels/} and some in
+     * {@code images/} (then {@code segment} reads the photos only, as {@code vitrim segment} does).
+     */
+    static boolean isSegmentationSet(List<String> paths) {
+        return paths.stream().anyMatch(p -> LABELS.matcher(p).find()) && paths.stream().anyMatch(p -> IMAGES.matcher(p).find());
+    }
+
     /** Files under a folder (recursively) or matching a glob, read by Spark's binaryFile source. */
-    private static JavaRDD<PartitionRunner.Input> fileInputs(SparkSession spark, String input, int partitions) {
+    private static JavaRDD<PartitionRunner.Input> fileInputs(SparkSession spark, String input, int partitions, boolean photosOnly) {
         StringBuilder glob = new StringBuilder("*.{");
         for (String e : EXTENSIONS) glob.append(e).append(',').append(e.toUpperCase(Locale.ROOT)).append(',');
         glob.setCharAt(glob.length() - 1, '}');
@@ -139,6 +164,8 @@ public final class ImageJob {
             if (!(e instanceof org.apache.spark.sql.AnalysisException) && e instanceof RuntimeException r) throw r;
             throw VitrimException.of(input, "cannot read images (" + firstLine(e.getMessage()) + ")");
         }
+        // the listing the driver already holds (no job, no file read) decides whether label maps are left out
+        if (photosOnly && isSegmentationSet(List.of(files.inputFiles()))) files = files.filter(functions.not(functions.col("path").rlike(LABELS.pattern())));
         if (partitions > 0) files = files.repartition(partitions);
         return files.toJavaRDD().map(r -> {
             String path = r.getString(0);
@@ -151,7 +178,7 @@ public final class ImageJob {
      * A zip on a path every executor can read: the driver lists its image entries (sorted, as
      * {@code vitrim classify} does) and each task opens the zip once and reads its share.
      */
-    private static JavaRDD<PartitionRunner.Input> zipInputs(SparkSession spark, String input, int partitions) {
+    private static JavaRDD<PartitionRunner.Input> zipInputs(SparkSession spark, String input, int partitions, boolean photosOnly) {
         Path zip = Path.of(input);
         if (!Files.isRegularFile(zip)) throw VitrimException.of(input, "no such file");
         List<String> names = new ArrayList<>();
@@ -165,9 +192,10 @@ public final class ImageJob {
             throw VitrimException.of(input, "not a readable zip: " + e.getMessage());
         }
         names.sort(null);
+        if (photosOnly && isSegmentationSet(names)) names.removeIf(n -> LABELS.matcher(n).find());
         JavaSparkContext jsc = JavaSparkContext.fromSparkContext(spark.sparkContext());
         int slices = partitions > 0 ? partitions : Math.max(1, Math.min(names.size(), 4 * jsc.defaultParallelism()));
-        String where = zip.toAbsolutePath().toString();
+        String where = zip.toAbsolutePath().normalize().toString();
         return jsc.parallelize(names, slices).mapPartitions(it -> zipPartition(where, it));
     }
 
@@ -207,16 +235,21 @@ public final class ImageJob {
         }
     }
 
-    private static Row toRow(JobSpec.Task task, ImageResult r) {
+    private static Row toRow(JobSpec spec, ImageResult r) {
         List<Object> v = new ArrayList<>();
         v.add(r.path());
-        if (task == JobSpec.Task.CLASSIFY) {
+        if (spec.task() == JobSpec.Task.CLASSIFY) {
             v.add(r.ok() ? r.topLabels()[0] : null);
             v.add(r.ok() ? r.topProbs()[0] : null);
             v.add(r.ok() ? r.topLabels() : null);
             v.add(r.ok() ? boxed(r.topProbs()) : null);
-        } else {
+        } else if (spec.task() == JobSpec.Task.EMBED) {
             v.add(r.ok() ? boxed(r.embedding()) : null);
+        } else {
+            // Spark's Row encoder takes a Scala map for a MapType column
+            v.add(r.ok() ? scala.jdk.javaapi.CollectionConverters.asScala(r.classShares()) : null);
+            v.add(r.ok() ? r.maskPng() : null);
+            if (spec.ids()) v.add(r.ok() ? r.idsPng() : null);
         }
         v.add(r.ok() ? boxed(r.tokens()) : null);
         v.add(r.ok() ? r.gmacs() : null);

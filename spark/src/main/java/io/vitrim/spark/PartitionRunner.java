@@ -3,6 +3,7 @@ package io.vitrim.spark;
 import io.vitrim.VitrimException;
 import io.vitrim.image.ImageDecoder;
 import io.vitrim.image.Preprocessor;
+import io.vitrim.image.RgbImage;
 import io.vitrim.model.Macs;
 import io.vitrim.model.Prediction;
 import io.vitrim.model.VisionTransformer;
@@ -51,19 +52,23 @@ public final class PartitionRunner {
     /** Reads up to {@code spec.batch()} inputs and returns their rows. */
     private static List<ImageResult> batch(JobSpec spec, Iterator<Input> inputs) {
         VisionTransformer m = ExecutorModels.model(spec);
-        if (m.preprocess() == null) throw new VitrimException(spec.model() + ": the model has no preprocessing config");
+        spec.check(m);
         Preprocessor pre = new Preprocessor(m.preprocess());
         int per = 3 * m.config().imgHeight() * m.config().imgWidth();
         ImageResult[] rows = new ImageResult[spec.batch()];
         String[] paths = new String[spec.batch()];
-        int[] slotOf = new int[spec.batch()];
+        int[] slotOf = new int[spec.batch()], widths = new int[spec.batch()], heights = new int[spec.batch()];
         float[] px = new float[spec.batch() * per];
         int read = 0, decoded = 0;
         while (read < spec.batch() && inputs.hasNext()) {
             Input in = inputs.next();
             paths[read] = in.path();
             try {
-                pre.toTensor(ImageDecoder.decode(in.bytes().get(), in.path()), px, decoded * per);
+                RgbImage img = ImageDecoder.decode(in.bytes().get(), in.path());
+                pre.toTensor(img, px, decoded * per);
+                // a mask is made at the photo's own size: only its size is kept, not its pixels
+                widths[decoded] = img.width();
+                heights[decoded] = img.height();
                 slotOf[decoded++] = read;
             } catch (RuntimeException e) {
                 // a corrupt or unreadable image is a row, not a failed job
@@ -74,25 +79,35 @@ public final class PartitionRunner {
         if (decoded > 0) {
             float[] batch = decoded == spec.batch() ? px : java.util.Arrays.copyOf(px, decoded * per);
             TokenReducer reducer = ExecutorModels.reducer(spec);
-            if (spec.task() == JobSpec.Task.CLASSIFY) {
-                VisionTransformer.Result r = m.forward(batch, decoded, reducer, false);
-                List<Prediction> preds = m.predictions(r);
-                for (int i = 0; i < decoded; i++) {
-                    List<Prediction.Top> top = preds.get(i).top(spec.topk());
-                    String[] labels = new String[top.size()];
-                    double[] probs = new double[top.size()];
-                    for (int t = 0; t < top.size(); t++) {
-                        labels[t] = top.get(t).label();
-                        probs[t] = top.get(t).probability();
+            switch (spec.task()) {
+                case CLASSIFY -> {
+                    VisionTransformer.Result r = m.forward(batch, decoded, reducer, false);
+                    List<Prediction> preds = m.predictions(r);
+                    for (int i = 0; i < decoded; i++) {
+                        List<Prediction.Top> top = preds.get(i).top(spec.topk());
+                        String[] labels = new String[top.size()];
+                        double[] probs = new double[top.size()];
+                        for (int t = 0; t < top.size(); t++) {
+                            labels[t] = top.get(t).label();
+                            probs[t] = top.get(t).probability();
+                        }
+                        rows[slotOf[i]] = ImageResult.classified(paths[slotOf[i]], labels, probs, preds.get(i).tokens(),
+                                Macs.of(m.config(), r.trace(), i) / 1e9);
                     }
-                    rows[slotOf[i]] = new ImageResult(paths[slotOf[i]], labels, probs, null, preds.get(i).tokens(),
-                            Macs.of(m.config(), r.trace(), i) / 1e9, null);
                 }
-            } else {
-                VisionTransformer.Encoding e = m.encode(batch, decoded, reducer, false);
-                for (int i = 0; i < decoded; i++) {
-                    rows[slotOf[i]] = new ImageResult(paths[slotOf[i]], null, null, e.embedding(i), e.trace().tokensEnteringBlocks(i),
-                            Macs.of(m.config(), e.trace(), i) / 1e9, null);
+                case EMBED -> {
+                    VisionTransformer.Encoding e = m.encode(batch, decoded, reducer, false);
+                    for (int i = 0; i < decoded; i++) {
+                        rows[slotOf[i]] = ImageResult.embedded(paths[slotOf[i]], e.embedding(i), e.trace().tokensEnteringBlocks(i),
+                                Macs.of(m.config(), e.trace(), i) / 1e9);
+                    }
+                }
+                case SEGMENT -> {
+                    VisionTransformer.Segmentation s = m.segment(batch, decoded, reducer, spec.restore());
+                    // one image's full-size logits at a time: a task holds one photo's K x h x w floats at most
+                    for (int i = 0; i < decoded; i++) {
+                        rows[slotOf[i]] = SegmentRows.row(paths[slotOf[i]], m, s, i, widths[i], heights[i], spec.ids());
+                    }
                 }
             }
         }

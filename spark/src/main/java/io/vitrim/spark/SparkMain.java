@@ -23,12 +23,14 @@ import java.util.concurrent.Callable;
  * warnings go to stderr.
  */
 @Command(name = "vitrim-spark", mixinStandardHelpOptions = true, versionProvider = SparkMain.Version.class,
-        header = "Classify or embed many images on Apache Spark, with any token reduction.",
-        subcommands = {SparkMain.Classify.class, SparkMain.Embed.class},
+        header = "Classify, segment or embed many images on Apache Spark, with any token reduction.",
+        subcommands = {SparkMain.Classify.class, SparkMain.Segment.class, SparkMain.Embed.class},
         footer = {"", "Examples:",
             "  ./vitrim-spark classify --input photos/ --output labels.parquet",
             "  ./vitrim-spark classify --master 'local[2]' --input test.zip \\",
             "      --output out.parquet --reduce tome:r=8",
+            "  ./vitrim-spark segment --model runs/camvid --input street/ \\",
+            "      --output masks.parquet",
             "  spark-submit --class io.vitrim.spark.SparkMain vitrim-spark-job.jar \\",
             "      classify --model /shared/deit-s --input s3a://bucket/photos/ \\",
             "      --output s3a://bucket/labels/",
@@ -93,14 +95,27 @@ public final class SparkMain {
             return 1;
         }
 
+        /** The segmentation options ({@code segment} only): when pruned tokens come back, ids PNGs. */
+        io.vitrim.reduce.Dense.Restore restore() {
+            return null;
+        }
+
+        boolean ids() {
+            return false;
+        }
+
         @Override
         public Integer call() {
             if (repeat < 1 || repeat > 100) throw new VitrimException("--repeat " + repeat + ": must be between 1 and 100");
             if (partitions < 0 || partitions > MAX_PARTITIONS) {
                 throw new VitrimException("--partitions " + partitions + ": must be 0 (automatic) to " + MAX_PARTITIONS);
             }
+            // the embedded model is a classifier: a segment job names its model
+            if (model == null && task() == JobSpec.Task.SEGMENT) {
+                throw new VitrimException("segment needs --model DIR: a segmentation model (written by vitrim train on a segmentation set)");
+            }
             String m = model != null ? model : embedded();
-            JobSpec job = new JobSpec(task(), m, arch, reduce, batch, topk(), threads);
+            JobSpec job = new JobSpec(task(), m, arch, reduce, batch, topk(), threads, restore(), ids());
             if (ImageJob.isZip(input) && !Files.isRegularFile(Path.of(input))) throw VitrimException.of(input, "no such file");
             String chosen = master != null ? master : System.getProperty("spark.master");
             if (chosen == null) chosen = "local[*]";
@@ -132,6 +147,7 @@ public final class SparkMain {
                 if (repeat > 1) o.put("runs", repeat);
                 o.put("output", output);
                 o.put("reduce", reduce);
+                if (task() == JobSpec.Task.SEGMENT) o.put("restore", job.restore().name().toLowerCase(java.util.Locale.ROOT));
                 PrintWriter out = spec.commandLine().getOut();
                 out.println(Json.write(o));
                 out.flush();
@@ -158,26 +174,23 @@ public final class SparkMain {
             }
             if (local) {
                 // the driver is the executor: load the model (and reducer) the tasks will share, once
-                check(job, ExecutorModels.model(job));
+                job.check(ExecutorModels.model(job));
                 ExecutorModels.reducer(job);
                 return;
             }
             try (VisionTransformer vt = ModelLoader.load(p, job.arch(), 1)) {
-                check(job, vt);
+                job.check(vt);
                 SideWeights.reducer(vt, job.reduce());
-            }
-        }
-
-        private static void check(JobSpec job, VisionTransformer vt) {
-            if (vt.preprocess() == null) throw VitrimException.of(job.model(), "the model has no preprocessing config");
-            if (job.task() == JobSpec.Task.CLASSIFY && vt.config().numClasses() == 0) {
-                throw VitrimException.of(job.model(), "the model has no classifier head (a feature encoder); use vitrim-spark embed");
             }
         }
     }
 
     @Command(name = "classify", mixinStandardHelpOptions = true, sortOptions = false,
-            description = "One row per image: path, label, probability, top_labels, top_probabilities, tokens (entering each block), gmacs, error.")
+            description = "One row per image: path, label, probability, top_labels, top_probabilities, tokens (entering each block), gmacs, error.",
+            footer = {"", "Examples:",
+                "  ./vitrim-spark classify --input photos/ --output labels.parquet",
+                "  ./vitrim-spark classify --master 'local[2]' --input test.zip \\",
+                "      --output out.parquet --reduce tome:r=8 --topk 3"})
     static final class Classify extends Base {
         @Option(names = {"-k", "--topk"}, paramLabel = "K", defaultValue = "5", description = "Classes kept per image (default: ${DEFAULT-VALUE}).")
         int topk;
@@ -193,8 +206,52 @@ public final class SparkMain {
         }
     }
 
+    @Command(name = "segment", mixinStandardHelpOptions = true, sortOptions = false,
+            description = {"A class per pixel with a segmentation model (a folder written by vitrim train on a segmentation set). "
+                + "One row per image: path, class_shares (share of the photo's pixels per class name, classes with no pixel left out), "
+                + "mask_png (the colour mask as 'vitrim segment' writes it, a PNG at the photo's own size), with --ids also ids_png, "
+                + "tokens (entering each block), gmacs, error.",
+                "",
+                "A segmentation set (images/ + labels/) as --input: its photos only."},
+            footer = {"", "Examples:",
+                "  ./vitrim-spark segment --model runs/camvid --input street/ \\",
+                "      --output masks.parquet",
+                "  ./vitrim-spark segment --master 'local[2]' --model runs/camvid \\",
+                "      --input camvid/test.zip --output test.parquet --reduce tome:r=40 \\",
+                "      --restore llf --ids"})
+    static final class Segment extends Base {
+        @Option(names = "--restore", paramLabel = "output|llf", defaultValue = "output",
+                description = "Pruned tokens come back after the last block (output) or before it (llf) (default: ${DEFAULT-VALUE}).")
+        String restore;
+
+        @Option(names = "--ids", description = "Also ids_png: the class id per pixel, an 8-bit grey PNG (the labels' format).")
+        boolean ids;
+
+        @Override
+        JobSpec.Task task() {
+            return JobSpec.Task.SEGMENT;
+        }
+
+        @Override
+        io.vitrim.reduce.Dense.Restore restore() {
+            try {
+                return io.vitrim.reduce.Dense.Restore.valueOf(restore.toUpperCase(java.util.Locale.ROOT));
+            } catch (IllegalArgumentException e) {
+                throw new VitrimException("--restore expects 'output' or 'llf', got '" + restore + "'");
+            }
+        }
+
+        @Override
+        boolean ids() {
+            return ids;
+        }
+    }
+
     @Command(name = "embed", mixinStandardHelpOptions = true, sortOptions = false,
-            description = "One row per image: path, embedding (pooled, as 'vitrim embed' writes it), tokens, gmacs, error.")
+            description = "One row per image: path, embedding (pooled, as 'vitrim embed' writes it), tokens, gmacs, error.",
+            footer = {"", "Examples:",
+                "  ./vitrim-spark embed --model models/deit-s --input photos/ \\",
+                "      --output embeddings.parquet --reduce tome:r=8"})
     static final class Embed extends Base {
         @Override
         JobSpec.Task task() {

@@ -113,7 +113,7 @@ final class SegmentCommand implements Callable<Integer> {
                 Path maskPng = out.resolve(stem + ".mask.png"), overlayPng = out.resolve(stem + ".overlay.png");
                 AtomicFiles.write(maskPng, TokenMap.png(new RgbImage(w, h, col)));
                 AtomicFiles.write(overlayPng, TokenMap.png(new RgbImage(w, h, over)));
-                if (id != null) AtomicFiles.write(out.resolve(stem + ".ids.png"), grey(id, w, h));
+                if (id != null) AtomicFiles.write(out.resolve(stem + ".ids.png"), TokenMap.greyPng(id, w, h));
                 Map<String, Double> shares = new LinkedHashMap<>();
                 for (int k = 0; k < count.length; k++) if (count[k] > 0) shares.put(names != null ? names.get(k) : String.valueOf(k), (double) count[k] / (w * h));
                 if (json) {
@@ -135,18 +135,5 @@ final class SegmentCommand implements Callable<Integer> {
             }
         }
         return 0;
-    }
-
-    /** An 8-bit single-channel PNG. */
-    static byte[] grey(byte[] v, int w, int h) {
-        java.awt.image.BufferedImage b = new java.awt.image.BufferedImage(w, h, java.awt.image.BufferedImage.TYPE_BYTE_GRAY);
-        b.getRaster().setDataElements(0, 0, w, h, v);
-        java.io.ByteArrayOutputStream bo = new java.io.ByteArrayOutputStream();
-        try {
-            javax.imageio.ImageIO.write(b, "png", bo);
-        } catch (java.io.IOException e) {
-            throw new java.io.UncheckedIOException(e);
-        }
-        return bo.toByteArray();
     }
 }

@@ -106,4 +106,17 @@ public final class TokenMap {
         }
         return bo.toByteArray();
     }
+
+    /** PNG bytes of an 8-bit single-channel image ({@code w × h} values, e.g. class ids: the labels' format). */
+    public static byte[] greyPng(byte[] v, int w, int h) {
+        java.awt.image.BufferedImage b = new java.awt.image.BufferedImage(w, h, java.awt.image.BufferedImage.TYPE_BYTE_GRAY);
+        b.getRaster().setDataElements(0, 0, w, h, v);
+        java.io.ByteArrayOutputStream bo = new java.io.ByteArrayOutputStream();
+        try {
+            javax.imageio.ImageIO.write(b, "png", bo);
+        } catch (java.io.IOException e) {
+            throw new java.io.UncheckedIOException(e);
+        }
+        return bo.toByteArray();
+    }
 }
