@@ -84,6 +84,9 @@ final class SegmentCommand implements Callable<Integer> {
                 throw new VitrimException(model.describe() + ": not a segmentation model (no 'segmentation' entry in its config.json); "
                         + "train one with vitrim train on a segmentation set");
             }
+            if (ids && task.numClasses() > 256) {
+                throw new VitrimException(model.describe() + ": --ids writes 8-bit class ids, and this model has " + task.numClasses() + " classes");
+            }
             TokenReducer r = io.vitrim.io.SideWeights.reducer(m, reduce);
             Preprocessor pre = new Preprocessor(m.preprocess());
             List<String> names = m.labels();
