@@ -19,9 +19,10 @@ import java.util.stream.Stream;
 import static org.assertj.core.api.Assertions.assertThat;
 
 /**
- * {@code kill -9} of a training process at random moments: whatever files it leaves are whole
- * (the model folder loads, the metrics parse), and {@code train --resume} — or a fresh start when
- * no epoch had finished — ends with weights bit-identical to an uninterrupted run.
+ * {@code kill -9} of a training process — {@code train}, and {@code finetune --method cropr} on a
+ * model folder — at random moments: whatever files it leaves are whole (the model folder loads,
+ * the metrics parse), and {@code --resume} — or a fresh start when no epoch had finished — ends
+ * with weights bit-identical to an uninterrupted run.
  */
 class KillResumeTest {
     @TempDir
@@ -50,19 +51,38 @@ class KillResumeTest {
     @Test
     void killedTrainingResumesToTheSameWeights() throws Exception {
         Path data = dataset();
-        Path ref = tmp.resolve("ref");
-        CliTest.Run r = CliTest.run(args(data, ref).toArray(String[]::new));
+        killAndResume(out -> args(data, out), out -> List.of("train", "--resume", "--threads", "1", "--out", out.toString()), "train");
+    }
+
+    @Test
+    void killedCroprFinetuneResumesToTheSameWeights() throws Exception {
+        Path data = dataset();
+        // the model it fine-tunes: a short plain run of the same shapes
+        Path base = tmp.resolve("base");
+        List<String> a = new ArrayList<>(args(data, base));
+        a.set(a.indexOf("--epochs") + 1, "2");
+        CliTest.Run b = CliTest.run(a.toArray(String[]::new));
+        assertThat(b.code()).as(b.err()).isZero();
+        killAndResume(out -> List.of("finetune", "--method", "cropr", "--rate", "3", "--curriculum", "--model", base.toString(),
+                        "--data", data.toString(), "--epochs", "20", "--batch", "8", "--drop-path", "0.1", "--threads", "1", "--out", out.toString()),
+                out -> List.of("finetune", "--resume", "--threads", "1", "--out", out.toString()), "finetune");
+    }
+
+    private void killAndResume(java.util.function.Function<Path, List<String>> args, java.util.function.Function<Path, List<String>> resume,
+                               String what) throws Exception {
+        Path ref = tmp.resolve(what + "-ref");
+        CliTest.Run r = CliTest.run(args.apply(ref).toArray(String[]::new));
         assertThat(r.code()).as(r.err()).isZero();
         StateDict want = ModelLoader.readTensors(ref.resolve("model.safetensors"));
         String java = ProcessHandle.current().info().command().orElse("java");
         SplittableRandom rnd = new SplittableRandom(11);
         int resumed = 0;
         for (int round = 0; round < 3; round++) {
-            Path out = tmp.resolve("run" + round);
+            Path out = tmp.resolve(what + "-run" + round);
             List<String> cmd = new ArrayList<>(List.of(java, "--add-modules", "jdk.incubator.vector", "-cp",
                     System.getProperty("java.class.path"), "io.vitrim.cli.Main"));
-            cmd.addAll(args(data, out));
-            Process p = new ProcessBuilder(cmd).redirectErrorStream(true).redirectOutput(tmp.resolve("child" + round + ".log").toFile()).start();
+            cmd.addAll(args.apply(out));
+            Process p = new ProcessBuilder(cmd).redirectErrorStream(true).redirectOutput(tmp.resolve(what + "-child" + round + ".log").toFile()).start();
             if (round == 0) {
                 Thread.sleep(200 + rnd.nextInt(1300)); // early: probably before the first checkpoint
             } else {
@@ -79,9 +99,9 @@ class KillResumeTest {
                 for (String line : Files.readAllLines(out.resolve("metrics.jsonl"))) io.vitrim.io.Json.parseObject(line);
             }
             boolean hasCheckpoint = Files.exists(out.resolve("checkpoint.safetensors"));
-            List<String> again = new ArrayList<>(args(data, out));
+            List<String> again = new ArrayList<>(args.apply(out));
             if (hasCheckpoint) {
-                again = new ArrayList<>(List.of("train", "--resume", "--threads", "1", "--out", out.toString()));
+                again = new ArrayList<>(resume.apply(out));
                 resumed++;
             } else if (Files.exists(out)) {
                 try (Stream<Path> s = Files.list(out)) {
@@ -94,7 +114,7 @@ class KillResumeTest {
             StateDict got = ModelLoader.readTensors(out.resolve("model.safetensors"));
             for (String k : want.tensors().keySet()) assertThat(got.get(k).data()).as("%s after kill in round %d", k, round).containsExactly(want.get(k).data());
         }
-        System.err.printf("KillResumeTest: 3 kills, %d resumed from a checkpoint%n", resumed);
+        System.err.printf("KillResumeTest (%s): 3 kills, %d resumed from a checkpoint%n", what, resumed);
         assertThat(resumed).as("at least one kill came after a checkpoint").isPositive();
     }
 }
