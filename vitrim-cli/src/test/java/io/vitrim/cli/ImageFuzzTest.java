@@ -105,7 +105,7 @@ class ImageFuzzTest {
                 }
             }
         });
-        System.out.println("label PNG fuzzing: " + N + " mutations, " + decoded[0] + " decoded, the rest one-line errors");
+        System.err.printf("ImageFuzzTest (label png): %d mutations, %d decoded, the rest one-line errors%n", N, decoded[0]);
         assertThat(failures).as("label PNG mutations that escaped as other exceptions").isEmpty();
         assertThat(decoded[0]).as("some label PNG mutations still decode").isPositive();
     }
@@ -137,6 +137,7 @@ class ImageFuzzTest {
                 }
             }
         });
+        System.err.printf("ImageFuzzTest (%s): %d mutations, %d decoded, the rest one-line errors%n", ext, N, decoded[0]);
         assertThat(failures).as(ext + " mutations that escaped as other exceptions").isEmpty();
         assertThat(decoded[0]).as("some " + ext + " mutations still decode").isPositive();
     }

@@ -63,6 +63,7 @@ class ConfigFuzzTest {
                 if (failures.size() > 5) break;
             }
         }
+        System.err.printf("ConfigFuzzTest (%s): %d mutations, %d loaded and ran, the rest one-line errors%n", name, n, loaded);
         assertThat(failures).as("mutations that escaped as other exceptions").isEmpty();
         assertThat(loaded).as("some mutations still load").isGreaterThan(0);
     }
