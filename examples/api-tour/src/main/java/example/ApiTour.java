@@ -4,7 +4,13 @@ import io.vitrim.image.ImageDecoder;
 import io.vitrim.image.Preprocessor;
 import io.vitrim.image.RgbImage;
 import io.vitrim.io.ModelLoader;
+import io.vitrim.config.PreprocessConfig;
+import io.vitrim.config.SegmentationConfig;
+import io.vitrim.config.ViTConfig;
 import io.vitrim.measure.Throughput;
+import io.vitrim.model.StateDict;
+import io.vitrim.reduce.Dense;
+import io.vitrim.train.SegmentationTask;
 import io.vitrim.model.Prediction;
 import io.vitrim.model.VisionTransformer;
 import io.vitrim.reduce.Spec;
@@ -21,8 +27,8 @@ import java.util.Locale;
 import java.util.stream.Stream;
 
 /**
- * The vitrim Java API in five steps, each printed: load a model, classify one image with and
- * without token merging, classify a batch, embed, and measure the speed-up.
+ * The vitrim Java API in six steps, each printed: load a model, classify one image with and
+ * without token merging, classify a batch, embed, measure the speed-up, and segment.
  *
  * <pre>java --add-modules jdk.incubator.vector -cp ... example.ApiTour models/cifar10-vit samples</pre>
  */
@@ -35,7 +41,7 @@ public final class ApiTour {
 
     static void run(Path modelDir, Path imageDir, PrintStream out) throws IOException {
         // 1. Load: a timm-style folder (config.json + model.safetensors); 2 compute threads.
-        //    The model holds memory-mapped weights and threads: close it (try-with-resources).
+        //    The model holds its weights and threads (the file is closed once read): close it (try-with-resources).
         try (VisionTransformer model = ModelLoader.load(modelDir, null, 2)) {
             out.println("1. loaded " + modelDir + ": " + model.config().depth() + " blocks, "
                     + model.config().numTokens() + " tokens, " + model.labels().size() + " classes");
@@ -72,6 +78,32 @@ public final class ApiTour {
                     new Throughput.Settings(16, 1.0, 2, 5, 1), null);
             out.printf(Locale.ROOT, "5. batch 16: tome:r=8 %.2fx faster (%.2fx fewer MACs), %.0f vs %.0f img/s%n",
                     r.get(1).speedup(), 1 / r.get(1).macRatio(), r.get(1).imagesPerSecond(), r.get(0).imagesPerSecond());
+        }
+
+        // 6. Segmentation: a segmentation model (from `vitrim train` on a segmentation set) loads the
+        //    same way. Here one is put together from this classifier's backbone and an untrained
+        //    Segmenter decoder, so its mask shows the API, not a result.
+        ModelLoader.Checkpoint ck = ModelLoader.read(modelDir, null);
+        ViTConfig backbone = ck.config().withNumClasses(0);
+        SegmentationConfig task = new SegmentationConfig(3, 255, null);
+        StateDict sd = new StateDict();
+        ck.weights().tensors().forEach((k, t) -> { if (!k.startsWith("head.")) sd.put(k, t.data(), t.shape()); });
+        SegmentationTask.addDecoder(sd, backbone, task, 0);
+        PreprocessConfig p = ck.preprocess();
+        PreprocessConfig whole = new PreprocessConfig(p.inputHeight(), p.inputWidth(), 1.0, p.interpolation(), PreprocessConfig.Resize.EXACT, p.mean(), p.std());
+        try (VisionTransformer seg = VisionTransformer.createSegmenter(backbone, whole, task, List.of("a", "b", "c"), sd, 2, "api-tour")) {
+            Path first;
+            try (Stream<Path> s = Files.list(imageDir)) {
+                first = s.filter(f -> f.toString().endsWith(".jpg")).sorted().findFirst().orElseThrow();
+            }
+            RgbImage img = ImageDecoder.decode(Files.readAllBytes(first), first.toString());
+            float[] px = new Preprocessor(seg.preprocess()).toTensor(img);
+            // every method made dense: merged tokens unmerged, pruned ones restored (here after the last block)
+            VisionTransformer.Segmentation s = seg.segment(px, 1, seg.reducer("tome:r=8"), Dense.Restore.OUTPUT);
+            int[] mask = s.mask(0, img.height(), img.width()); // a class per pixel, at the photo's size
+            out.println("6. segmented " + first.getFileName() + ": " + s.gridH() + "x" + s.gridW() + " patch logits -> "
+                    + img.width() + "x" + img.height() + " mask (" + mask.length + " pixels), tokens per block "
+                    + Arrays.toString(s.trace().tokensEnteringBlocks(0)));
         }
     }
 }

@@ -18,9 +18,10 @@ class ApiTourTest {
         ByteArrayOutputStream buf = new ByteArrayOutputStream();
         ApiTour.run(root.resolve("models/cifar10-vit"), root.resolve("samples"), new PrintStream(buf, true, StandardCharsets.UTF_8));
         String[] lines = buf.toString(StandardCharsets.UTF_8).split("\n");
-        assertEquals(5, lines.length, String.join("\n", lines));
-        for (int i = 0; i < 5; i++) assertTrue(lines[i].startsWith((i + 1) + ". "), lines[i]);
+        assertEquals(6, lines.length, String.join("\n", lines));
+        for (int i = 0; i < 6; i++) assertTrue(lines[i].startsWith((i + 1) + ". "), lines[i]);
         assertTrue(lines[2].contains("batch of 20"), lines[2]);
         assertTrue(lines[3].contains("10 values"), lines[3]);
+        assertTrue(lines[5].contains("8x8 patch logits -> 32x32 mask (1024 pixels)"), lines[5]);
     }
 }
