@@ -484,6 +484,25 @@ def short(t):
     return [float("%.8g" % v) for v in t.detach().float().reshape(-1).tolist()]
 
 
+def seg_weights(cfg, k, seed):
+    """Hash weights of a segmentation model: the backbone without a classifier, Segmenter's decoder."""
+    sd = {n: t for n, t in hash_state_dict(cfg, seed, 2.0).items() if not n.startswith("head.")}
+    for n, shape in (("decoder.head.weight", (k, cfg.dim)), ("decoder.head.bias", (k,))):
+        c, a = hashinit.scale_for(n, shape)
+        sd[n] = torch.from_numpy(hashinit.uniform(seed, n, shape, a, c))
+    return sd
+
+
+def seg_reducer(cfg, kind, p):
+    """The reference reducer of a segmentation case (PPT with threshold 0: every image prunes)."""
+    import seg_ref
+    if kind == "tome":
+        return tome_ref.ToMe(cfg, p["r"], True, False)
+    if kind == "ppt":
+        return seg_ref.DensePPT(cfg, threshold=0.0, **p)
+    return None
+
+
 def seg():
     import adaptive_ref  # noqa: F401 (seg_ref's DensePPT builds on it)
     import seg_ref
@@ -492,20 +511,13 @@ def seg():
     for name, kind, p, mode in SEG_CASES:
         for attempt in range(80):
             seed = 12000 + attempt * 29 + sum(map(ord, name))
-            sd = {n: t for n, t in hash_state_dict(cfg, seed, 2.0).items() if not n.startswith("head.")}
-            for n, shape in (("decoder.head.weight", (k, cfg.dim)), ("decoder.head.bias", (k,))):
-                c, a = hashinit.scale_for(n, shape)
-                sd[n] = torch.from_numpy(hashinit.uniform(seed, n, shape, a, c))
+            sd = seg_weights(cfg, k, seed)
             px = hash_pixels(cfg, batch, seed + 1)
             grids, tokens, margins, decisions = [], [], [], []
             with torch.no_grad():
                 for b in range(batch):
-                    red = None
-                    if kind == "tome":
-                        red = tome_ref.ToMe(cfg, p["r"], True, False)
-                    elif kind == "ppt":
-                        # threshold 0: every image prunes (pooling is merging, covered by the ToMe case)
-                        red = seg_ref.DensePPT(cfg, threshold=0.0, **p)
+                    # PPT with threshold 0: every image prunes (pooling is merging, covered by the ToMe case)
+                    red = seg_reducer(cfg, kind, p)
                     g, t = seg_ref.segment_one(px[b:b + 1], sd, cfg, red, mode, k)
                     grids.append(g)
                     tokens.append(t)
@@ -557,21 +569,13 @@ def seg_train():
     for name, kind, p, mode, weights in SEG_TRAIN_CASES:
         for attempt in range(80):
             seed = 15000 + attempt * 31 + sum(map(ord, name))
-            sd = {n: t for n, t in hash_state_dict(cfg, seed, 2.0).items() if not n.startswith("head.")}
-            for n, shape in (("decoder.head.weight", (k, cfg.dim)), ("decoder.head.bias", (k,))):
-                c, a = hashinit.scale_for(n, shape)
-                sd[n] = torch.from_numpy(hashinit.uniform(seed, n, shape, a, c))
-            params = {n: t.clone().requires_grad_(True) for n, t in sd.items()}
+            params = {n: t.clone().requires_grad_(True) for n, t in seg_weights(cfg, k, seed).items()}
             px = hash_pixels(cfg, batch, seed + 1)
             g = torch.Generator().manual_seed(seed)
             labels = torch.randint(0, k + 1, (batch, H, W), generator=g)  # k = the ignore label (about 1 pixel in 6)
             grids, tokens, margins = [], [], []
             for b in range(batch):
-                red = None
-                if kind == "tome":
-                    red = tome_ref.ToMe(cfg, p["r"], True, False)
-                elif kind == "ppt":
-                    red = seg_ref.DensePPT(cfg, threshold=0.0, **p)
+                red = seg_reducer(cfg, kind, p)
                 gr, t = seg_ref.segment_one(px[b:b + 1], params, cfg, red, mode, k)
                 grids.append(gr)
                 tokens.append(t)

@@ -12,19 +12,16 @@ public final class Resize {
      */
     public static float[] bilinear(float[] src, int off, int ch, int h, int w, int oh, int ow) {
         if (ch < 1 || h < 1 || w < 1 || oh < 1 || ow < 1) throw new IllegalArgumentException("empty map");
-        int[] y0 = new int[oh], y1 = new int[oh], x0 = new int[ow], x1 = new int[ow];
-        float[] ly = new float[oh], lx = new float[ow];
-        axis(h, oh, y0, y1, ly);
-        axis(w, ow, x0, x1, lx);
+        Axis y = new Axis(h, oh), x = new Axis(w, ow);
         float[] out = new float[ch * oh * ow];
         for (int k = 0; k < ch; k++) {
             int base = off + k * h * w, ob = k * oh * ow;
             for (int i = 0; i < oh; i++) {
-                int r0 = base + y0[i] * w, r1 = base + y1[i] * w;
-                float a = ly[i], a0 = 1 - a;
+                int r0 = base + y.i0[i] * w, r1 = base + y.i1[i] * w;
+                float a = y.lambda[i], a0 = 1 - a;
                 for (int j = 0; j < ow; j++) {
-                    float b = lx[j], b0 = 1 - b;
-                    out[ob + i * ow + j] = a0 * (b0 * src[r0 + x0[j]] + b * src[r0 + x1[j]]) + a * (b0 * src[r1 + x0[j]] + b * src[r1 + x1[j]]);
+                    float b = x.lambda[j], b0 = 1 - b;
+                    out[ob + i * ow + j] = a0 * (b0 * src[r0 + x.i0[j]] + b * src[r0 + x.i1[j]]) + a * (b0 * src[r1 + x.i0[j]] + b * src[r1 + x.i1[j]]);
                 }
             }
         }
@@ -36,35 +33,40 @@ public final class Resize {
      * (at {@code off}) with the same four weights per output pixel (the transposed resize).
      */
     public static void bilinearBackward(float[] dOut, int ch, int h, int w, int oh, int ow, float[] dSrc, int off) {
-        int[] y0 = new int[oh], y1 = new int[oh], x0 = new int[ow], x1 = new int[ow];
-        float[] ly = new float[oh], lx = new float[ow];
-        axis(h, oh, y0, y1, ly);
-        axis(w, ow, x0, x1, lx);
+        Axis y = new Axis(h, oh), x = new Axis(w, ow);
         for (int k = 0; k < ch; k++) {
             int base = off + k * h * w, ob = k * oh * ow;
             for (int i = 0; i < oh; i++) {
-                int r0 = base + y0[i] * w, r1 = base + y1[i] * w;
-                float a = ly[i], a0 = 1 - a;
+                int r0 = base + y.i0[i] * w, r1 = base + y.i1[i] * w;
+                float a = y.lambda[i], a0 = 1 - a;
                 for (int j = 0; j < ow; j++) {
-                    float g = dOut[ob + i * ow + j], b = lx[j], b0 = 1 - b;
-                    dSrc[r0 + x0[j]] += a0 * b0 * g;
-                    dSrc[r0 + x1[j]] += a0 * b * g;
-                    dSrc[r1 + x0[j]] += a * b0 * g;
-                    dSrc[r1 + x1[j]] += a * b * g;
+                    float g = dOut[ob + i * ow + j], b = x.lambda[j], b0 = 1 - b;
+                    dSrc[r0 + x.i0[j]] += a0 * b0 * g;
+                    dSrc[r0 + x.i1[j]] += a0 * b * g;
+                    dSrc[r1 + x.i0[j]] += a * b0 * g;
+                    dSrc[r1 + x.i1[j]] += a * b * g;
                 }
             }
         }
     }
 
-    /** PyTorch's source index and weight per output position along one axis. */
-    private static void axis(int in, int out, int[] i0, int[] i1, float[] lambda) {
-        float scale = (float) in / out;
-        for (int o = 0; o < out; o++) {
-            float s = Math.max(scale * (o + 0.5f) - 0.5f, 0f);
-            int a = Math.min((int) s, in - 1);
-            i0[o] = a;
-            i1[o] = a < in - 1 ? a + 1 : a;
-            lambda[o] = s - a;
+    /** PyTorch's two source indices and the weight of the second, per output position along one axis. */
+    private static final class Axis {
+        final int[] i0, i1;
+        final float[] lambda;
+
+        Axis(int in, int out) {
+            i0 = new int[out];
+            i1 = new int[out];
+            lambda = new float[out];
+            float scale = (float) in / out;
+            for (int o = 0; o < out; o++) {
+                float s = Math.max(scale * (o + 0.5f) - 0.5f, 0f);
+                int a = Math.min((int) s, in - 1);
+                i0[o] = a;
+                i1[o] = a < in - 1 ? a + 1 : a;
+                lambda[o] = s - a;
+            }
         }
     }
 }

@@ -98,19 +98,17 @@ public final class TokenMap {
         for (int y = 0; y < img.height(); y++) {
             for (int x = 0; x < img.width(); x++) b.setRGB(x, y, (img.get(x, y, 0) << 16) | (img.get(x, y, 1) << 8) | img.get(x, y, 2));
         }
-        java.io.ByteArrayOutputStream bo = new java.io.ByteArrayOutputStream();
-        try {
-            javax.imageio.ImageIO.write(b, "png", bo);
-        } catch (java.io.IOException e) {
-            throw new java.io.UncheckedIOException(e);
-        }
-        return bo.toByteArray();
+        return encodePng(b);
     }
 
     /** PNG bytes of an 8-bit single-channel image ({@code w × h} values, e.g. class ids: the labels' format). */
     public static byte[] greyPng(byte[] v, int w, int h) {
         java.awt.image.BufferedImage b = new java.awt.image.BufferedImage(w, h, java.awt.image.BufferedImage.TYPE_BYTE_GRAY);
         b.getRaster().setDataElements(0, 0, w, h, v);
+        return encodePng(b);
+    }
+
+    private static byte[] encodePng(java.awt.image.BufferedImage b) {
         java.io.ByteArrayOutputStream bo = new java.io.ByteArrayOutputStream();
         try {
             javax.imageio.ImageIO.write(b, "png", bo);
