@@ -1052,6 +1052,108 @@ def cropr_train():
     write_json(os.path.join(RES, "cropr", "train_cases.json"), {"cases": out})
 
 
+# ---------------------------------------------------------------- Cropr for segmentation
+# The reference's segmentation code on a plain ViT (scripts/python/cropr_seg_ref.py): one training
+# step of engine.train_one_epoch at a curriculum epoch — the main loss on the upsampled logits and
+# every module's auxiliary loss against the labels nearest-downsampled to the auxiliary grid — with
+# every parameter's gradient; the per-patch logits (order restored by the reference) in training and,
+# at the final rate, in inference. The second case is the port with an auxiliary grid of another
+# shape than the patch grid and class weights.
+CROPR_SEG_CASES = [  # (name, config, final rate, epochs, epoch of the step, aux grid (None: the patch grid), class weights)
+    ("segcropr_reference", vit_ref.Cfg(img=16, patch=4, dim=32, depth=4, heads=2, classes=0), 5, 8, 2, None, None),
+    ("segcropr_auxgrid_weighted", vit_ref.Cfg(img=(16, 24), patch=4, dim=32, depth=5, heads=2, classes=0), 2, 4, 0, (3, 5),
+     [0.5, 1.0, 2.0, 1.5, 0.75]),
+]
+
+
+def cropr_seg():
+    import cropr_seg_ref as ref
+    mod, _, _ = ref.reference()
+    k, batch, ignore = 5, 3, 255
+    out = []
+    for name, cfg, rate, epochs, epoch, aux_grid, weights in CROPR_SEG_CASES:
+        gh, gw = cfg.grid
+        grid = aux_grid or (gh, gw)
+        model = ref.build(cfg, k, rate, epochs, grid[0] * grid[1])
+        margins, counts = [], []
+        orig = mod.Cropr.prune
+
+        def prune(self, x, scores, pos, idx, orig=orig):
+            if self.pruning_rate > 0:  # at rate 0 (the curriculum's start) the order changes, the kept set cannot
+                s = scores.sort(dim=1, descending=True).values
+                keep = x.shape[1] - self.pruning_rate
+                margins.append(float((s[:, keep - 1] - s[:, keep]).min()))
+            return orig(self, x, scores, pos, idx)
+
+        mod.Cropr.prune = prune
+        hooks = [blk.register_forward_hook(lambda m, inp, o: counts.append(inp[0].shape[1])) for blk in model.blocks]
+        for attempt in range(60):
+            seed = 16100 + attempt * 37 + sum(map(ord, name))
+            sd = {n: t for n, t in hash_state_dict(cfg, seed, 2.0).items() if not n.startswith("head.")}
+            for n, shape in (("decoder.head.weight", (k, cfg.dim)), ("decoder.head.bias", (k,))):
+                c, a = hashinit.scale_for(n, shape)
+                sd[n] = torch.from_numpy(hashinit.uniform(seed, n, shape, a, c))
+            extra = []
+            for n, p in model.state_dict().items():
+                if n.startswith("cropr."):
+                    c, a = cropr_scale(n, tuple(p.shape))
+                    sd[n] = torch.from_numpy(hashinit.uniform(seed, n, tuple(p.shape), a, c))
+                    extra.append({"name": n, "shape": list(p.shape), "center": c, "a": a})
+            ref_sd = {("head." + n[len("decoder.head."):] if n.startswith("decoder.head.") else n): t for n, t in sd.items()}
+            model.load_state_dict(ref_sd, strict=True)
+            px = hash_pixels(cfg, batch, seed + 1)
+            g = torch.Generator().manual_seed(seed)
+            labels = torch.randint(0, k + 1, (batch,) + cfg.img, generator=g)
+            labels[labels == k] = ignore  # about 1 pixel in 6
+            margins.clear()
+            with torch.no_grad():
+                for e in (epoch, epochs - 1):  # the step's rate and the final one (inference)
+                    model.set_pruning_rate(e)
+                    model.eval()
+                    model(px, upsample=False)
+            if min(margins) > 1e-3:
+                break
+        else:
+            raise RuntimeError("no seed with clear Cropr decisions for " + name)
+        wt = None if weights is None else torch.tensor(weights, dtype=torch.float32)
+        counts.clear()
+        if aux_grid is None and weights is None:
+            losses, grads = ref.reference_step(model, px, labels, epoch)
+        else:
+            losses, grads = ref.ported_step(model, px, labels, epoch, aux_grid, wt, ignore)
+        train_tokens = counts[:cfg.depth]
+        missing = sorted(set(n for n, _ in model.named_parameters()) - set(grads))
+        assert not missing, missing
+        grads = ref.vitrim_names(grads)
+        safetensors_io.save(os.path.join(RES, "cropr", "seg_%s_grads.safetensors" % name), grads)
+        step_rate = int(model.cropr[1].pruning_rate)
+        with torch.no_grad():
+            model.train()
+            train_grid = model(px, upsample=False).transpose(1, 2)  # [B, K, patches], order restored
+            model.set_pruning_rate(epochs - 1)
+            model.eval()
+            counts.clear()
+            infer_grid = model(px, upsample=False).transpose(1, 2)
+            infer_tokens = counts[:cfg.depth]
+        for h in hooks:
+            h.remove()
+        mod.Cropr.prune = orig
+        names = ["main"] + ["aux_%d" % (i + 1) for i in range(len(model.cropr))]
+        out.append({"name": name, "config": cfg.to_json(), "classes": k, "ignore": ignore, "class_weights": weights,
+                    "seed": seed, "qk_gain": 2.0, "batch": batch, "pixel_seed": seed + 1,
+                    "labels": labels.reshape(-1).tolist(), "rate": rate, "epochs": epochs, "epoch": epoch,
+                    "curriculum": [int(v) for v in model.pruning_rate_curr.tolist()], "step_rate": step_rate,
+                    "aux_grid": list(grid), "reference_code": aux_grid is None and weights is None, "cropr_keys": extra,
+                    "losses": [float(losses[n]) for n in names], "loss": float(sum(losses[n] for n in names)),
+                    "grads": "seg_%s_grads.safetensors" % name, "train_tokens": train_tokens,
+                    "train_grid": short(train_grid), "train_scale": float(train_grid.abs().max()),
+                    "infer_tokens": infer_tokens, "infer_grid": short(infer_grid), "infer_scale": float(infer_grid.abs().max()),
+                    "min_margin": min(margins)})
+        print(name, "step rate", step_rate, "tokens", train_tokens, "infer", infer_tokens,
+              "losses", ["%.5f" % float(losses[n]) for n in names], "margin %.2e" % min(margins))
+    write_json(os.path.join(RES, "cropr", "seg_cases.json"), {"cases": out})
+
+
 if __name__ == "__main__":
     what = sys.argv[1] if len(sys.argv) > 1 else "all"
     if what in ("core", "all"):
@@ -1087,3 +1189,5 @@ if __name__ == "__main__":
         cropr_train()
     if what in ("seg_train", "all"):
         seg_train()
+    if what in ("cropr_seg", "all"):
+        cropr_seg()

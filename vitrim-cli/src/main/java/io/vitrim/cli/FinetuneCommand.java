@@ -31,7 +31,11 @@ import java.util.concurrent.Callable;
                 + "their own loss on detached tokens (summed with the main loss), the backbone from the main loss (AdamW, "
                 + "layer-wise lr decay, warm-up + cosine, label smoothing, no drop path on the last block). --out becomes "
                 + "a model folder (config.json with cropr_cfg, model.safetensors with the cropr.* keys) that classify, "
-                + "eval and bench run with --reduce cropr; a checkpoint after every epoch, --resume continues."},
+                + "eval and bench run with --reduce cropr; a checkpoint after every epoch, --resume continues.",
+            "On a segmentation model (from vitrim train on a segmentation set) and a segmentation set, --method cropr "
+                + "trains the paper's segmentation variant: one query per cell of an auxiliary grid (--aux-grid), each "
+                + "module's auxiliary loss against the labels nearest-downsampled to that grid, mIoU with and without "
+                + "pruning after every epoch; --llf and --curriculum as the reference runs it."},
         footer = {"", "Examples:",
             "  vitrim finetune --method ltmp --data train.zip --target 0.75 --out ltmp-075",
             "  vitrim eval --data test.zip --reduce ltmp:file=ltmp-075/thresholds.safetensors",
@@ -40,7 +44,11 @@ import java.util.concurrent.Callable;
             "  vitrim finetune --method cropr --rate 12 --data train.zip --holdout 5000 \\",
             "      --out cropr-12",
             "  vitrim eval --model cropr-12 --data test.zip --reduce cropr",
-            "  vitrim finetune --method cropr --resume --out cropr-12"})
+            "  vitrim finetune --method cropr --resume --out cropr-12",
+            "  vitrim finetune --method cropr --model camvid --rate 8 --llf --curriculum \\",
+            "      --data camvid/train.zip --eval-data camvid/val.zip --epochs 8 \\",
+            "      --batch 16 --out camvid-cropr",
+            "  vitrim eval --model camvid-cropr --data camvid/test.zip --reduce cropr"})
 final class FinetuneCommand implements Callable<Integer> {
     @Option(names = "--method", paramLabel = "NAME", description = "The method to train: ltmp or cropr.")
     String method;
@@ -51,10 +59,11 @@ final class FinetuneCommand implements Callable<Integer> {
     @Mixin
     ThreadOption threads;
 
-    @Option(names = "--data", paramLabel = "ZIP|DIR", description = "Training images, <class>/<image> layout.")
+    @Option(names = "--data", paramLabel = "ZIP|DIR",
+            description = "Training images, <class>/<image> layout; for a segmentation model images/<id> + labels/<id>.png.")
     Path data;
 
-    @Option(names = "--eval-data", paramLabel = "ZIP|DIR", description = "Images evaluated after every epoch (top-1 and measured MAC ratio).")
+    @Option(names = "--eval-data", paramLabel = "ZIP|DIR", description = "Images evaluated after every epoch (top-1, or mIoU for a segmentation model, and the measured MAC ratio).")
     Path evalData;
 
     @Option(names = "--holdout", paramLabel = "N", defaultValue = "0", description = "Hold out N training images (seeded) as the evaluation set instead of --eval-data.")
@@ -88,9 +97,23 @@ final class FinetuneCommand implements Callable<Integer> {
     @Option(names = "--weight-decay", defaultValue = "0.05", description = "cropr: AdamW weight decay (default: ${DEFAULT-VALUE}).")
     double weightDecay;
 
-    @Option(names = "--layer-decay", paramLabel = "F", defaultValue = "0.75",
-            description = "cropr: layer-wise lr decay, BEiT's (default: ${DEFAULT-VALUE}, the reference's; Cropr modules and head get the full lr).")
-    double layerDecay;
+    @Option(names = "--layer-decay", paramLabel = "F",
+            description = "cropr: layer-wise lr decay, BEiT's (default: the reference's, 0.75 for a classifier, 0.9 for segmentation; "
+                    + "Cropr modules and head get the full lr).")
+    Double layerDecay;
+
+    @Option(names = "--aux-grid", paramLabel = "HxW",
+            description = "cropr, segmentation: the auxiliary grid, one query per cell; its loss is against the labels "
+                    + "nearest-downsampled to it (default: the model's patch grid, as the reference).")
+    String auxGrid;
+
+    @Option(names = "--scale", paramLabel = "MIN,MAX",
+            description = "cropr, segmentation: random scale range of a sample, relative to the input size (default: 0.5,2.0).")
+    String scale;
+
+    @Option(names = "--class-weights", paramLabel = "none|balanced|W,...",
+            description = "cropr, segmentation: loss weights per class, for the main and the auxiliary losses (default: none).")
+    String classWeights;
 
     @Option(names = "--lr-group", paramLabel = "GLOB=LR", description = "cropr: peak learning rate for matching parameters, e.g. 'cropr.*=1e-3' (repeatable).")
     java.util.List<String> lrGroups = new java.util.ArrayList<>();
@@ -139,7 +162,9 @@ final class FinetuneCommand implements Callable<Integer> {
         if (data == null) throw new VitrimException("--data is required (a zip or folder of <class>/<image>)");
         if (method.equals("cropr")) return CroprRun.start(this, err);
         if (!method.equals("ltmp")) throw new VitrimException("--method " + method + ": not a learned method; valid: ltmp, cropr");
-        if (rate != null || llf || curriculum) throw new VitrimException("--rate, --llf and --curriculum are cropr options; this is --method ltmp");
+        if (rate != null || llf || curriculum || auxGrid != null || scale != null || classWeights != null) {
+            throw new VitrimException("--rate, --llf, --curriculum, --aux-grid, --scale and --class-weights are cropr options; this is --method ltmp");
+        }
         TrainingData.checkChoice(holdout, evalData);
         if (holdout < 0 || limit < 0) throw new VitrimException("--holdout and --limit must be >= 0");
         LtmpFinetune.Config cfg;

@@ -9,6 +9,7 @@ import io.vitrim.io.Json;
 import io.vitrim.io.ModelLoader;
 import io.vitrim.model.StateDict;
 import io.vitrim.reduce.Dense;
+import io.vitrim.train.MethodTraining;
 import io.vitrim.train.SegmentationTask;
 import io.vitrim.train.TrainConfig;
 import io.vitrim.train.Trainer;
@@ -145,6 +146,17 @@ final class SegmentationTraining {
     static int run(PrintWriter err, ViTConfig model, PreprocessConfig pre, StateDict initial, TrainConfig cfg, SegmentationConfig seg,
                    List<String> labels, SegmentationTask.Settings settings, String weightSpec, Path data, Path evalData,
                    int limit, int evalLimit, Path out, int threads) throws Exception {
+        Trainer t = trainer(err, model, pre, initial, cfg, seg, labels, settings, weightSpec, data, evalData, limit, evalLimit, out, threads, null);
+        TrainProgress progress = TrainProgress.withCurves(err, t, cfg.epochs(), cfg.batch(), out).optimizer(cfg);
+        t.run(progress);
+        progress.done();
+        return 0;
+    }
+
+    /** Loads the data and builds the task's trainer, with a learned method ({@code method}, or null) trained beside the model. */
+    static Trainer trainer(PrintWriter err, ViTConfig model, PreprocessConfig pre, StateDict initial, TrainConfig cfg, SegmentationConfig seg,
+                           List<String> labels, SegmentationTask.Settings settings, String weightSpec, Path data, Path evalData,
+                           int limit, int evalLimit, Path out, int threads, MethodTraining method) {
         err.println("loading " + data + (evalData != null ? " and " + evalData : "") + " ...");
         err.flush();
         SegmentationImages train = SegmentationImages.load(data, seg.numClasses(), seg.ignoreIndex(), limit);
@@ -164,14 +176,13 @@ final class SegmentationTraining {
                 model.embedDim(), model.depth(), model.numHeads(), model.patchSize(), model.imgHeight(), model.imgWidth(), model.gridH(),
                 model.gridW(), model.parameterCount(), settings.minScale(), settings.maxScale(),
                 settings.classWeights() == null ? "" : ", class weights " + Arrays.toString(settings.classWeights()), threads);
-        if (!cfg.reduce().equals("none")) err.println("token reduction in training: " + cfg.reduce() + " (pruned tokens restored: " + settings.restore().name().toLowerCase(Locale.ROOT) + ")");
+        if (!cfg.reduce().equals("none") && method == null) {
+            err.println("token reduction in training: " + cfg.reduce() + " (pruned tokens restored: " + settings.restore().name().toLowerCase(Locale.ROOT) + ")");
+        }
         err.flush();
         SegmentationTask task = new SegmentationTask(seg, labels, train, eval, settings);
         Trainer t = new Trainer(model, pre, cfg, initial, List.of(io.vitrim.train.LossTerm.CROSS_ENTROPY), task, out, threads);
-        TrainProgress progress = TrainProgress.withCurves(err, t, cfg.epochs(), cfg.batch(), out).optimizer(cfg);
-        t.run(progress);
-        progress.done();
-        return 0;
+        return method == null ? t : t.method(method);
     }
 
     /** The settings a checkpoint stored ({@code segmentation_training}). */

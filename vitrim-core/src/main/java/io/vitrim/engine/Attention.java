@@ -302,7 +302,7 @@ public final class Attention {
     }
 
     /** In place: row ← softmax(row·scale + bias[bo + j]). */
-    static void softmaxRow(float[] a, int off, int n, float scale, float[] bias, int bo) {
+    public static void softmaxRow(float[] a, int off, int n, float scale, float[] bias, int bo) {
         FloatVector vs = FloatVector.broadcast(VecMath.F, scale);
         FloatVector vmax = FloatVector.broadcast(VecMath.F, Float.NEGATIVE_INFINITY);
         int bound = VecMath.F.loopBound(n);

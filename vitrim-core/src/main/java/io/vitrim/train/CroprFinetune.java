@@ -16,16 +16,31 @@ import java.util.SplittableRandom;
  * reference's pruning-rate curriculum — for the first half of the epochs the rate rises as
  * {@code linspace(0, R, E/2)[e]} (truncated), then stays at R. The model folder records the
  * settings as the reference's {@code cropr_cfg}, so {@code --reduce cropr} runs it as trained.
+ * On a segmentation model each module has one query per cell of the auxiliary grid and its loss
+ * is against the labels downsampled to it (docs/segmentation.md, Token Cropr).
  *
  * @param rate       tokens pruned per module (the first module prunes one more)
  * @param llf        last-layer fusion
  * @param curriculum the pruning-rate curriculum
  * @param epochs     the run's epochs (the curriculum's length)
+ * @param auxH       segmentation: rows of the auxiliary grid (one query per cell); 0 for classification
+ * @param auxW       segmentation: its columns
  */
-public record CroprFinetune(int rate, boolean llf, boolean curriculum, int epochs) implements MethodTraining {
+public record CroprFinetune(int rate, boolean llf, boolean curriculum, int epochs, int auxH, int auxW) implements MethodTraining {
     public CroprFinetune {
         if (rate < 0) throw new IllegalArgumentException("--rate must be >= 0, got " + rate);
         if (epochs < 1) throw new IllegalArgumentException("epochs must be >= 1");
+        if (auxH < 0 || auxW < 0 || (auxH == 0) != (auxW == 0)) throw new IllegalArgumentException("aux grid " + auxH + "x" + auxW);
+    }
+
+    /** Classification: one query per module. */
+    public CroprFinetune(int rate, boolean llf, boolean curriculum, int epochs) {
+        this(rate, llf, curriculum, epochs, 0, 0);
+    }
+
+    /** Queries per module: one per auxiliary-grid cell for segmentation, one for classification. */
+    public int queries() {
+        return auxH == 0 ? 1 : auxH * auxW;
     }
 
     /** The rate of {@code epoch}: R, or the curriculum's. */
@@ -37,7 +52,7 @@ public record CroprFinetune(int rate, boolean llf, boolean curriculum, int epoch
 
     @Override
     public MethodTraining.Graph graph(VisionTransformer net, int epoch) {
-        return new CroprTraining(net, spec(rateAt(epoch)));
+        return new CroprTraining(net, spec(rateAt(epoch)), auxH, auxW);
     }
 
     @Override
@@ -60,7 +75,8 @@ public record CroprFinetune(int rate, boolean llf, boolean curriculum, int epoch
         c.put("use_cropr", true);
         c.put("pruning_rate", rate);
         c.put("llf", llf);
-        c.put("num_queries", 1);
+        c.put("num_queries", queries());
+        if (auxH > 0) c.put("aux_grid", java.util.List.of(auxH, auxW));
         c.put("num_heads", 1);
         c.put("mlp", true);
         c.put("mlp_ratio", 4.0);
@@ -69,25 +85,43 @@ public record CroprFinetune(int rate, boolean llf, boolean curriculum, int epoch
     }
 
     /**
-     * Adds the modules a model without them needs, initialised as the reference does: queries
+     * Adds the modules a classifier without them needs, initialised as the reference does: queries
      * truncated-normal with std C^−½ (cut at ±2 std), linear weights truncated-normal std 0.02
      * and zero biases (timm's ViT init reaches the modules), LayerNorms 1 and 0. Keys already
      * present are kept; returns how many modules were added. (timm's {@code trunc_normal_(std=.02)}
      * cuts at ±2 in absolute terms, 100 std: a plain normal in practice.)
      */
     public static int addMissingModules(StateDict sd, ViTConfig c, boolean llf, long seed) {
-        int d = c.embedDim(), hid = 4 * d, k = c.numClasses(), added = 0;
+        return addMissingModules(sd, c, llf, 1, c.numClasses(), false, seed);
+    }
+
+    /**
+     * As above for {@code queries} queries and a head of {@code classes} outputs. With
+     * {@code segmentation} the MLP's layers keep PyTorch's default {@code nn.Linear} init, weights
+     * and biases uniform in ±1/√fan_in: the reference's Segmenter builds its Cropr modules after
+     * the backbone's init has run (benbergner/cropr segm/segmenter.py), so only the queries'
+     * and the head's own init apply.
+     */
+    public static int addMissingModules(StateDict sd, ViTConfig c, boolean llf, int queries, int classes, boolean segmentation, long seed) {
+        int d = c.embedDim(), hid = 4 * d, k = classes, added = 0;
         SplittableRandom rnd = new SplittableRandom(seed ^ 0xC0FFEE);
         for (int m = 0; m < Cropr.modules(c.depth(), llf); m++) {
             if (sd.get(Cropr.queriesKey(m)) != null) continue;
             String p = "cropr." + m + ".";
-            sd.put(Cropr.queriesKey(m), truncNormal(rnd, d, 1.0 / Math.sqrt(d), 2.0 / Math.sqrt(d)), 1, 1, d);
+            sd.put(Cropr.queriesKey(m), truncNormal(rnd, queries * d, 1.0 / Math.sqrt(d), 2.0 / Math.sqrt(d)), 1, queries, d);
             sd.put(p + "cross_attn.mlp_norm.weight", ones(d), d);
             sd.put(p + "cross_attn.mlp_norm.bias", new float[d], d);
-            sd.put(p + "cross_attn.mlp.fc1.weight", truncNormal(rnd, hid * d, 0.02, 2), hid, d);
-            sd.put(p + "cross_attn.mlp.fc1.bias", new float[hid], hid);
-            sd.put(p + "cross_attn.mlp.fc2.weight", truncNormal(rnd, d * hid, 0.02, 2), d, hid);
-            sd.put(p + "cross_attn.mlp.fc2.bias", new float[d], d);
+            if (segmentation) {
+                sd.put(p + "cross_attn.mlp.fc1.weight", uniform(rnd, hid * d, 1 / Math.sqrt(d)), hid, d);
+                sd.put(p + "cross_attn.mlp.fc1.bias", uniform(rnd, hid, 1 / Math.sqrt(d)), hid);
+                sd.put(p + "cross_attn.mlp.fc2.weight", uniform(rnd, d * hid, 1 / Math.sqrt(hid)), d, hid);
+                sd.put(p + "cross_attn.mlp.fc2.bias", uniform(rnd, d, 1 / Math.sqrt(hid)), d);
+            } else {
+                sd.put(p + "cross_attn.mlp.fc1.weight", truncNormal(rnd, hid * d, 0.02, 2), hid, d);
+                sd.put(p + "cross_attn.mlp.fc1.bias", new float[hid], hid);
+                sd.put(p + "cross_attn.mlp.fc2.weight", truncNormal(rnd, d * hid, 0.02, 2), d, hid);
+                sd.put(p + "cross_attn.mlp.fc2.bias", new float[d], d);
+            }
             sd.put(p + "head.norm.weight", ones(d), d);
             sd.put(p + "head.norm.bias", new float[d], d);
             sd.put(p + "head.head.weight", truncNormal(rnd, k * d, 0.02, 2), k, d);
@@ -95,6 +129,12 @@ public record CroprFinetune(int rate, boolean llf, boolean curriculum, int epoch
             added++;
         }
         return added;
+    }
+
+    private static float[] uniform(SplittableRandom rnd, int n, double bound) {
+        float[] v = new float[n];
+        for (int i = 0; i < n; i++) v[i] = (float) ((2 * rnd.nextDouble() - 1) * bound);
+        return v;
     }
 
     /** Normal(0, std²) redrawn outside ±cut. */

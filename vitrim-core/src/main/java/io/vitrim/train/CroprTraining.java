@@ -1,6 +1,7 @@
 package io.vitrim.train;
 
 import io.vitrim.VitrimException;
+import io.vitrim.engine.Attention;
 import io.vitrim.engine.Gemm;
 import io.vitrim.engine.LayerNorm;
 import io.vitrim.engine.Parallel;
@@ -18,28 +19,31 @@ import io.vitrim.reduce.Trace;
 import java.util.Map;
 
 /**
- * Cropr's training graph (benbergner/cropr; docs/training.md, Cropr): the inference selection
- * ({@link Cropr}, the same queries) plus, per module k, an auxiliary aggregator and head on the
- * <em>detached</em> tokens after block k:
+ * Cropr's training graph (benbergner/cropr; docs/training.md, Cropr; docs/segmentation.md, Cropr):
+ * the inference selection ({@link Cropr}, the same queries) plus, per module k, an auxiliary
+ * aggregator and head on the <em>detached</em> tokens after block k, for each of its M queries:
  * <pre>
- *   λ_j = ⟨q, x_j⟩   P = softmax(λ · C^−½)   z = Σ_j P_j x_j          (every token, class token too)
- *   z ← z + mlp.fc2(GELU(mlp.fc1(LN_1e−6(z; mlp_norm))))
- *   ŷ_k = head.head(LN_1e−5(z; head.norm))       loss_k = CE(ŷ_k, targets)
+ *   λ_mj = ⟨q_m, x_j⟩   P_m = softmax_j(λ_m · C^−½)   z_m = Σ_j P_mj x_j     (every token, class token too)
+ *   z_m ← z_m + mlp.fc2(GELU(mlp.fc1(LN_1e−6(z_m; mlp_norm))))
+ *   ŷ_km = head.head(LN_1e−5(z_m; head.norm))
  * </pre>
- * The total loss is the main loss plus Σ_k loss_k, unweighted. Since the aggregator sees the
- * tokens detached, loss_k reaches only module k's own parameters (queries, MLP, head) — so its
- * backward runs right after the forward, in {@link #add}, from what {@link #afterBlock} kept;
- * the backbone gets the main loss only, through the selection's gather and, with last-layer
- * fusion, the parked tokens. One query and one head per module (the reference's classification
- * setting).
+ * Classification has one query, and loss_k = CE(ŷ_k, targets); segmentation has one query per
+ * cell of the auxiliary grid (row-major), and loss_k is the pixel cross-entropy of ŷ_k on that
+ * grid against the labels nearest-downsampled to it (ignore label and class weights as the main
+ * loss). The total loss is the main loss plus Σ_k loss_k, unweighted. Since the aggregator sees
+ * the tokens detached, loss_k reaches only module k's own parameters (queries, MLP, head) — so
+ * its backward runs right after the forward, in {@link #add} or {@link #addPixels}, from what
+ * {@link #afterBlock} kept; the backbone gets the main loss only, through the selection's gather
+ * and, with last-layer fusion, the parked tokens.
  */
 public final class CroprTraining implements TokenReducer, LossTerm, MethodTraining.Graph {
     private final Cropr cropr;
     private final Module[] modules;
-    private final int dim;
+    private final int dim, queries, auxH, auxW;
     private final double[] lastLoss, lossSum;
     private int steps;
     private Parallel par;
+    private float[] hScratch; // GELU(fc1) of one module: recomputed in the backward rather than kept per module
 
     /** One module's parameters, its layers and the activations of the last forward. */
     private static final class Module {
@@ -47,7 +51,7 @@ public final class CroprTraining implements TokenReducer, LossTerm, MethodTraini
         final Linear fc1, fc2, head;
         final Linear.Scratch scratch = new Linear.Scratch();
         int batch, n;
-        float[] x, p, z, u, mean1, rstd1, hpre, h, z2, v, mean2, rstd2, y;
+        float[] x, p, z, u, mean1, rstd1, hpre, z2, v, mean2, rstd2, y;
 
         Module(Map<String, Param> w, int k) {
             String p = "cropr." + k + ".";
@@ -68,21 +72,40 @@ public final class CroprTraining implements TokenReducer, LossTerm, MethodTraini
         }
     }
 
-    /** Cropr's training graph on {@code net}, whose checkpoint holds every module's keys, for {@code spec}. */
+    /** Cropr's training graph on the classifier {@code net}, whose checkpoint holds every module's keys, for {@code spec}. */
     public CroprTraining(VisionTransformer net, String spec) {
+        this(net, spec, 0, 0);
+    }
+
+    /**
+     * Cropr's training graph for {@code spec}; on a segmentation model with an auxiliary grid of
+     * {@code auxH × auxW} cells (one query each), on a classifier with {@code auxH = auxW = 0}
+     * (one query).
+     */
+    public CroprTraining(VisionTransformer net, String spec, int auxH, int auxW) {
         TokenReducer r = net.reducer(spec);
         if (!(r instanceof Cropr c)) throw new VitrimException(spec + " is not a Cropr spec");
+        boolean seg = net.segmentation() != null;
+        if (seg != (auxH > 0 && auxW > 0)) {
+            throw new IllegalArgumentException(seg ? "a segmentation model needs an auxiliary grid" : "an auxiliary grid is for segmentation");
+        }
         this.cropr = c;
         this.dim = net.config().embedDim();
+        this.auxH = auxH;
+        this.auxW = auxW;
+        this.queries = seg ? auxH * auxW : 1;
+        int classes = seg ? net.segmentation().numClasses() : net.config().numClasses();
         modules = new Module[c.modules()];
         for (int k = 0; k < modules.length; k++) {
             modules[k] = new Module(net.weights().method(), k);
-            if (modules[k].queries.size() != dim) {
-                throw new VitrimException("Cropr training supports one query per module; " + Cropr.queriesKey(k) + " has "
-                        + modules[k].queries.size() / dim);
+            int m = modules[k].queries.size() / dim;
+            if (m != queries) {
+                throw new VitrimException(Cropr.queriesKey(k) + " has " + m + " queries; " + (seg
+                        ? "the auxiliary grid " + auxH + "x" + auxW + " needs " + queries + " (one per cell)"
+                        : "Cropr training of a classifier has one query per module"));
             }
-            if (modules[k].head.out != net.config().numClasses()) {
-                throw new VitrimException("cropr." + k + ".head.head has " + modules[k].head.out + " outputs for " + net.config().numClasses() + " classes");
+            if (modules[k].head.out != classes) {
+                throw new VitrimException("cropr." + k + ".head.head has " + modules[k].head.out + " outputs for " + classes + " classes");
             }
         }
         lastLoss = new double[modules.length];
@@ -156,55 +179,60 @@ public final class CroprTraining implements TokenReducer, LossTerm, MethodTraini
 
     private void auxForward(Module m, TokenState s) {
         par = s.parallel();
-        final int c = dim, batch = s.batch(), n = s.count(0);
+        final int c = dim, batch = s.batch(), n = s.count(0), mq = queries, rows = batch * mq;
         for (int b = 1; b < batch; b++) if (s.count(b) != n) throw new IllegalStateException("Cropr keeps equal counts");
         final int hid = m.fc1.out, k = m.head.out;
         if (m.x == null || m.batch != batch || m.n < n) {
             m.x = new float[batch * n * c];
-            m.p = new float[batch * n];
-            m.z = new float[batch * c];
-            m.u = new float[batch * c];
-            m.z2 = new float[batch * c];
-            m.v = new float[batch * c];
-            m.hpre = new float[batch * hid];
-            m.h = new float[batch * hid];
-            m.y = new float[batch * k];
-            m.mean1 = new float[batch];
-            m.rstd1 = new float[batch];
-            m.mean2 = new float[batch];
-            m.rstd2 = new float[batch];
+            m.p = new float[batch * mq * n];
+            m.z = new float[rows * c];
+            m.u = new float[rows * c];
+            m.z2 = new float[rows * c];
+            m.v = new float[rows * c];
+            m.hpre = new float[rows * hid];
+            m.y = new float[rows * k];
+            m.mean1 = new float[rows];
+            m.rstd1 = new float[rows];
+            m.mean2 = new float[rows];
+            m.rstd2 = new float[rows];
         }
+        if (hScratch == null || hScratch.length < rows * hid) hScratch = new float[rows * hid];
         m.batch = batch;
         m.n = n;
-        System.arraycopy(s.x(), 0, m.x, 0, batch * n * c); // detached: a copy the backbone never sees
+        // detached: a copy the backbone never sees
+        for (int b = 0; b < batch; b++) System.arraycopy(s.x(), s.offset(b) * c, m.x, b * n * c, n * c);
         final float[] q = m.queries.value, x = m.x;
         final float scale = (float) (1.0 / Math.sqrt(c));
         par.forEach(batch, b -> {
-            int o = b * n;
-            double max = Double.NEGATIVE_INFINITY;
-            double[] l = new double[n];
-            for (int j = 0; j < n; j++) {
-                l[j] = dot(q, 0, x, (o + j) * c, c) * scale;
-                max = Math.max(max, l[j]);
-            }
-            double sum = 0;
-            for (int j = 0; j < n; j++) sum += (l[j] = Math.exp(l[j] - max));
-            double[] z = new double[c];
-            for (int j = 0; j < n; j++) {
-                float pj = (float) (l[j] / sum);
-                m.p[o + j] = pj;
-                for (int e = 0; e < c; e++) z[e] += (double) pj * x[(o + j) * c + e];
-            }
-            for (int e = 0; e < c; e++) m.z[b * c + e] = (float) z[e];
+            // λ = Q·x_bᵀ [M, n], P = softmax(λ·scale) per query, Z = P·x_b [M, C]
+            int po = b * mq * n;
+            Gemm.gemmSerial(q, 0, c, 1, mq, packT(x, b, n, c), c, n, m.p, po, n, Gemm.Mode.SET);
+            for (int i = 0; i < mq; i++) Attention.softmaxRow(m.p, po + i * n, n, scale, null, 0);
+            Gemm.gemmSerial(m.p, po, n, 1, mq, pack(x, b, n, c), n, c, m.z, b * mq * c, c, Gemm.Mode.SET);
         });
-        LayerNorm.forward(par, m.z, 0, c, batch, c, m.normW.value, m.normB.value, 1e-6f, m.u, 0, c, m.mean1, m.rstd1);
-        m.fc1.forward(par, m.u, batch, m.hpre, Gemm.Mode.SET);
-        System.arraycopy(m.hpre, 0, m.h, 0, batch * hid);
-        VecMath.geluInPlace(m.h, 0, batch * hid);
-        System.arraycopy(m.z, 0, m.z2, 0, batch * c);
-        m.fc2.forward(par, m.h, batch, m.z2, Gemm.Mode.ADD);
-        LayerNorm.forward(par, m.z2, 0, c, batch, c, m.headNormW.value, m.headNormB.value, 1e-5f, m.v, 0, c, m.mean2, m.rstd2);
-        m.head.forward(par, m.v, batch, m.y, Gemm.Mode.SET);
+        LayerNorm.forward(par, m.z, 0, c, rows, c, m.normW.value, m.normB.value, 1e-6f, m.u, 0, c, m.mean1, m.rstd1);
+        m.fc1.forward(par, m.u, rows, m.hpre, Gemm.Mode.SET);
+        float[] h = hScratch;
+        System.arraycopy(m.hpre, 0, h, 0, rows * hid);
+        VecMath.geluInPlace(h, 0, rows * hid);
+        System.arraycopy(m.z, 0, m.z2, 0, rows * c);
+        m.fc2.forward(par, h, rows, m.z2, Gemm.Mode.ADD);
+        LayerNorm.forward(par, m.z2, 0, c, rows, c, m.headNormW.value, m.headNormB.value, 1e-5f, m.v, 0, c, m.mean2, m.rstd2);
+        m.head.forward(par, m.v, rows, m.y, Gemm.Mode.SET);
+    }
+
+    /** Image b's tokens {@code x_b [n, C]} packed as the GEMM operand {@code x_bᵀ [C, n]}. */
+    private static float[] packT(float[] x, int b, int n, int c) {
+        float[] d = new float[Gemm.packedSize(c, n)];
+        Gemm.packB(x, b * n * c, 1, c, c, n, d);
+        return d;
+    }
+
+    /** Image b's tokens {@code x_b [n, C]} packed as the GEMM operand. */
+    private static float[] pack(float[] x, int b, int n, int c) {
+        float[] d = new float[Gemm.packedSize(n, c)];
+        Gemm.packB(x, b * n * c, c, 1, n, c, d);
+        return d;
     }
 
     // ------------------------------------------------------------------ the auxiliary losses
@@ -215,65 +243,102 @@ public final class CroprTraining implements TokenReducer, LossTerm, MethodTraini
     }
 
     /**
-     * The auxiliary losses of the last forward against {@code targets}, and their backward into
-     * the modules' parameters; nothing reaches {@code dlogits} (the main head's gradient).
+     * Classification: the auxiliary losses of the last forward against {@code targets}, and their
+     * backward into the modules' parameters; nothing reaches {@code dlogits} (the main head's gradient).
      */
     @Override
     public double add(Tape tape, float[] targets, float[] dlogits) {
+        if (auxH != 0) throw new IllegalStateException("a segmentation graph takes pixel labels");
         double total = 0;
         for (int i = 0; i < modules.length; i++) {
-            Module m = modules[i];
-            if (m.batch != tape.batch()) throw new IllegalStateException("no Cropr forward for this batch");
-            lastLoss[i] = backward(m, targets);
-            lossSum[i] += lastLoss[i];
-            total += lastLoss[i];
+            Module m = forwardOf(i, tape);
+            int k = m.head.out;
+            float[] dy = new float[m.batch * k];
+            lastLoss[i] = SoftmaxCrossEntropy.forwardBackward(m.y, targets, m.batch, k, dy);
+            backward(m, dy);
+            total += account(i);
         }
         steps++;
         return total;
     }
 
-    private double backward(Module m, float[] targets) {
-        final int c = dim, batch = m.batch, n = m.n, hid = m.fc1.out, k = m.head.out;
-        float[] dy = new float[batch * k];
-        double loss = SoftmaxCrossEntropy.forwardBackward(m.y, targets, batch, k, dy);
-        float[] dv = new float[batch * c], dz2 = new float[batch * c], dh = new float[batch * hid], du = new float[batch * c];
-        m.head.backward(par, m.v, dy, batch, dv, false, m.scratch);
-        LayerNorm.backward(par, m.z2, c, batch, c, m.headNormW.value, m.mean2, m.rstd2, dv, c, dz2, c, false,
-                m.headNormW.grad, m.headNormB.grad);
-        // z2 = z + fc2(gelu(fc1(LN(z)))): dz = dz2 + the MLP branch's input gradient
-        m.fc2.backward(par, m.h, dz2, batch, dh, false, m.scratch);
-        VecMath.geluBackwardInPlace(dh, m.hpre, 0, batch * hid);
-        m.fc1.backward(par, m.u, dh, batch, du, false, m.scratch);
-        float[] dz = dz2.clone();
-        LayerNorm.backward(par, m.z, c, batch, c, m.normW.value, m.mean1, m.rstd1, du, c, dz, c, true, m.normW.grad, m.normB.grad);
-        if (m.queries.grad == null) return loss;
-        // z = Σ_j P_j x_j, P = softmax(scale·⟨q, x_j⟩): dλ_j = scale·P_j·(dP_j − Σ_i P_i dP_i), dq = Σ_j dλ_j x_j
-        final float scale = (float) (1.0 / Math.sqrt(c));
-        final float[] x = m.x;
-        double[][] part = new double[batch][];
-        par.forEach(batch, b -> {
-            int o = b * n;
-            double[] dp = new double[n];
-            double mean = 0;
-            for (int j = 0; j < n; j++) {
-                dp[j] = dot(dz, b * c, x, (o + j) * c, c);
-                mean += m.p[o + j] * dp[j];
+    /**
+     * Segmentation: each module's predictions on the auxiliary grid against the labels
+     * nearest-downsampled to it, with the task's criterion, and their backward into the modules.
+     */
+    @Override
+    public double addPixels(Tape tape, PixelTargets t) {
+        if (auxH == 0) throw new IllegalStateException("a classification graph takes targets");
+        final int batch = tape.batch(), mq = queries;
+        byte[] down = PixelCrossEntropy.nearest(t.labels(), batch, t.height(), t.width(), auxH, auxW);
+        double total = 0;
+        for (int i = 0; i < modules.length; i++) {
+            Module m = forwardOf(i, tape);
+            final int k = m.head.out;
+            // ŷ [B, M, K] → [B, K, auxH, auxW], the criterion's layout, and its gradient back
+            float[] grid = new float[batch * k * mq];
+            for (int b = 0; b < batch; b++) {
+                for (int q = 0; q < mq; q++) for (int j = 0; j < k; j++) grid[(b * k + j) * mq + q] = m.y[(b * mq + q) * k + j];
             }
-            double[] g = new double[c];
-            for (int j = 0; j < n; j++) {
-                double dl = scale * m.p[o + j] * (dp[j] - mean);
-                for (int e = 0; e < c; e++) g[e] += dl * x[(o + j) * c + e];
+            PixelCrossEntropy.Result r = t.criterion().computeAt(par, grid, batch, down, auxH, auxW);
+            float[] dy = new float[batch * mq * k];
+            for (int b = 0; b < batch; b++) {
+                for (int q = 0; q < mq; q++) for (int j = 0; j < k; j++) dy[(b * mq + q) * k + j] = r.dgrid()[(b * k + j) * mq + q];
             }
-            part[b] = g;
-        });
-        for (int b = 0; b < batch; b++) for (int e = 0; e < c; e++) m.queries.grad[e] += (float) part[b][e];
-        return loss;
+            lastLoss[i] = r.loss();
+            backward(m, dy);
+            total += account(i);
+        }
+        steps++;
+        return total;
     }
 
-    /** Σ_e a[ao + e]·x[xo + e] in double. */
-    private static double dot(float[] a, int ao, float[] x, int xo, int c) {
-        double s = 0;
-        for (int e = 0; e < c; e++) s += (double) a[ao + e] * x[xo + e];
-        return s;
+    private Module forwardOf(int i, Tape tape) {
+        Module m = modules[i];
+        if (m.batch != tape.batch()) throw new IllegalStateException("no Cropr forward for this batch");
+        return m;
+    }
+
+    private double account(int i) {
+        lossSum[i] += lastLoss[i];
+        return lastLoss[i];
+    }
+
+    /** From dL/dŷ {@code [B·M, K]}: the head, the MLP residual, and the queries through the softmax attention. */
+    private void backward(Module m, float[] dy) {
+        final int c = dim, batch = m.batch, n = m.n, mq = queries, rows = batch * mq, hid = m.fc1.out;
+        float[] dv = new float[rows * c], dz2 = new float[rows * c], dh = new float[rows * hid], du = new float[rows * c];
+        m.head.backward(par, m.v, dy, rows, dv, false, m.scratch);
+        LayerNorm.backward(par, m.z2, c, rows, c, m.headNormW.value, m.mean2, m.rstd2, dv, c, dz2, c, false,
+                m.headNormW.grad, m.headNormB.grad);
+        // z2 = z + fc2(gelu(fc1(LN(z)))): dz = dz2 + the MLP branch's input gradient
+        float[] h = hScratch;
+        System.arraycopy(m.hpre, 0, h, 0, rows * hid);
+        VecMath.geluInPlace(h, 0, rows * hid);
+        m.fc2.backward(par, h, dz2, rows, dh, false, m.scratch);
+        VecMath.geluBackwardInPlace(dh, m.hpre, 0, rows * hid);
+        m.fc1.backward(par, m.u, dh, rows, du, false, m.scratch);
+        float[] dz = dz2.clone();
+        LayerNorm.backward(par, m.z, c, rows, c, m.normW.value, m.mean1, m.rstd1, du, c, dz, c, true, m.normW.grad, m.normB.grad);
+        if (m.queries.grad == null) return;
+        // Z = P·x, P = softmax(scale·Q·xᵀ): dP = dZ·xᵀ, dλ = scale·P∘(dP − rowsum(P∘dP)), dQ = Σ_b dλ·x
+        final float scale = (float) (1.0 / Math.sqrt(c));
+        final float[] x = m.x;
+        float[][] part = new float[batch][];
+        par.forEach(batch, b -> {
+            int po = b * mq * n;
+            float[] dp = new float[mq * n];
+            Gemm.gemmSerial(dz, b * mq * c, c, 1, mq, packT(x, b, n, c), c, n, dp, 0, n, Gemm.Mode.SET);
+            for (int i = 0; i < mq; i++) {
+                double mean = 0;
+                for (int j = 0; j < n; j++) mean += (double) m.p[po + i * n + j] * dp[i * n + j];
+                for (int j = 0; j < n; j++) dp[i * n + j] = (float) (scale * m.p[po + i * n + j] * (dp[i * n + j] - mean));
+            }
+            float[] g = new float[mq * c];
+            Gemm.gemmSerial(dp, 0, n, 1, mq, pack(x, b, n, c), n, c, g, 0, c, Gemm.Mode.SET);
+            part[b] = g;
+        });
+        // summed in image order: the same for any thread count
+        for (int b = 0; b < batch; b++) for (int e = 0; e < mq * c; e++) m.queries.grad[e] += part[b][e];
     }
 }

@@ -188,9 +188,11 @@ public final class SegmentationTask implements TrainTask {
 
     @Override
     public Stepper stepper(VisionTransformer net, TokenReducer reducer, List<Param> trained, List<LossTerm> loss, TrainConfig cfg) {
-        if (loss.size() != 1 || loss.get(0) != LossTerm.CROSS_ENTROPY) {
-            throw new VitrimException("segmentation training has one loss (per-pixel cross-entropy); no method losses yet");
+        // the first term is the task's own (per-pixel cross-entropy); a method adds terms after it (Cropr's auxiliary losses)
+        if (loss.isEmpty() || loss.get(0) != LossTerm.CROSS_ENTROPY) {
+            throw new VitrimException("segmentation training starts from its per-pixel cross-entropy; got " + loss);
         }
+        List<LossTerm> extra = List.copyOf(loss.subList(1, loss.size()));
         for (Param p : trained) p.requireGrad();
         List<Param> ps = List.copyOf(trained);
         PixelCrossEntropy ce = new PixelCrossEntropy(seg.numClasses(), seg.ignoreIndex(), settings.classWeights());
@@ -200,8 +202,11 @@ public final class SegmentationTask implements TrainTask {
             float[] grid = net.forwardSegment(tape, batch.pixels(), reducer, settings.restore());
             PixelCrossEntropy.Result r = ce.compute(net.parallel(), grid, tape.batch(), c.gridH(), c.gridW(), batch.pixelLabels(),
                     c.imgHeight(), c.imgWidth());
+            double total = r.loss();
+            LossTerm.PixelTargets targets = new LossTerm.PixelTargets(batch.pixelLabels(), c.imgHeight(), c.imgWidth(), ce);
+            for (LossTerm t : extra) total += t.addPixels(tape, targets);
             net.backwardSegment(tape, r.dgrid());
-            return new StepResult(r.loss(), r.correct(), r.counted());
+            return new StepResult(total, r.correct(), r.counted());
         };
     }
 

@@ -65,6 +65,26 @@ class CroprFinetuneTest {
         assertThat(sd.get("cropr.0.head.head.weight").shape()).containsExactly(3, 32);
     }
 
+    /**
+     * Segmentation: one query per auxiliary cell, a head per segmentation class, and the MLP as
+     * the reference's Segmenter leaves it (PyTorch's nn.Linear default, ±1/√fan_in, biases too).
+     */
+    @Test
+    void newSegmentationModulesHaveAQueryPerCellAndPyTorchsLinearInit() {
+        StateDict sd = RandomInit.create(TINY, 0);
+        assertThat(CroprFinetune.addMissingModules(sd, TINY, true, 12, 5, true, 1)).isEqualTo(2);
+        assertThat(sd.get(Cropr.queriesKey(1)).shape()).containsExactly(1, 12, 32);
+        assertThat(sd.get("cropr.1.head.head.weight").shape()).containsExactly(5, 32);
+        float[] b1 = sd.get("cropr.0.cross_attn.mlp.fc1.bias").data(), w2 = sd.get("cropr.0.cross_attn.mlp.fc2.weight").data();
+        for (float v : b1) assertThat(Math.abs(v)).isLessThanOrEqualTo((float) (1 / Math.sqrt(32)));
+        for (float v : w2) assertThat(Math.abs(v)).isLessThanOrEqualTo((float) (1 / Math.sqrt(128)));
+        // uniform, not N(0, 0.02): the spread of U(±a) is a/√3
+        double sq = 0;
+        for (float v : w2) sq += v * v;
+        assertThat(Math.sqrt(sq / w2.length)).isCloseTo(1 / Math.sqrt(128) / Math.sqrt(3), org.assertj.core.data.Offset.offset(0.005));
+        assertThat(b1).isNotEqualTo(new float[b1.length]);
+    }
+
     Path dataset(int perClass) throws IOException {
         SplittableRandom r = new SplittableRandom(5);
         Path root = tmp.resolve("data");
