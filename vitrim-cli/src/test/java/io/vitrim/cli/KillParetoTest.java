@@ -7,8 +7,6 @@ import io.vitrim.io.ModelFolder;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
-import javax.imageio.ImageIO;
-import java.awt.image.BufferedImage;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -33,16 +31,7 @@ class KillParetoTest {
     @Test
     void killedSweepContinuesFromItsCache() throws Exception {
         List<String> classes = List.of("ant", "bee", "cat");
-        SplittableRandom r = new SplittableRandom(6);
-        Path data = tmp.resolve("data");
-        for (String c : classes) {
-            Files.createDirectories(data.resolve(c));
-            for (int i = 0; i < 40; i++) {
-                BufferedImage img = new BufferedImage(20, 20, BufferedImage.TYPE_INT_RGB);
-                for (int y = 0; y < 20; y++) for (int x = 0; x < 20; x++) img.setRGB(x, y, r.nextInt(1 << 24));
-                ImageIO.write(img, "png", data.resolve(c).resolve(i + ".png").toFile());
-            }
-        }
+        Path data = io.vitrim.testing.Fixtures.noiseClassFolders(tmp.resolve("data"), classes, 40, 20, 6, "%d.png");
         ViTConfig cfg = new ViTConfig("vit_tiny_patch16_224", 16, 16, 4, 3, 32, 4, 2, 64, true, true, false, ViTConfig.Pool.TOKEN, false, 3, 1e-6f);
         PreprocessConfig pre = new PreprocessConfig(16, 16, 1.0, PreprocessConfig.Interpolation.BICUBIC, PreprocessConfig.Resize.SHORTER_SIDE,
                 PreprocessConfig.IMAGENET_MEAN, PreprocessConfig.IMAGENET_STD);

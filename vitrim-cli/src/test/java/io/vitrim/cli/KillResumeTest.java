@@ -5,8 +5,6 @@ import io.vitrim.model.StateDict;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
-import javax.imageio.ImageIO;
-import java.awt.image.BufferedImage;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -29,17 +27,7 @@ class KillResumeTest {
     Path tmp;
 
     Path dataset() throws IOException {
-        SplittableRandom r = new SplittableRandom(4);
-        Path root = tmp.resolve("data");
-        for (String c : new String[] {"a", "b", "c"}) {
-            Files.createDirectories(root.resolve(c));
-            for (int i = 0; i < 16; i++) {
-                BufferedImage img = new BufferedImage(16, 16, BufferedImage.TYPE_INT_RGB);
-                for (int y = 0; y < 16; y++) for (int x = 0; x < 16; x++) img.setRGB(x, y, r.nextInt(1 << 24));
-                ImageIO.write(img, "png", root.resolve(c).resolve(i + ".png").toFile());
-            }
-        }
-        return root;
+        return io.vitrim.testing.Fixtures.noiseClassFolders(tmp.resolve("data"), List.of("a", "b", "c"), 16, 16, 4, "%d.png");
     }
 
     List<String> args(Path data, Path out) {

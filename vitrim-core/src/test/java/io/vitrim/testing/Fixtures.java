@@ -14,6 +14,25 @@ import java.util.Map;
 public final class Fixtures {
     private Fixtures() {}
 
+    /**
+     * A labelled set of noise images: {@code root/<class>/<name>} for each class and
+     * {@code i < perClass} ({@code nameFormat} formats i, e.g. {@code "%d.png"}), {@code size × size}
+     * RGB PNGs whose pixels are drawn from one seeded stream, class by class, row by row.
+     */
+    public static java.nio.file.Path noiseClassFolders(java.nio.file.Path root, List<String> classes, int perClass, int size, long seed,
+                                                       String nameFormat) throws IOException {
+        java.util.SplittableRandom r = new java.util.SplittableRandom(seed);
+        for (String c : classes) {
+            java.nio.file.Files.createDirectories(root.resolve(c));
+            for (int i = 0; i < perClass; i++) {
+                java.awt.image.BufferedImage img = new java.awt.image.BufferedImage(size, size, java.awt.image.BufferedImage.TYPE_INT_RGB);
+                for (int y = 0; y < size; y++) for (int x = 0; x < size; x++) img.setRGB(x, y, r.nextInt(1 << 24));
+                javax.imageio.ImageIO.write(img, "png", root.resolve(c).resolve(String.format(nameFormat, i)).toFile());
+            }
+        }
+        return root;
+    }
+
     /** The file of a fixture resource ({@code name} under {@code /fixtures/}). */
     public static java.nio.file.Path path(String name) {
         try {

@@ -9,14 +9,11 @@ import io.vitrim.model.VisionTransformer;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
-import javax.imageio.ImageIO;
-import java.awt.image.BufferedImage;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.Map;
-import java.util.SplittableRandom;
 
 import static io.vitrim.train.TrainerTest.PRE;
 import static io.vitrim.train.TrainerTest.TINY;
@@ -29,16 +26,7 @@ class SamTrainerTest {
     Path tmp;
 
     LabelledImages data() throws IOException {
-        SplittableRandom r = new SplittableRandom(2);
-        Path root = tmp.resolve("data");
-        for (String c : new String[] {"circle", "square", "stripe"}) {
-            Files.createDirectories(root.resolve(c));
-            for (int i = 0; i < 10; i++) {
-                BufferedImage img = new BufferedImage(16, 16, BufferedImage.TYPE_INT_RGB);
-                for (int y = 0; y < 16; y++) for (int x = 0; x < 16; x++) img.setRGB(x, y, r.nextInt(1 << 24));
-                ImageIO.write(img, "png", root.resolve(c).resolve(String.format("%03d.png", i)).toFile());
-            }
-        }
+        Path root = io.vitrim.testing.Fixtures.noiseClassFolders(tmp.resolve("data"), List.of("circle", "square", "stripe"), 10, 16, 2, "%03d.png");
         return LabelledImages.load(root, PRE, 2, 0, null);
     }
 
