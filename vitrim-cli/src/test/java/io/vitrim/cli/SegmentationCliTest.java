@@ -118,6 +118,21 @@ class SegmentationCliTest {
         assertThat(masks.resolve("s000.overlay.png")).exists();
         assertThat(masks.resolve("s000.ids.png")).exists();
 
+        // --compare: photo | ground truth | dense mask | tome mask, the dense panel equal to the mask file
+        Path cmp = tmp.resolve("cmp");
+        CliTest.Run c = run("segment", "--model", out.toString(), "--compare", "tome:r=6", val.toString(), "--out", cmp.toString());
+        assertThat(c.code()).as(c.err()).isZero();
+        BufferedImage fig = ImageIO.read(cmp.resolve("s000.compare.png").toFile());
+        assertThat(fig.getWidth()).isEqualTo(4 * 32 + 3 * 4);
+        int band = fig.getHeight() - 24;
+        assertThat(band).isPositive();
+        BufferedImage denseMask = ImageIO.read(cmp.resolve("s000.mask.png").toFile());
+        for (int y = 0; y < 24; y++) {
+            for (int x = 0; x < 32; x++) {
+                assertThat(fig.getRGB(2 * 36 + x, band + y) & 0xFFFFFF).as("dense panel at %d,%d", x, y).isEqualTo(denseMask.getRGB(x, y) & 0xFFFFFF);
+            }
+        }
+
         // pareto plots mIoU against measured speed-up; visualize draws the merged tokens
         Path rep = tmp.resolve("pareto");
         CliTest.Run p = run("pareto", "--model", out.toString(), "--data", val.toString(), "--methods", "tome,random", "--batch", "4",
@@ -166,6 +181,14 @@ class SegmentationCliTest {
         assertBadInput(run("segment", "--model", CliTest.MODEL.toString(), CliTest.PHOTOS.toString(), "--out", tmp.resolve("m").toString()),
                 "not a segmentation model");
         assertThat(tmp.resolve("m")).doesNotExist();
+        // --compare reads the ground truth: a label map of the wrong size fails before the image's files
+        Path seg = tmp.resolve("seg");
+        CliTest.Run t = run("train", "--data", ok.toString(), "--labels", "sky,road,car", "--ignore-index", "3", "--img-size", "16x24", "--patch-size", "4",
+                "--embed-dim", "16", "--depth", "1", "--heads", "1", "--epochs", "1", "--batch", "4", "--warmup", "0", "--out", seg.toString());
+        assertThat(t.code()).as(t.err()).isZero();
+        assertBadInput(run("segment", "--model", seg.toString(), "--compare", "tome:r=2", narrow.toString(), "--out", tmp.resolve("n").toString()),
+                "labels/s000.png", "30x24");
+        assertThat(tmp.resolve("n").resolve("s000.mask.png")).doesNotExist();
     }
 
     private static String[] concat(String[] a, String... b) {
