@@ -1,0 +1,52 @@
+#!/usr/bin/env bash
+# Regenerates docs/results/camvid for the CamVid segmentation model (docs/segmentation.md):
+# the dense model on the test set; every method swept on the *val* set (pruned tokens restored
+# before the last block, llf, and after it, output), timed segmenting at batch 16; per method the
+# best val point at >= 1.5x and >= 2x measured speed-up (scripts/python/seg_pick.py), then only
+# those points on the 233 test images; the comparison figures; the independent mIoU check on 20
+# test images. Needs ../shared/data and python3; about 30 minutes on the 2-core machine, best on
+# an otherwise idle one.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+MODEL=${MODEL:-models/camvid-vit9}
+OUT=${OUT:-docs/results/camvid}
+DATA=../shared/data/camvid
+mkdir -p "$OUT"
+./vitrim bench --peak --model "$MODEL" --batch 1 --reduce none 2>/dev/null | grep -i 'cpu\|peak' > "$OUT/machine.txt" || true
+./vitrim eval --model "$MODEL" --data "$DATA/test.zip" --batch 16 --json > "$OUT/test-dense.json"
+./vitrim pareto --model "$MODEL" --data "$DATA/val.zip" --batch 16 --restore llf --out "$OUT/val-llf"
+./vitrim pareto --model "$MODEL" --data "$DATA/val.zip" --batch 16 --restore output --methods random,topk,ppt,ltmp --out "$OUT/val-output"
+python3 scripts/python/seg_pick.py llf="$OUT/val-llf" output="$OUT/val-output" > "$OUT/picks.txt"
+for restore in llf output; do
+  args=()
+  while read -r t r m spec rest; do
+    if [ "$r" = "$restore" ] || { [ "$r" = "-" ] && [ "$restore" = llf ]; }; then args+=(--reduce "$spec"); fi
+  done < "$OUT/picks.txt"
+  # each spec once
+  mapfile -t uniq < <(printf '%s\n' "${args[@]}" | grep -v '^--reduce$' | awk '!seen[$0]++')
+  red=()
+  for s in "${uniq[@]}"; do red+=(--reduce "$s"); done
+  ./vitrim eval --model "$MODEL" --data "$DATA/test.zip" --batch 16 --restore "$restore" --json "${red[@]}" > "$OUT/test-$restore.json"
+done
+
+# figures: photo | ground truth | dense | methods at about 2x (the val picks' specs)
+FIG=$(mktemp -d)
+trap 'rm -rf "$FIG"' EXIT
+(cd "$FIG" && unzip -q "$OLDPWD/$DATA/test.zip" images/0001TP_008550.jpg labels/0001TP_008550.png \
+   images/Seq05VD_f02370.jpg labels/Seq05VD_f02370.png images/0001TP_009300.jpg labels/0001TP_009300.png)
+cmp=()
+while read -r t r m spec rest; do
+  if [ "$t" = 2.0 ] && { [ "$r" = llf ] || [ "$r" = - ]; } && [[ "$m" =~ ^(tome|random|ppt|ltmp)$ ]]; then cmp+=(--compare "$spec"); fi
+done < "$OUT/picks.txt"
+rm -rf "$OUT/figures"
+./vitrim segment --model "$MODEL" --restore llf "${cmp[@]}" "$FIG" --out "$OUT/figures"
+rm -f "$OUT"/figures/*.mask.png "$OUT"/figures/*.overlay.png
+
+# independent mIoU: 20 test images, vitrim eval vs numpy on vitrim segment's class-id masks
+SUB=$(mktemp -d)
+(cd "$SUB" && unzip -q "$OLDPWD/$DATA/test.zip" && ls images | sort | awk 'NR % 11 == 1' | head -20 > keep \
+   && for f in images/*; do grep -qx "$(basename "$f")" keep || { rm "$f" "labels/$(basename "${f%.*}").png"; }; done && rm keep)
+./vitrim eval --model "$MODEL" --data "$SUB" --json > "$OUT/check-20-eval.json"
+./vitrim segment --model "$MODEL" --ids "$SUB" --out "$SUB/masks" > /dev/null
+python3 scripts/python/miou_check.py "$SUB/masks" "$SUB" --classes 11 --ignore 11 > "$OUT/check-20-numpy.json"
+rm -rf "$SUB"
