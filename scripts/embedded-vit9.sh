@@ -21,7 +21,12 @@ mkdir -p "$RUNS"
 run() { # run DIR ARGS...: resume an unfinished run, skip a finished one
   local dir=$1; shift
   if [ -f "$dir.done" ]; then echo "== $dir: done"; return; fi
-  if [ -f "$dir/checkpoint.safetensors" ]; then ./vitrim "$@" --resume --out "$dir"; else ./vitrim "$@" --out "$dir"; fi
+  if [ -f "$dir/checkpoint.safetensors" ]; then
+    ./vitrim "$@" --resume --out "$dir"
+  else
+    rm -rf "$dir" # an LTMP run (one epoch, no checkpoint) starts over
+    ./vitrim "$@" --out "$dir"
+  fi
   touch "$dir.done"
 }
 
