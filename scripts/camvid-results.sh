@@ -50,3 +50,4 @@ SUB=$(mktemp -d)
 ./vitrim segment --model "$MODEL" --ids "$SUB" --out "$SUB/masks" > /dev/null
 python3 scripts/python/miou_check.py "$SUB/masks" "$SUB" --classes 11 --ignore 11 > "$OUT/check-20-numpy.json"
 rm -rf "$SUB"
+python3 scripts/python/seg_table.py "$OUT" > "$OUT/tables.md"

@@ -1,0 +1,42 @@
+#!/usr/bin/env python3
+"""Markdown tables of scripts/camvid-results.sh's output (docs/segmentation.md): per target
+speed-up the val-chosen point of every method with its test mIoU, and the per-class IoU of the
+dense model and the ~2x points. Standard library only.
+
+    python3 scripts/python/seg_table.py docs/results/camvid
+"""
+import json
+import sys
+
+d = sys.argv[1]
+dense = json.load(open(d + "/test-dense.json"))["results"][0]
+test = {}
+for restore in ("llf", "output"):
+    for r in json.load(open("%s/test-%s.json" % (d, restore)))["results"]:
+        test[(restore, r["spec"])] = r
+picks = [l.split() for l in open(d + "/picks.txt") if l.strip()]
+
+print("| target | method | point (chosen on val) | restore | val mIoU | measured speed-up (val) | MAC ratio | **test mIoU** | Δ vs dense | pixel acc |")
+print("|---|---|---|---|---|---|---|---|---|---|")
+for t, restore, m, spec, vm, sp, mr in picks:
+    r = test.get(("llf" if restore == "-" else restore, spec))
+    if r is None:
+        continue
+    print("| ≥ %s× | %s | `%s` | %s | %.1f | %.2f× | %.2f | **%.1f** | %+.1f | %.1f |" % (
+        t.rstrip("0").rstrip("."), m, spec, "either" if restore == "-" else restore, 100 * float(vm), float(sp), r["mac_ratio"],
+        100 * r["miou"], 100 * (r["miou"] - dense["miou"]), 100 * r["pixel_acc"]))
+print()
+names = list(dense["per_class_iou"].keys())
+cols = [("dense", dense)]
+for t, restore, m, spec, vm, sp, mr in picks:
+    if t.startswith("2") and restore in ("llf", "-") and ("llf", spec) in test:
+        cols.append(("%s (%.2f×)" % (spec, float(sp)), test[("llf", spec)]))
+print("| class | " + " | ".join(c[0] for c in cols) + " |")
+print("|---" * (len(cols) + 1) + "|")
+for n in names:
+    cells = []
+    for _, r in cols:
+        v = r["per_class_iou"].get(n)
+        cells.append("—" if v is None else "%.1f" % (100 * v))
+    print("| %s | %s |" % (n, " | ".join(cells)))
+print("| **mIoU** | " + " | ".join("**%.1f**" % (100 * r["miou"]) for _, r in cols) + " |")
