@@ -10,13 +10,17 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 MODEL=${MODEL:-models/camvid-vit9}
 OUT=${OUT:-docs/results/camvid}
-DATA=../shared/data/camvid
+DATA=$(cd "${DATA:-../shared/data/camvid}" && pwd)
+# a quick smoke test of this script: SMOKE="--limit 8 --rounds 1 --warmup 0 --methods tome,random,ppt"
+SMOKE=${SMOKE:-}
+# numpy and PIL (Debian python3-numpy, python3-pil) for the independent mIoU check
+PY=${PY:-/usr/bin/python3}
 mkdir -p "$OUT"
 ./vitrim bench --peak --model "$MODEL" --batch 1 --reduce none 2>/dev/null | grep -i 'cpu\|peak' > "$OUT/machine.txt" || true
 ./vitrim eval --model "$MODEL" --data "$DATA/test.zip" --batch 16 --json > "$OUT/test-dense.json"
-./vitrim pareto --model "$MODEL" --data "$DATA/val.zip" --batch 16 --restore llf --out "$OUT/val-llf"
-./vitrim pareto --model "$MODEL" --data "$DATA/val.zip" --batch 16 --restore output --methods random,topk,ppt,ltmp --out "$OUT/val-output"
-python3 scripts/python/seg_pick.py llf="$OUT/val-llf" output="$OUT/val-output" > "$OUT/picks.txt"
+./vitrim pareto --model "$MODEL" --data "$DATA/val.zip" --batch 16 --restore llf $SMOKE --out "$OUT/val-llf"
+./vitrim pareto --model "$MODEL" --data "$DATA/val.zip" --batch 16 --restore output --methods random,topk,ppt,ltmp $SMOKE --out "$OUT/val-output"
+"$PY" scripts/python/seg_pick.py llf="$OUT/val-llf" output="$OUT/val-output" > "$OUT/picks.txt"
 for restore in llf output; do
   args=()
   while read -r t r m spec rest; do
@@ -31,8 +35,7 @@ done
 
 # figures: photo | ground truth | dense | methods at about 2x (the val picks' specs)
 FIG=$(mktemp -d)
-trap 'rm -rf "$FIG"' EXIT
-(cd "$FIG" && unzip -q "$OLDPWD/$DATA/test.zip" images/0001TP_008550.jpg labels/0001TP_008550.png \
+(cd "$FIG" && unzip -q "$DATA/test.zip" images/0001TP_008550.jpg labels/0001TP_008550.png \
    images/Seq05VD_f02370.jpg labels/Seq05VD_f02370.png images/0001TP_009300.jpg labels/0001TP_009300.png)
 cmp=()
 while read -r t r m spec rest; do
@@ -44,10 +47,11 @@ rm -f "$OUT"/figures/*.mask.png "$OUT"/figures/*.overlay.png
 
 # independent mIoU: 20 test images, vitrim eval vs numpy on vitrim segment's class-id masks
 SUB=$(mktemp -d)
-(cd "$SUB" && unzip -q "$OLDPWD/$DATA/test.zip" && ls images | sort | awk 'NR % 11 == 1' | head -20 > keep \
+trap 'rm -rf "$FIG" "$SUB"' EXIT
+(cd "$SUB" && unzip -q "$DATA/test.zip" && ls images | sort | awk 'NR % 11 == 1' | head -20 > keep \
    && for f in images/*; do grep -qx "$(basename "$f")" keep || { rm "$f" "labels/$(basename "${f%.*}").png"; }; done && rm keep)
 ./vitrim eval --model "$MODEL" --data "$SUB" --json > "$OUT/check-20-eval.json"
 ./vitrim segment --model "$MODEL" --ids "$SUB" --out "$SUB/masks" > /dev/null
-python3 scripts/python/miou_check.py "$SUB/masks" "$SUB" --classes 11 --ignore 11 > "$OUT/check-20-numpy.json"
+"$PY" scripts/python/miou_check.py "$SUB/masks" "$SUB" --classes 11 --ignore 11 > "$OUT/check-20-numpy.json"
 rm -rf "$SUB"
-python3 scripts/python/seg_table.py "$OUT" > "$OUT/tables.md"
+"$PY" scripts/python/seg_table.py "$OUT" > "$OUT/tables.md"
