@@ -18,8 +18,15 @@ PY=${PY:-/usr/bin/python3}
 mkdir -p "$OUT"
 ./vitrim bench --peak --model "$MODEL" --batch 1 --reduce none 2>/dev/null | grep -i 'cpu\|peak' > "$OUT/machine.txt" || true
 ./vitrim eval --model "$MODEL" --data "$DATA/test.zip" --batch 16 --json > "$OUT/test-dense.json"
-./vitrim pareto --model "$MODEL" --data "$DATA/val.zip" --batch 16 --restore llf $SMOKE --out "$OUT/val-llf"
-./vitrim pareto --model "$MODEL" --data "$DATA/val.zip" --batch 16 --restore output --methods random,topk,ppt,ltmp $SMOKE --out "$OUT/val-output"
+# the default grid jumps from no merging to 3.4x at ltmp:merge=0.95 on 768 tokens of street scene
+# (sky and road are alike): finer thresholds and ToMe's decreasing schedule fill 1.5-2.5x
+EXTRA=(--point ltmp:merge=0.99,prune=off --point ltmp:merge=0.98,prune=off --point ltmp:merge=0.97,prune=off
+       --point tome:r=54,schedule=decreasing --point tome:r=65,schedule=decreasing
+       --point lgtm:r=130,dense=2,switch=5 --point lgtm:r=150,dense=2,switch=5)
+[ -n "$SMOKE" ] && EXTRA=()
+./vitrim pareto --model "$MODEL" --data "$DATA/val.zip" --batch 16 --restore llf $SMOKE "${EXTRA[@]}" --out "$OUT/val-llf"
+./vitrim pareto --model "$MODEL" --data "$DATA/val.zip" --batch 16 --restore output --methods random,topk,ppt,ltmp $SMOKE \
+  "${EXTRA[@]:0:6}" --out "$OUT/val-output"
 "$PY" scripts/python/seg_pick.py llf="$OUT/val-llf" output="$OUT/val-output" > "$OUT/picks.txt"
 for restore in llf output; do
   args=()
