@@ -33,7 +33,7 @@ import java.util.concurrent.Callable;
             "  vitrim eval --data test.zip                   # the embedded model",
             "  vitrim eval --data test.zip --reduce tome:r=4 --reduce ppt:r=16,layers=2/4",
             "  vitrim eval --model models/deit-s --data val.zip --limit 1000 --json",
-            "  vitrim eval --model models/camvid-vit --data camvid/test.zip \\",
+            "  vitrim eval --model models/camvid-vit9 --data camvid/test.zip \\",
             "      --reduce tome:r=40 --restore llf",
             "  vitrim eval --model /tmp/sam-ft --data test.zip --sharpness 0.05"})
 final class EvalCommand implements Callable<Integer> {

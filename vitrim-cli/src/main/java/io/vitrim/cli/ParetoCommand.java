@@ -40,7 +40,7 @@ import java.util.concurrent.Callable;
             "  vitrim pareto --methods tome,ppt --limit 2000 --out /tmp/p",
             "  vitrim pareto --model models/deit-s --data val.zip --point tome:r=13 \\",
             "      --point ppt --out /tmp/p",
-            "  vitrim pareto --model models/camvid-vit --data camvid/val.zip \\",
+            "  vitrim pareto --model models/camvid-vit9 --data camvid/val.zip \\",
             "      --restore llf --out /tmp/seg"})
 final class ParetoCommand implements Callable<Integer> {
     @Mixin

@@ -32,14 +32,14 @@ import java.util.concurrent.Callable;
             "",
             "With --reduce, merged tokens are unmerged (each patch reads the token it went into) and pruned tokens come back with their representation when pruned, after the last block or before it (--restore llf).",
             "",
-            "With --compare SPEC (repeatable) it also writes <name>.compare.png: the photo, its ground truth (when the input is a segmentation set, images/ + labels/), the mask of --reduce and one mask per compared reduction side by side, each captioned with its GMACs and, against the ground truth, its pixel accuracy and the image's mIoU."},
+            "With --compare SPEC (repeatable) it also writes <name>.compare.png: the photo, its ground truth (when the input is a segmentation set, images/ + labels/), the mask of --reduce and one mask per compared reduction side by side, each captioned with its MAC ratio to the dense model and, against the ground truth, its pixel accuracy and the image's mIoU."},
         footer = {"", "Examples:",
-            "  vitrim segment --model models/camvid-vit street.jpg --out /tmp/masks",
-            "  vitrim segment --model models/camvid-vit --reduce tome:r=40 photos/ \\",
+            "  vitrim segment --model models/camvid-vit9 street.jpg --out /tmp/masks",
+            "  vitrim segment --model models/camvid-vit9 --reduce tome:r=40 photos/ \\",
             "      --out /tmp/masks",
-            "  vitrim segment --model models/camvid-vit --reduce random:r=40 \\",
+            "  vitrim segment --model models/camvid-vit9 --reduce random:r=40 \\",
             "      --restore llf --ids photos.zip --out /tmp/m --json",
-            "  vitrim segment --model models/camvid-vit --compare tome:r=43 \\",
+            "  vitrim segment --model models/camvid-vit9 --compare tome:r=43 \\",
             "      --compare random:r=43 camvid/test.zip --out /tmp/cmp"})
 final class SegmentCommand implements Callable<Integer> {
     private static final java.util.regex.Pattern LABELS = java.util.regex.Pattern.compile("(^|[/!\\\\])labels[/\\\\][^/\\\\]*$");
