@@ -30,7 +30,8 @@ for arg in args:
                 best[m] = r
         for m, r in sorted(best.items()):
             # merging methods never park a token: their points are the same in both modes
-            key = (t, m, r["spec"]) if m in ("tome", "lgtm") else (t, restore, m, r["spec"])
+            merge_only = m in ("tome", "lgtm") or (m == "ltmp" and "prune=off" in r["spec"])
+            key = (t, m, r["spec"]) if merge_only else (t, restore, m, r["spec"])
             if key in seen:
                 continue
             seen.add(key)

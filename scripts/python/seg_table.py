@@ -1,11 +1,16 @@
 #!/usr/bin/env python3
 """Markdown tables of scripts/camvid-results.sh's output (docs/segmentation.md): per target
-speed-up the val-chosen point of every method with its test mIoU, and the per-class IoU of the
-dense model and the ~2x points. Standard library only.
+speed-up the val-chosen point of every method with its test mIoU (and Token Cropr's fine-tuned
+models, when camvid-cropr.sh has run), the per-class IoU of the dense model and the ~2x points,
+and every swept point's measured speed-up (timed against `none` beside it in one process)
+against its MAC ratio. Standard library only.
 
     python3 scripts/python/seg_table.py docs/results/camvid
 """
+import csv
+import glob
 import json
+import os
 import sys
 
 d = sys.argv[1]
@@ -25,6 +30,14 @@ for t, restore, m, spec, vm, sp, mr in picks:
     print("| ≥ %s× | %s | `%s` | %s | %.1f | %.2f× | %.2f | **%.1f** | %+.1f | %.1f |" % (
         t.rstrip("0").rstrip("."), m, spec, "either" if restore == "-" else restore, 100 * float(vm), float(sp), r["mac_ratio"],
         100 * r["miou"], 100 * (r["miou"] - dense["miou"]), 100 * r["pixel_acc"]))
+for f in sorted(glob.glob(d + "/test-cropr-r*.json"), key=lambda f: -int(f.split("-r")[-1][:-5])):
+    rate = f.split("-r")[-1][:-5]
+    res = {r["spec"]: r for r in json.load(open(f))["results"]}
+    val = {r["method"]: r for r in csv.DictReader(open("%s/val-cropr-r%s/results.csv" % (d, rate)))}
+    r, own = res["cropr"], res["none"]
+    print("| (fine-tuned) | cropr | `cropr` rate %s, LLF | llf | %.1f | %.2f× | %.2f | **%.1f** | %+.1f (own dense %.1f) | %.1f |" % (
+        rate, 100 * float(val["cropr"]["miou"]), float(val["cropr"]["speedup"]), r["mac_ratio"], 100 * r["miou"],
+        100 * (r["miou"] - dense["miou"]), 100 * own["miou"], 100 * r["pixel_acc"]))
 print()
 names = list(dense["per_class_iou"].keys())
 cols = [("dense", dense)]
@@ -40,3 +53,14 @@ for n in names:
         cells.append("—" if v is None else "%.1f" % (100 * v))
     print("| %s | %s |" % (n, " | ".join(cells)))
 print("| **mIoU** | " + " | ".join("**%.1f**" % (100 * r["miou"]) for _, r in cols) + " |")
+print()
+print("| method | point | MAC ratio | measured speed-up | speed-up / MAC ratio |")
+print("|---|---|---|---|---|")
+for restore in ("llf", "output"):
+    rows = list(csv.DictReader(open("%s/val-%s/results.csv" % (d, restore))))
+    for r in sorted(rows, key=lambda r: (r["method"] != "none", r["method"], float(r["mac_ratio"]))):
+        if restore == "output" and r["method"] == "none":
+            continue
+        print("| %s%s | `%s` | %.2f | %.2f× | %.2f |" % (
+            r["method"], "" if restore == "llf" else " (output)", r["spec"], float(r["mac_ratio"]),
+            float(r["speedup"]), float(r["speedup"]) / float(r["mac_ratio"])))
