@@ -31,8 +31,8 @@ for arg in args:
         for m, r in sorted(best.items()):
             # merging methods never park a token: their points are the same in both modes
             merge_only = m in ("tome", "lgtm") or (m == "ltmp" and "prune=off" in r["spec"])
-            key = (t, m, r["spec"]) if merge_only else (t, restore, m, r["spec"])
+            key = (t, m) if merge_only else (t, restore, m, r["spec"])
             if key in seen:
                 continue
             seen.add(key)
-            print(t, restore if key[1] == restore else "-", m, r["spec"], r["miou"], r["speedup"], r["mac_ratio"])
+            print(t, "-" if merge_only else restore, m, r["spec"], r["miou"], r["speedup"], r["mac_ratio"])

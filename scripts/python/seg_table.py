@@ -17,18 +17,28 @@ d = sys.argv[1]
 dense = json.load(open(d + "/test-dense.json"))["results"][0]
 test = {}
 for restore in ("llf", "output"):
+    if not os.path.exists("%s/test-%s.json" % (d, restore)):
+        continue
     for r in json.load(open("%s/test-%s.json" % (d, restore)))["results"]:
         test[(restore, r["spec"])] = r
 picks = [l.split() for l in open(d + "/picks.txt") if l.strip()]
 
-print("| target | method | point (chosen on val) | restore | val mIoU | measured speed-up (val) | MAC ratio | **test mIoU** | Δ vs dense | pixel acc |")
+print("| dense model on | mIoU | pixel acc |")
+print("|---|---|---|")
+print("| test (%d images) | %.1f | %.1f |" % (dense["images"], 100 * dense["miou"], 100 * dense["pixel_acc"]))
+for f in sorted(glob.glob(d + "/test-dense-*.json")):
+    r = json.load(open(f))["results"][0]
+    print("| test, sequence %s (%d images) | %.1f | %.1f |" % (f[:-5].split("test-dense-")[1], r["images"], 100 * r["miou"], 100 * r["pixel_acc"]))
+print()
+
+print("| target | method | point (chosen on val) | restore | val mIoU | measured speed-up (val) | MAC ratio (val) | **test mIoU** | Δ vs dense | pixel acc |")
 print("|---|---|---|---|---|---|---|---|---|---|")
 for t, restore, m, spec, vm, sp, mr in picks:
     r = test.get(("llf" if restore == "-" else restore, spec))
     if r is None:
-        continue
+        sys.exit("no test result for the pick %s (%s): rerun scripts/camvid-results.sh" % (spec, restore))
     print("| ≥ %s× | %s | `%s` | %s | %.1f | %.2f× | %.2f | **%.1f** | %+.1f | %.1f |" % (
-        t.rstrip("0").rstrip("."), m, spec, "either" if restore == "-" else restore, 100 * float(vm), float(sp), r["mac_ratio"],
+        t.rstrip("0").rstrip("."), m, spec, "either" if restore == "-" else restore, 100 * float(vm), float(sp), float(mr),
         100 * r["miou"], 100 * (r["miou"] - dense["miou"]), 100 * r["pixel_acc"]))
 for f in sorted(glob.glob(d + "/test-cropr-r*.json"), key=lambda f: -int(f.split("-r")[-1][:-5])):
     rate = f.split("-r")[-1][:-5]
