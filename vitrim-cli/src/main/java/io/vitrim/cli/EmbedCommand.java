@@ -211,10 +211,10 @@ final class EmbedCommand implements Callable<Integer> {
                 r.put("cosine_p05", p05);
                 r.put("cosine_min", min);
                 r.put("gmacs", g / 1e9);
-                r.put("mac_ratio", g / baseMacs);
+                r.put("mac_ratio", baseMacs / g);    // dense / reduced, as everywhere in vitrim
                 rows.add(r);
             } else {
-                o.printf(Locale.ROOT, "%-28s %9.4f %9.4f %9.4f %9.3f %10.3f%n", others.get(k).spec(), mean, p05, min, g / 1e9, g / baseMacs);
+                o.printf(Locale.ROOT, "%-28s %9.4f %9.4f %9.4f %9.3f %10.3f%n", others.get(k).spec(), mean, p05, min, g / 1e9, baseMacs / g);
             }
         }
         if (json) {
