@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# Regenerates docs/results/encoders (docs/encoders.md, Results): on each encoder family's small
+# tower with seeded random weights — DINOv2-S with registers, CLIP ViT-B/16, SigLIP ViT-B/16,
+# EVA02-S — (1) `vitrim bench` of every method at batch 32 and batch 1 (speed-up against `none`
+# in one process, MAC ratio beside it) and (2) how far each method moves the pooled embedding on
+# the 1,000 ImageNet sample photos (`vitrim embed --compare`: cosine similarity to the dense
+# embedding). Then tables.md and drift.svg (scripts/python/encoder_table.py, standard library).
+# About 45 minutes on the 2-core machine; run it alone. Env: OUT, PHOTOS (a zip or folder of photos), ROUNDS, WARMUP (seconds).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+OUT=${OUT:-docs/results/encoders}
+PHOTOS=${PHOTOS:-../shared/data/imagenet-samples/images.zip}
+ROUNDS=${ROUNDS:-5}
+WARMUP=${WARMUP:-10}
+PY=${PY:-/usr/bin/python3}
+mkdir -p "$OUT"
+TMP=$(mktemp -d)
+trap 'rm -rf "$TMP"' EXIT
+
+{ grep -m1 'model name' /proc/cpuinfo; grep -m1 'cpu family' /proc/cpuinfo; grep -m1 '^model\s' /proc/cpuinfo
+  ./vitrim bench --peak --arch deit_tiny_patch16_224 --batch 1 --reduce none --rounds 1 --warmup 1 2>/dev/null | grep 'FMA peak'; } > "$OUT/machine.txt"
+
+# arch, then the methods: PPT and top-k score by the class token's attention, which SigLIP lacks
+ARCHS=(vit_small_patch14_reg4_dinov2 vit_base_patch16_clip_224 vit_base_patch16_siglip_224 eva02_small_patch14_224)
+methods() {
+  local m=(tome:r=4 tome:r=8 tome:r=13 random:r=8 random:r=13 lgtm:r=13 ltmp:merge=0.9,prune=off)
+  [[ "$1" == *siglip* ]] || m+=(ppt topk:r=13)
+  printf '%s\n' "${m[@]}"
+}
+for a in "${ARCHS[@]}"; do
+  red=(); cmp=()
+  while read -r s; do red+=(--reduce "$s"); cmp+=(--compare "$s"); done < <(methods "$a")
+  for b in 32 1; do
+    [ -f "$OUT/bench-$a-b$b.json" ] && continue
+    ./vitrim bench --arch "$a" --img-size 224 --batch "$b" --rounds "$ROUNDS" --warmup "$WARMUP" --reduce none "${red[@]}" --json > "$TMP/b.json"
+    mv "$TMP/b.json" "$OUT/bench-$a-b$b.json"
+  done
+  if [ ! -f "$OUT/drift-$a.json" ]; then
+    ./vitrim embed --arch "$a" --img-size 224 "$PHOTOS" --out "$TMP/e.npy" --json "${cmp[@]}" > "$TMP/d.json"
+    mv "$TMP/d.json" "$OUT/drift-$a.json"
+  fi
+done
+"$PY" scripts/python/encoder_table.py "$OUT" > "$OUT/tables.md"
