@@ -44,7 +44,7 @@ for f in sorted(glob.glob(d + "/test-cropr-r*.json"), key=lambda f: -int(f.split
     rate = f.split("-r")[-1][:-5]
     res = {r["spec"]: r for r in json.load(open(f))["results"]}
     val = {r["method"]: r for r in csv.DictReader(open("%s/val-cropr-r%s/results.csv" % (d, rate)))}
-    r, own = res["cropr"], res["none"]
+    r, own = next(v for k, v in res.items() if k.startswith("cropr")), res["none"]
     print("| (fine-tuned) | cropr | `cropr` rate %s, LLF | llf | %.1f | %.2f× | %.2f | **%.1f** | %+.1f (own dense %.1f) | %.1f |" % (
         rate, 100 * float(val["cropr"]["miou"]), float(val["cropr"]["speedup"]), r["mac_ratio"], 100 * r["miou"],
         100 * (r["miou"] - dense["miou"]), 100 * own["miou"], 100 * r["pixel_acc"]))

@@ -41,6 +41,11 @@ class FinetuneCroprTest {
         }
         Map<String, Object> cfg = Json.parseObject(Files.readString(out.resolve("config.json")));
         assertThat(cfg).containsKey("cropr_cfg");
+        // metrics.csv stays rectangular although a column holds a list (quoted as RFC 4180 says)
+        List<String> csv = Files.readAllLines(out.resolve("metrics.csv"));
+        assertThat(csv).hasSize(2);
+        assertThat(csv.get(1)).contains("\"[");
+        assertThat(csvFields(csv.get(1))).isEqualTo(csvFields(csv.get(0)));
         CliTest.Run e = run("eval", "--model", out.toString(), "--data", TEST.toString(), "--limit", "64",
                 "--reduce", "cropr", "--reduce", "cropr:scorer=random", "--json");
         assertThat(e.code()).as(e.err()).isZero();
@@ -77,5 +82,16 @@ class FinetuneCroprTest {
                 "no cropr.0.cross_attn.queries");
         assertBadInput(run("classify", "--model", MODEL.toString(), "--reduce", "cropr", CliTest.PHOTOS.resolve("chelsea_palette_60x40.png").toString()),
                 "give rate=R");
+    }
+
+    /** Fields of one CSV line, commas inside double quotes not counted. */
+    private static int csvFields(String line) {
+        int n = 1;
+        boolean quoted = false;
+        for (char c : line.toCharArray()) {
+            if (c == '"') quoted = !quoted;
+            else if (c == ',' && !quoted) n++;
+        }
+        return n;
     }
 }

@@ -314,6 +314,12 @@ public final class Trainer {
         return l;
     }
 
+    /** One CSV field as RFC 4180 writes it: quoted when it holds a comma, quote or line break (Cropr's per-module losses are a list). */
+    static String csvField(Object v) {
+        String s = String.valueOf(v);
+        return s.contains(",") || s.contains("\"") || s.contains("\n") ? "\"" + s.replace("\"", "\"\"") + "\"" : s;
+    }
+
     private void writeMetrics() throws IOException {
         StringBuilder jsonl = new StringBuilder();
         StringBuilder csv = new StringBuilder();
@@ -323,7 +329,7 @@ public final class Trainer {
         for (Map<String, Object> m : history) {
             jsonl.append(Json.write(m)).append('\n');
             List<String> row = new ArrayList<>();
-            for (String c : cols) row.add(m.containsKey(c) ? String.valueOf(m.get(c)) : "");
+            for (String c : cols) row.add(m.containsKey(c) ? csvField(m.get(c)) : "");
             csv.append(String.join(",", row)).append('\n');
         }
         AtomicFiles.writeString(out.resolve("metrics.jsonl"), jsonl.toString());
