@@ -31,6 +31,8 @@ import java.util.concurrent.Callable;
             "  vitrim bench --peak                      # also: share of the FMA peak",
             "  vitrim bench --reduce tome:r=8 --breakdown   # time per part",
             "  vitrim bench --batch 1 --reduce ppt --forks 5   # five fresh JVMs",
+            "  vitrim bench --arch vit_base_patch16_clip_224 --images photos/ \\",
+            "      --reduce ltmp:merge=0.9,prune=off   # data-dependent: time on photos",
             "  vitrim bench --model models/deit-s --batch 64 --rounds 20"})
 final class BenchCommand implements Callable<Integer> {
 
@@ -54,6 +56,12 @@ final class BenchCommand implements Callable<Integer> {
     @Option(names = "--rounds", paramLabel = "N", defaultValue = "10",
             description = "Measured rounds; each runs every method once (default: ${DEFAULT-VALUE}).")
     int rounds;
+
+    @Option(names = "--images", paramLabel = "ZIP|DIR|FILE",
+            description = "Time on these photos (repeatable; the first --batch of them, repeated if fewer) instead of seeded noise."
+                    + " LTMP and PPT reduce real images differently from noise (on noise LTMP merges almost nothing), so their"
+                    + " speed-ups mean something only on photos like the ones their accuracy comes from.")
+    List<java.nio.file.Path> images = new ArrayList<>();
 
     @Option(names = "--peak", description = "First measure this machine's FP32 FMA peak on the same threads (≈ 2 s), then report each method's share of it.")
     boolean peak;
@@ -87,7 +95,8 @@ final class BenchCommand implements Callable<Integer> {
         PrintWriter out = spec.commandLine().getOut();
         PrintWriter err = spec.commandLine().getErr();
         int n = threads.get();
-        String header = String.format(Locale.ROOT, "%s: %s, batch %d, %s, %s", "vitrim bench", model.describe(), batch, threadsText(n), SystemInfo.summary());
+        String header = String.format(Locale.ROOT, "%s: %s, batch %d, %s, %s, timed on %s", "vitrim bench", model.describe(), batch, threadsText(n),
+                SystemInfo.summary(), inputText());
         Progress progress = new Progress(err, !json);
         double peakGflops = Double.NaN;
         List<Throughput.Result> res;
@@ -126,7 +135,7 @@ final class BenchCommand implements Callable<Integer> {
                 // a segmentation model is timed segmenting (dense reductions, restores, decoder and per-patch gather)
                 Throughput.Pass pass = m.segmentation() == null ? (px, b, r) -> m.forward(px, b, r, false).trace()
                         : (px, b, r) -> m.segment(px, b, r, SegmentationTraining.restore(restore)).trace();
-                res = Throughput.measure(m, reducers, new Throughput.Settings(batch, warmup, 2, rounds, 1234), progress::status, null, pass);
+                res = Throughput.measure(m, reducers, new Throughput.Settings(batch, warmup, 2, rounds, 1234), progress::status, photos(m, n), pass);
                 progress.done();
             }
         }
@@ -148,6 +157,7 @@ final class BenchCommand implements Callable<Integer> {
             o.put("warmup_s", warmup);
             o.put("rounds", rounds);
             o.put("forks", forks);
+            o.put("input", inputText());
             if (peak) o.put("peak_gflops", peakGflops);
             List<Object> rs = new ArrayList<>();
             for (Throughput.Result r : res) {
@@ -188,6 +198,27 @@ final class BenchCommand implements Callable<Integer> {
                     + " the reduction)");
             if (forkSpeedups != null) printForks(out, res, forkSpeedups);
             if (breakdown) printBreakdown(out, res);
+        }
+    }
+
+    /** What the timed batch holds: seeded noise, or the photos of --images. */
+    private String inputText() {
+        return images.isEmpty() ? "seeded noise" : "photos from " + images.stream().map(Object::toString).collect(java.util.stream.Collectors.joining(", "));
+    }
+
+    /** The timed batch from --images: the first {@code batch} photos, repeated if there are fewer; null for noise. */
+    private float[] photos(VisionTransformer m, int threads) {
+        if (images.isEmpty()) return null;
+        if (m.preprocess() == null) throw new VitrimException("--images: this model has no preprocessing config");
+        try (Inputs in = Inputs.collect(images)) {
+            if (in.items.isEmpty()) throw new VitrimException("--images: no images in " + images);
+            int per = 3 * m.config().imgHeight() * m.config().imgWidth(), k = Math.min(batch, in.items.size());
+            float[] px = new float[batch * per];
+            try (BatchDecoder decoder = new BatchDecoder(new io.vitrim.image.Preprocessor(m.preprocess()), per, threads)) {
+                float[] first = decoder.decode(in.items, 0, k);
+                for (int b = 0; b < batch; b++) System.arraycopy(first, (b % k) * per, px, b * per, per);
+            }
+            return px;
         }
     }
 

@@ -194,6 +194,32 @@ class CliTest {
     }
 
     @Test
+    void benchTimesOnPhotosWhenAsked(@org.junit.jupiter.api.io.TempDir Path tmp) throws Exception {
+        String[] common = {"bench", "--model", MODEL.toString(), "--reduce", "ltmp:merge=0.5,prune=off", "--batch", "4", "--warmup", "0",
+                "--rounds", "1", "--threads", "1", "--json"};
+        Run noise = run(common);
+        Run photos = run(concat(common, "--images", "../samples"));
+        assertThat(noise.code()).as(noise.err()).isZero();
+        assertThat(photos.code()).as(photos.err()).isZero();
+        Map<String, Object> n = Json.parseObject(noise.out().trim()), p = Json.parseObject(photos.out().trim());
+        assertThat(n.get("input")).isEqualTo("seeded noise");
+        assertThat((String) p.get("input")).startsWith("photos from ").contains("samples");
+        // LTMP merges by similarity: what it does, and so its MACs, depends on the pixels
+        double gn = ((Number) ((Map<?, ?>) ((List<?>) n.get("results")).get(1)).get("gmacs")).doubleValue();
+        double gp = ((Number) ((Map<?, ?>) ((List<?>) p.get("results")).get(1)).get("gmacs")).doubleValue();
+        assertThat(gp).isNotEqualTo(gn);
+        assertBadInput(run(concat(common, "--images", tmp.resolve("absent").toString())), "absent");
+        java.nio.file.Files.createDirectories(tmp.resolve("empty"));
+        assertBadInput(run(concat(common, "--images", tmp.resolve("empty").toString())), "no images");
+    }
+
+    private static String[] concat(String[] a, String... b) {
+        String[] c = java.util.Arrays.copyOf(a, a.length + b.length);
+        System.arraycopy(b, 0, c, a.length, b.length);
+        return c;
+    }
+
+    @Test
     void benchAndInfoJson() {
         Run b = run("bench", "--model", MODEL.toString(), "--batch", "2", "--warmup", "0", "--rounds", "2", "--threads", "1", "--json");
         assertThat(b.code()).as(b.err()).isZero();
