@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Regenerates docs/results/encoders (docs/encoders.md, Results): on each encoder family's small
 # tower with seeded random weights — DINOv2-S with registers, CLIP ViT-B/16, SigLIP ViT-B/16,
-# EVA02-S — (1) `vitrim bench` of every method at batch 32 and batch 1 (speed-up against `none`
-# in one process, MAC ratio beside it) and (2) how far each method moves the pooled embedding on
+# EVA02-S — (1) `vitrim bench` of every method at batch 32 and batch 1 on the first photos
+# (speed-up against `none` in one process, MAC ratio beside it) and (2) how far each method moves the pooled embedding on
 # the 1,000 ImageNet sample photos (`vitrim embed --compare`: cosine similarity to the dense
 # embedding). Then tables.md and drift.svg (scripts/python/encoder_table.py, standard library).
 # About 45 minutes on the 2-core machine; run it alone. Env: OUT, PHOTOS (a zip or folder of photos), ROUNDS, WARMUP (seconds).
@@ -32,7 +32,9 @@ for a in "${ARCHS[@]}"; do
   while read -r s; do red+=(--reduce "$s"); cmp+=(--compare "$s"); done < <(methods "$a")
   for b in 32 1; do
     [ -f "$OUT/bench-$a-b$b.json" ] && continue
-    ./vitrim bench --arch "$a" --img-size 224 --batch "$b" --rounds "$ROUNDS" --warmup "$WARMUP" --reduce none "${red[@]}" --json > "$TMP/b.json"
+    # timed on the photos themselves (the first $b): LTMP and PPT reduce photos differently from noise
+    ./vitrim bench --arch "$a" --img-size 224 --batch "$b" --images "$PHOTOS" --rounds "$ROUNDS" --warmup "$WARMUP" \
+      --reduce none "${red[@]}" --json > "$TMP/b.json"
     mv "$TMP/b.json" "$OUT/bench-$a-b$b.json"
   done
   if [ ! -f "$OUT/drift-$a.json" ]; then

@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
 """Tables and a plot of scripts/encoders-results.sh's output (docs/encoders.md): per encoder the
-measured speed-up of every method at batch 32 and 1 beside its MAC ratio (`vitrim bench --json`),
+measured speed-up of every method at batch 32 and 1 on the first photos, beside the MAC ratio of
+that batch (`vitrim bench --images --json`),
 and how far each method moves the pooled embedding from the dense one on the ImageNet sample
 photos (`vitrim embed --compare --json`); drift.svg plots 1 - mean cosine similarity against the
 MAC ratio, one panel per encoder. Standard library only.
@@ -35,14 +36,18 @@ for a in archs:
     if dense:
         print("Dense: %.1f img/s at batch 32, %.1f at batch 1." % (dense["images_per_s"], b1["none"]["images_per_s"]))
         print()
-    print("| method | MAC ratio | speed-up b32 | speed-up b1 | b32 / MAC ratio | cos mean | cos p05 | cos min |")
+    print("| method | MAC ratio (all photos) | batch 32: speed-up (MAC ratio) | ÷ MAC ratio | batch 1: speed-up (MAC ratio) | cos mean | cos p05 | cos min |")
     print("|---|---|---|---|---|---|---|---|")
+
+    def cell(x):
+        return "%.2f× (%.2f)" % (x["speedup"], x["mac_ratio"]) if x else "—"
+
     for r in drift["compare"]:
         s = r["reduce"]
         x, y = b32.get(s), b1.get(s)
         print("| `%s` | %.2f | %s | %s | %s | %.4f | %.4f | %.4f |" % (
-            s, r["mac_ratio"], "%.2f×" % x["speedup"] if x else "—", "%.2f×" % y["speedup"] if y else "—",
-            "%.2f" % (x["speedup"] / x["mac_ratio"]) if x else "—", r["cosine_mean"], r["cosine_p05"], r["cosine_min"]))
+            s, r["mac_ratio"], cell(x), "%.2f" % (x["speedup"] / x["mac_ratio"]) if x else "—", cell(y),
+            r["cosine_mean"], r["cosine_p05"], r["cosine_min"]))
     print()
 
 # drift.svg: one panel per encoder, x = MAC ratio, y = 1 - mean cosine (log scale), a colour per method
