@@ -45,9 +45,9 @@ import java.util.concurrent.Callable;
             "      --out cropr-12",
             "  vitrim eval --model cropr-12 --data test.zip --reduce cropr",
             "  vitrim finetune --method cropr --resume --out cropr-12",
-            "  vitrim finetune --method cropr --model models/camvid-vit9 --rate 104 --llf \\",
-            "      --curriculum --data camvid/train.zip --eval-data camvid/val.zip --epochs 16 \\",
-            "      --batch 16 --out camvid-cropr",
+            "  vitrim finetune --method cropr --model models/camvid-vit9 --rate 104 \\",
+            "      --llf --curriculum --data camvid/train.zip --eval-data camvid/val.zip \\",
+            "      --epochs 16 --batch 16 --out camvid-cropr",
             "  vitrim eval --model camvid-cropr --data camvid/test.zip --reduce cropr"})
 final class FinetuneCommand implements Callable<Integer> {
     @Option(names = "--method", paramLabel = "NAME", description = "The method to train: ltmp or cropr.")

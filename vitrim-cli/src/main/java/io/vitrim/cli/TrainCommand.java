@@ -41,8 +41,8 @@ import java.util.concurrent.Callable;
             "  vitrim train --data photos/ --limit 500 --epochs 2 --img-size 64 \\",
             "      --patch-size 8 --out /tmp/try",
             "  vitrim train --data camvid/train.zip --eval-data camvid/val.zip \\",
-            "      --labels camvid --init models/cifar10-vit9 --img-size 96x128 --batch 16 \\",
-            "      --epochs 120 --warmup 5 --out /tmp/camvid    # models/camvid-vit9"})
+            "      --labels camvid --init models/cifar10-vit9 --img-size 96x128 \\",
+            "      --batch 16 --epochs 120 --warmup 5 --out /tmp/camvid"})
 final class TrainCommand implements Callable<Integer> {
     @Option(names = "--data", paramLabel = "ZIP|DIR", description = "Training images, <class>/<image> layout.")
     Path data;
