@@ -34,7 +34,8 @@ for a in "${ARCHS[@]}"; do
   for b in 32 1; do
     [ -f "$OUT/bench-$a-b$b.json" ] && continue
     # timed on the photos themselves (the first $b): LTMP and PPT reduce photos differently from noise
-    ./vitrim bench --arch "$a" --img-size 224 --batch "$b" --images "$PHOTOS" --rounds "$ROUNDS" --warmup "$WARMUP" \
+    # batch 1 is quick and noisier: six times the rounds
+    ./vitrim bench --arch "$a" --img-size 224 --batch "$b" --images "$PHOTOS" --rounds $((b == 1 ? 6 * ROUNDS : ROUNDS)) --warmup "$WARMUP" \
       --reduce none "${red[@]}" --json > "$TMP/b.json"
     mv "$TMP/b.json" "$OUT/bench-$a-b$b.json"
   done
