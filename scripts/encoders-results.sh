@@ -25,6 +25,8 @@ ARCHS=(vit_small_patch14_reg4_dinov2 vit_base_patch16_clip_224 vit_base_patch16_
 methods() {
   local m=(tome:r=4 tome:r=8 tome:r=13 random:r=8 random:r=13 lgtm:r=13 ltmp:merge=0.9,prune=off)
   [[ "$1" == *siglip* ]] || m+=(ppt topk:r=13)
+  # EVA02's MIM towers average the patch tokens: ToMe's size-weighted pooling (its MAE patch) beside timm's mean
+  [[ "$1" == eva02* ]] && m+=(tome:r=8,pool=wavg tome:r=13,pool=wavg)
   printf '%s\n' "${m[@]}"
 }
 # all timings first, then the embedding drift (no timing; it can share the machine)

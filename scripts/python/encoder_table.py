@@ -51,7 +51,8 @@ for a in archs:
     print()
 
 # drift.svg: one panel per encoder, x = MAC ratio, y = 1 - mean cosine (log scale), a colour per method
-COLORS = {"tome": "#1f77b4", "random": "#d62728", "lgtm": "#2ca02c", "ltmp": "#9467bd", "ppt": "#ff7f0e", "topk": "#8c564b"}
+COLORS = {"tome": "#1f77b4", "tome wavg": "#17becf", "random": "#d62728", "lgtm": "#2ca02c", "ltmp": "#9467bd", "ppt": "#ff7f0e",
+          "topk": "#8c564b"}
 W, H, M = 300, 260, 50
 svg = ['<svg xmlns="http://www.w3.org/2000/svg" width="%d" height="%d" font-family="sans-serif" font-size="11">'
        % (W * len(archs), H + 40), '<rect width="100%" height="100%" fill="white"/>']
@@ -82,11 +83,11 @@ for i, a in enumerate(archs):
         svg.append('<text x="12" y="%d" transform="rotate(-90 12 %d)" text-anchor="middle">1 − cos(dense, reduced), mean</text>'
                    % (20 + (H - 60) // 2, 20 + (H - 60) // 2))
     for x, y, s in pts:
-        m = s.split(":")[0]
+        m = s.split(":")[0] + (" wavg" if "pool=wavg" in s else "")
         svg.append('<circle cx="%.1f" cy="%.1f" r="4" fill="%s"><title>%s</title></circle>' % (X(x), Y(y), COLORS.get(m, "black"), s))
 legend = ['<g transform="translate(%d,%d)">' % (M, H + 18)]
 for k, (m, c) in enumerate(COLORS.items()):
-    legend.append('<circle cx="%d" cy="0" r="4" fill="%s"/><text x="%d" y="4">%s</text>' % (k * 80, c, k * 80 + 8, m))
+    legend.append('<circle cx="%d" cy="0" r="4" fill="%s"/><text x="%d" y="4">%s</text>' % (k * 90, c, k * 90 + 8, m))
 legend.append('</g>')
 svg += legend + ['</svg>']
 with open(d + "/drift.svg", "w") as f:
