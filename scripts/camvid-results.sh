@@ -24,8 +24,7 @@ SUB=$(mktemp -d)
 trap 'rm -rf "$FIG" "$SUB"' EXIT
 
 if [ ! -f "$OUT/machine.txt" ]; then
-  { grep -m1 'model name' /proc/cpuinfo; grep -m1 'cpu family' /proc/cpuinfo; grep -m1 '^model\s' /proc/cpuinfo
-    ./vitrim bench --peak --model "$MODEL" --batch 1 --reduce none 2>/dev/null | grep 'FMA peak'; } > "$OUT/machine.txt"
+  scripts/machine.sh > "$OUT/machine.txt"
 fi
 ./vitrim eval --model "$MODEL" --data "$DATA/test.zip" --batch 16 --json > "$OUT/test-dense.json"
 # per test sequence: 0001TP (dusk; 62 other frames of it are in the training set), Seq05VD (never trained on)

@@ -17,8 +17,7 @@ mkdir -p "$OUT"
 TMP=$(mktemp -d)
 trap 'rm -rf "$TMP"' EXIT
 
-{ grep -m1 'model name' /proc/cpuinfo; grep -m1 'cpu family' /proc/cpuinfo; grep -m1 '^model\s' /proc/cpuinfo
-  ./vitrim bench --peak --arch deit_tiny_patch16_224 --batch 1 --reduce none --rounds 1 --warmup 1 2>/dev/null | grep 'FMA peak'; } > "$OUT/machine.txt"
+scripts/machine.sh > "$OUT/machine.txt"
 
 # arch, then the methods: PPT and top-k score by the class token's attention, which SigLIP lacks
 ARCHS=(vit_small_patch14_reg4_dinov2 vit_base_patch16_clip_224 vit_base_patch16_siglip_224 eva02_small_patch14_224)

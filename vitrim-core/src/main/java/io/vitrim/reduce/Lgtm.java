@@ -61,7 +61,7 @@ public final class Lgtm implements TokenReducer {
                     new Knob("switch", "7", "first block of global merging; = dense for DFE-only (no local phase)"),
                     new Knob("windows", "2x2", "window partition of the patch grid, ROWSxCOLS"),
                     new Knob("prop_attn", "true", "proportional attention"),
-                    new Knob("pool", "mean", "avg-pool heads: mean (timm) or wavg (size-weighted, as ToMe's pool=wavg)"));
+                    ToMe.POOL);
         }
 
         @Override
@@ -72,8 +72,7 @@ public final class Lgtm implements TokenReducer {
             int sw = s.integer("switch", Math.max(dense, Math.min(7, model.depth())));
             String win = s.string("windows", "2x2");
             boolean prop = s.bool("prop_attn", true);
-            String pool = s.string("pool", "mean");
-            if (!pool.equals("mean") && !pool.equals("wavg")) throw s.error("pool must be mean or wavg, got \"" + pool + "\"");
+            boolean wavg = ToMe.sizeWeightedPool(s);
             if (r < 0) throw s.error("r must be >= 0, got " + r);
             if (dense < 0 || dense > model.depth()) throw s.error("dense must be in 0.." + model.depth() + ", got " + dense);
             if (sw < dense || sw > model.depth()) throw s.error("switch must be in " + dense + ".." + model.depth() + " (dense.." + "depth), got " + sw);
@@ -89,7 +88,7 @@ public final class Lgtm implements TokenReducer {
             if (wr < 1 || wc < 1 || model.gridH() % wr != 0 || model.gridW() % wc != 0) {
                 throw s.error("windows " + win + " do not fit the " + model.gridH() + "x" + model.gridW() + " patch grid (each side must divide evenly)");
             }
-            return new Lgtm(s.text(), dense, sw, r, wr, wc, prop, pool.equals("wavg"), model);
+            return new Lgtm(s.text(), dense, sw, r, wr, wc, prop, wavg, model);
         }
     }
 

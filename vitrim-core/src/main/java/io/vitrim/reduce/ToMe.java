@@ -53,7 +53,7 @@ public final class ToMe implements TokenReducer {
         public List<Knob> knobs() {
             List<Knob> k = new ArrayList<>(RSchedule.KNOBS);
             k.add(new Knob("prop_attn", "true", "add ln(size) to attention logits (proportional attention)"));
-            k.add(new Knob("pool", "mean", "avg-pool heads: mean (timm) or wavg (size-weighted, ToMe's MAE patch)"));
+            k.add(POOL);
             return k;
         }
 
@@ -61,10 +61,18 @@ public final class ToMe implements TokenReducer {
         public TokenReducer create(Spec s, ViTConfig model) {
             RSchedule sched = RSchedule.parse(s, model.depth());
             boolean prop = s.bool("prop_attn", true);
-            String pool = s.string("pool", "mean");
-            if (!pool.equals("mean") && !pool.equals("wavg")) throw s.error("pool must be mean or wavg, got \"" + pool + "\"");
-            return new ToMe(s.text(), sched, prop, pool.equals("wavg"), model);
+            return new ToMe(s.text(), sched, prop, sizeWeightedPool(s), model);
         }
+    }
+
+    /** The {@code pool} knob of every merging method whose tokens carry sizes (ToMe, LGTM). */
+    static final Method.Knob POOL = new Method.Knob("pool", "mean", "avg-pool heads: mean (timm) or wavg (size-weighted, ToMe's MAE patch)");
+
+    /** {@code pool=wavg}: an average-pooled head weights each final token by the patches it stands for. */
+    static boolean sizeWeightedPool(Spec s) {
+        String pool = s.string("pool", "mean");
+        if (!pool.equals("mean") && !pool.equals("wavg")) throw s.error("pool must be mean or wavg, got \"" + pool + "\"");
+        return pool.equals("wavg");
     }
 
     /** Convenience for the Java API: constant r, proportional attention on. */
