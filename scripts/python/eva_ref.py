@@ -61,24 +61,28 @@ def forward(m, px, r=0, pos_rule="mean", margins=None):
     q_idx = torch.arange(gh * gw)
     pos[:, npt:, 0] = (q_idx // gw).float()
     pos[:, npt:, 1] = (q_idx % gw).float()
-    rope = m.rope
+    rope = m.rope  # None: absolute position embedding only (EVA02-E)
     hd = c // m.blocks[0].attn.num_heads
-    bands = 1.0 / (rope.temperature ** (torch.arange(0, hd // 4, dtype=torch.int64).to(torch.float32) / (hd // 4)))
-    ref = rope.ref_feat_shape
+    if rope is not None:
+        bands = 1.0 / (rope.temperature ** (torch.arange(0, hd // 4, dtype=torch.int64).to(torch.float32) / (hd // 4)))
+        ref = rope.ref_feat_shape
     size, source, tokens = None, None, []
     margins = [] if margins is None else margins
     for blk in m.blocks:
         tokens.append(x.shape[1])
         a = blk.attn
-        y = blk.norm1(x)
+        post = type(blk).__name__ == "EvaBlockPostNorm"  # x + norm1(attn(x)), x + norm2(mlp(x))
+        y = x if post else blk.norm1(x)
         q, k, v = qkv(a, y)
-        ang = rope_angles(pos, (gh, gw), ref, bands)
-        q, k = rotate(q, ang), rotate(k, ang)
+        if rope is not None:
+            ang = rope_angles(pos, (gh, gw), ref, bands)
+            q, k = rotate(q, ang), rotate(k, ang)
         logits = (q * a.scale) @ k.transpose(-2, -1)
         if size is not None:
             logits = logits + size.log()[:, None, None, :, 0]  # proportional attention
         o = (logits.softmax(-1) @ v).transpose(1, 2).reshape(x.shape)
-        x = x + a.proj(a.norm(o))
+        o = a.proj(a.norm(o))
+        x = x + (blk.norm1(o) if post else o)
         if r > 0:
             merge = tome_ref.bipartite_soft_matching(k.mean(1), r, npt > 0, False, margins)
             source = tome_ref.merge_source(merge, x, source)
@@ -93,6 +97,6 @@ def forward(m, px, r=0, pos_rule="mean", margins=None):
                 dst = merge(torch.where(a_rows, torch.full_like(pos, -math.inf), pos), mode="amax")
                 n_unm = (pos.shape[1] + 1) // 2 - min(r, (pos.shape[1] - npt) // 2)
                 pos = torch.cat([kept[:, :n_unm], dst[:, n_unm:]], dim=1)
-        x = x + blk.mlp(blk.norm2(x))
+        x = x + (blk.norm2(blk.mlp(x)) if post else blk.mlp(blk.norm2(x)))
     x = m.norm(x)
     return m.forward_head(x), tokens, source

@@ -47,7 +47,7 @@ final class InfoCommand implements Callable<Integer> {
 
     /** What an EVA block adds, in timm's terms. */
     static String evaBlock(ViTConfig.Eva e) {
-        StringBuilder b = new StringBuilder("eva (SwiGLU");
+        StringBuilder b = new StringBuilder("eva (").append(e.postNorm() ? "post-norm, " : "").append(e.swiglu() ? "SwiGLU" : "GELU MLP");
         if (e.rope()) b.append(", RoPE").append(e.ropeRefH() > 0 ? " ref " + e.ropeRefH() + "x" + e.ropeRefW() : "");
         b.append(e.qkvFused() ? ", fused qkv" : ", q/k/v projections");
         if (e.scaleMlp()) b.append(", mlp.norm");
@@ -82,6 +82,7 @@ final class InfoCommand implements Callable<Integer> {
             o.put("num_heads", c.numHeads());
             o.put("mlp_hidden", c.mlpHidden());
             if (c.eva() != null) o.put("block", evaBlock(c.eva()));
+            else if (c.act() == ViTConfig.Act.SWIGLU) o.put("block", "vit (SwiGLUPacked MLP" + (c.layerScale() ? ", LayerScale)" : ")"));
             o.put("tokens", c.numTokens());
             o.put("class_token", c.classToken());
             o.put("dist_token", c.distToken());

@@ -69,10 +69,17 @@ public final class Main implements Runnable {
         try {
             return cl.execute(args);
         } catch (OutOfMemoryError e) {
-            err.println("vitrim: out of memory (" + e.getMessage() + "); try a smaller --batch or more heap, e.g. JAVA_OPTS=-Xmx4g");
+            err.println(outOfMemory(e, Runtime.getRuntime().maxMemory()));
             err.flush();
             return 1;
         }
+    }
+
+    /** The out-of-memory line: the heap it ran with and a larger one to try (a 1 B-parameter tower needs 4.5 GB of weights alone). */
+    static String outOfMemory(OutOfMemoryError e, long maxHeap) {
+        long gib = 1L << 30, next = Math.max(4, 2 * ((maxHeap + gib - 1) / gib));
+        return String.format(java.util.Locale.ROOT, "vitrim: out of memory (%s; heap limit %.1f GiB); try a smaller --batch or a larger heap, "
+                + "e.g. JAVA_OPTS=-Xmx%dg", e.getMessage(), maxHeap / (double) gib, next);
     }
 
     static String oneLine(String s) {

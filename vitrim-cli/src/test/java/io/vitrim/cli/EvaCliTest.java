@@ -37,6 +37,10 @@ class EvaCliTest {
         CliTest.Run clip = run("info", "--arch", "eva02_base_patch16_clip_224", "--img-size", "112", "--reduce", "tome:r=4", "--explain");
         assertThat(clip.code()).as(clip.err()).isZero();
         assertThat(clip.out()).contains("eva (SwiGLU, RoPE ref 16x16, q/k/v projections, mlp.norm, attn.norm)").contains("mac_ratio");
+        // the towers too big to build here: their block as info names it
+        assertThat(InfoCommand.evaBlock(Architectures.get("eva02_enormous_patch14_clip_224").config().eva()))
+                .isEqualTo("eva (post-norm, GELU MLP, fused qkv)");
+        assertThat(InfoCommand.evaBlock(Architectures.get("eva_giant_patch14_224").config().eva())).isEqualTo("eva (GELU MLP, fused qkv)");
     }
 
     /** The same random-weight tower the command builds, at 56 px (16 patches + class). */

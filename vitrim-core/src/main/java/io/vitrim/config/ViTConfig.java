@@ -26,9 +26,11 @@ import io.vitrim.VitrimException;
  * @param layerScale   per-channel scales on both residual branches ({@code ls1.gamma}, {@code ls2.gamma})
  * @param preNorm      a LayerNorm ({@code norm_pre}) after the embedding, and a patch
  *                     convolution without bias (CLIP)
- * @param act          the MLP's activation
- * @param eva          timm's {@code Eva} block (EVA02: RoPE, SwiGLU, sub-LNs), or null for the ViT block;
- *                     then {@code mlpHidden} is the SwiGLU width (the input of {@code mlp.fc2})
+ * @param act          the MLP's activation; {@link Act#SWIGLU} makes it timm's {@code SwiGLUPacked}
+ *                     (DINOv2 giant), and then {@code mlpHidden} is the gated width (the input of
+ *                     {@code mlp.fc2}; {@code mlp.fc1} has twice as many outputs)
+ * @param eva          timm's {@code Eva} block (EVA02: RoPE, SwiGLU, sub-LNs, post-norm), or null for the
+ *                     ViT block; with SwiGLU {@code mlpHidden} is again the gated width
  */
 public record ViTConfig(
         String architecture,
@@ -52,7 +54,8 @@ public record ViTConfig(
      * timm's {@code Eva} block as EVA02 configures it (timm {@code models/eva.py}): the SwiGLU MLP
      * ({@code act(fc1_g) ⊙ fc1_x}, SiLU), rotary position embedding on q and k of the patch
      * tokens ({@code RotaryEmbeddingCat}: interleaved pairs, half the pairs rotated by the row
-     * coordinate, half by the column), no k bias.
+     * coordinate, half by the column), no k bias. EVA02-E (EVA-CLIP's enormous tower) leaves out
+     * RoPE and SwiGLU and moves the norms after the branches ({@code EvaBlockPostNorm}).
      *
      * @param qkvFused       {@code attn.qkv.weight} + {@code attn.q_bias}/{@code attn.v_bias}, else
      *                       {@code attn.q_proj}/{@code k_proj}/{@code v_proj}
@@ -63,9 +66,12 @@ public record ViTConfig(
      * @param ropeRefH       {@code ref_feat_shape} (with {@code ropeRefW}): RoPE coordinates are {@code i / gridH · refH}
      *                       (EVA's rule for other grids), 0 = none (coordinates are the indices)
      * @param ropeTemperature the frequency base (10000)
+     * @param swiglu         the MLP is SwiGLU ({@code swiglu_mlp}), else timm's {@code Mlp} with GELU
+     * @param postNorm       {@code x + norm1(attn(x))}, {@code x + norm2(mlp(x))} ({@code use_post_norm})
+     *                       instead of {@code x + attn(norm1(x))}, {@code x + mlp(norm2(x))}
      */
     public record Eva(boolean qkvFused, boolean scaleMlp, boolean scaleAttnInner, boolean rope,
-                      int ropeRefH, int ropeRefW, float ropeTemperature) {}
+                      int ropeRefH, int ropeRefW, float ropeTemperature, boolean swiglu, boolean postNorm) {}
 
     /** A plain ViT/DeiT: no registers, position embedding over every token, GELU. */
     public ViTConfig(String architecture, int imgHeight, int imgWidth, int patchSize, int inChans,
@@ -76,9 +82,13 @@ public record ViTConfig(
                 classToken, distToken, globalPool, fcNorm, numClasses, normEps, 0, false, false, false, Act.GELU);
     }
 
-    /** The MLP activation: exact (erf) GELU, or CLIP's {@code x·σ(1.702·x)}. */
+    /**
+     * The MLP activation: exact (erf) GELU, CLIP's {@code x·σ(1.702·x)}, or timm's
+     * {@code SwiGLUPacked} ({@code mlp_layer}; DINOv2 giant): {@code [g; v] = fc1(x)},
+     * {@code fc2(SiLU(g) ⊙ v)}.
+     */
     public enum Act {
-        GELU("gelu"), QUICK_GELU("quick_gelu");
+        GELU("gelu"), QUICK_GELU("quick_gelu"), SWIGLU("swiglu_packed");
 
         private final String timmName;
 
@@ -90,8 +100,9 @@ public record ViTConfig(
             return timmName;
         }
 
+        /** An {@code act_layer} value (SwiGLU is an {@code mlp_layer}, not one of these). */
         public static Act parse(String s, Object where) {
-            for (Act a : values()) if (a.timmName.equals(s)) return a;
+            for (Act a : values()) if (a != SWIGLU && a.timmName.equals(s)) return a;
             throw VitrimException.of(where, "act_layer \"" + s + "\" is not supported (gelu, quick_gelu)");
         }
     }
@@ -136,12 +147,14 @@ public record ViTConfig(
         if (regTokens < 0) throw VitrimException.of(where, "reg_tokens must not be negative, got " + regTokens);
         if (regTokens > 0 && distToken) throw VitrimException.of(where, "register tokens with a distillation token are not supported");
         if (act == null) throw VitrimException.of(where, "no activation");
+        if (gated() && mlpHidden * 2L > 8L * MAX_WIDTH) throw VitrimException.of(where, "mlp width " + 2L * mlpHidden + " is past vitrim's limit");
         if (eva != null) {
             // what timm's Eva does and vitrim's ViT options do not combine with
             if (distToken || regTokens > 0 || noEmbedClass || layerScale || preNorm || act != Act.GELU) {
                 throw VitrimException.of(where, "an EVA model has no distillation or register tokens, no_embed_class, LayerScale, norm_pre or QuickGELU here");
             }
             if (globalPool == Pool.MAP) throw VitrimException.of(where, "global_pool=map on an EVA model is not supported (avg, token)");
+            if (eva.scaleMlp() && !eva.swiglu()) throw VitrimException.of(where, "scale_mlp without swiglu_mlp (a norm inside a GELU MLP) is not supported");
             if (eva.rope() && headDim() % 4 != 0) {
                 throw VitrimException.of(where, "rotary position embedding needs a head width divisible by 4, got " + headDim());
             }
@@ -228,9 +241,14 @@ public record ViTConfig(
         return regTokens == 0 && !noEmbedClass && !layerScale && !preNorm && act == Act.GELU && eva == null;
     }
 
+    /** Whether the MLP is SwiGLU (EVA02's, or DINOv2 giant's {@code SwiGLUPacked}). */
+    public boolean gated() {
+        return eva != null ? eva.swiglu() : act == Act.SWIGLU;
+    }
+
     /** Output width of the MLP's first layer: twice the hidden width for SwiGLU (gate and value), else the hidden width. */
     public int fc1Width() {
-        return eva != null ? 2 * mlpHidden : mlpHidden;
+        return gated() ? 2 * mlpHidden : mlpHidden;
     }
 
     /** Parameter count of the model this config describes. */
@@ -241,9 +259,10 @@ public record ViTConfig(
         if (preNorm) p += 2 * c;
         long block = 2 * c /*norm1*/ + 3 * c * c + (qkvBias ? 3 * c : 0) + c * c + c /*proj*/
                 + 2 * c /*norm2*/ + c * h + h + h * c + c + (layerScale ? 2 * c : 0);
+        if (gated()) block += c * h + h; // SwiGLU's second fc1 half
         if (eva != null) {
-            // no k bias; SwiGLU's second fc1 half; the sub-LNs
-            block += (qkvBias ? -c : 0) + c * h + h + (eva.scaleMlp() ? 2 * h : 0) + (eva.scaleAttnInner() ? 2 * c : 0);
+            // no k bias; the sub-LNs
+            block += (qkvBias ? -c : 0) + (eva.scaleMlp() ? 2 * h : 0) + (eva.scaleAttnInner() ? 2 * c : 0);
         }
         p += block * depth;
         p += 2 * c; // norm or fc_norm

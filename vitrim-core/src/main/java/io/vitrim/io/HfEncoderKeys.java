@@ -16,6 +16,9 @@ import java.util.List;
  *   <li>DINOv2 with registers: transformers adds the class token's position row and inserts the
  *       registers without one; that is timm's {@code no_embed_class} layout after
  *       {@code cls_token += pos_embed[0]}, {@code pos_embed = pos_embed[1:]} (as timm converts it);</li>
+ *   <li>DINOv2 giant ({@code use_swiglu_ffn}): {@code mlp.weights_in} / {@code weights_out} are
+ *       timm's packed SwiGLU {@code mlp.fc1} / {@code fc2} (gate first), of gated width
+ *       {@code (int(int(C · mlp_ratio) · 2/3) + 7) // 8 · 8};</li>
  *   <li>CLIP: {@code class_embedding [C]} and {@code position_embedding.weight [N, C]} gain their
  *       leading 1-dimensions; {@code visual_projection} (no bias) becomes the head with a zero bias.</li>
  * </ul>
@@ -59,6 +62,11 @@ final class HfEncoderKeys {
             for (String n : new String[] {"norm1", "norm2", "mlp.fc1", "mlp.fc2"}) {
                 HfVitKeys.move(hf, sd, h + n + ".weight", t + n + ".weight");
                 HfVitKeys.move(hf, sd, h + n + ".bias", t + n + ".bias");
+            }
+            // the giant's SwiGLU FFN: weights_in is [gate; value] as timm's packed fc1
+            for (String[] n : new String[][] {{"mlp.weights_in", "mlp.fc1"}, {"mlp.weights_out", "mlp.fc2"}}) {
+                HfVitKeys.move(hf, sd, h + n[0] + ".weight", t + n[1] + ".weight");
+                HfVitKeys.move(hf, sd, h + n[0] + ".bias", t + n[1] + ".bias");
             }
             HfVitKeys.move(hf, sd, h + "layer_scale1.lambda1", t + "ls1.gamma");
             HfVitKeys.move(hf, sd, h + "layer_scale2.lambda1", t + "ls2.gamma");

@@ -23,7 +23,7 @@ public final class ModelFolder {
 
     public static Map<String, Object> configJson(ViTConfig c, PreprocessConfig p, List<String> labels) {
         // vitrim writes folders of models it trained, and it trains no EVA model
-        if (c.eva() != null) throw new IllegalArgumentException("writing an EVA model folder is not supported");
+        if (c.eva() != null || c.gated()) throw new IllegalArgumentException("writing an EVA or SwiGLU model folder is not supported");
         Map<String, Object> args = new LinkedHashMap<>();
         args.put("img_size", c.imgHeight() == c.imgWidth() ? (Object) c.imgHeight() : List.of(c.imgHeight(), c.imgWidth()));
         args.put("patch_size", c.patchSize());

@@ -188,8 +188,10 @@ public final class ModelLoader {
         ViTConfig c = a.config();
         Json.Obj args = cfg.obj("model_args");
         int imgH = c.imgHeight(), imgW = c.imgWidth(), patch = c.patchSize(), dim = c.embedDim(), depth = c.depth(), heads = c.numHeads();
-        double mlpRatio = (double) c.mlpHidden() / c.embedDim();
+        // timm's mlp_ratio: fc1's width over C (for SwiGLUPacked, gate and value together)
+        double mlpRatio = c.act() == ViTConfig.Act.SWIGLU ? Architectures.SWIGLU_PACKED_RATIO : (double) c.mlpHidden() / c.embedDim();
         boolean qkvBias = c.qkvBias(), clsTok = c.classToken();
+        String silu = null; // act_layer silu: only as SwiGLUPacked's gate
         int regs = c.regTokens();
         boolean noEmbedClass = c.noEmbedClass(), layerScale = c.layerScale(), preNorm = c.preNorm();
         ViTConfig.Act act = c.act();
@@ -224,7 +226,21 @@ public final class ModelLoader {
                     case "no_embed_class": noEmbedClass = args.bool(k, noEmbedClass); break;
                     case "pre_norm": preNorm = args.bool(k, preNorm); break;
                     case "init_values": layerScale = args.get(k) != null; break; // LayerScale's initial value: present or not
-                    case "act_layer": act = ViTConfig.Act.parse(args.str(k, act.timmName()), cfgPath); break;
+                    case "act_layer": {
+                        String name = args.str(k, "");
+                        if (name.equals("silu") || name.equals("swish")) silu = name;
+                        else act = ViTConfig.Act.parse(name, cfgPath);
+                        break;
+                    }
+                    case "mlp_layer": {
+                        // only as a name: timm's own config.json never carries one (the class is not JSON)
+                        String name = args.str(k, "");
+                        String n = name.toLowerCase(java.util.Locale.ROOT).replace("_", "");
+                        if (n.equals("swiglupacked")) act = ViTConfig.Act.SWIGLU;
+                        else if (!n.equals("mlp")) throw VitrimException.of(cfgPath, "model_args.mlp_layer \"" + name + "\" is not supported (mlp, swiglu_packed)");
+                        else if (act == ViTConfig.Act.SWIGLU) act = ViTConfig.Act.GELU;
+                        break;
+                    }
                     case "dynamic_img_size": break; // vitrim runs at the configured size; the embedding is resampled at load
                     case "in_chans":
                         if (args.intValue(k, 3) != 3) throw VitrimException.of(cfgPath, "only in_chans=3 is supported");
@@ -240,6 +256,15 @@ public final class ModelLoader {
         boolean useFcNorm = fcNorm != null ? fcNorm : gp == ViTConfig.Pool.AVG;
         int classes = cfg.intValue("num_classes", c.numClasses());
         int mlpHidden = (int) Math.round(dim * mlpRatio);
+        if (act == ViTConfig.Act.SWIGLU) {
+            if (silu == null && args != null && args.has("act_layer")) throw VitrimException.of(cfgPath, "SwiGLUPacked's gate is SiLU; act_layer must be silu");
+            // timm: fc1 = int(C * mlp_ratio) outputs, split in two halves (gate, value)
+            int fc1 = (int) (dim * mlpRatio);
+            if (fc1 % 2 != 0) throw VitrimException.of(cfgPath, "SwiGLUPacked needs an even fc1 width, got int(" + dim + " * " + mlpRatio + ") = " + fc1);
+            mlpHidden = fc1 / 2;
+        } else if (silu != null) {
+            throw VitrimException.of(cfgPath, "act_layer \"" + silu + "\" is supported only as the gate of mlp_layer swiglu_packed");
+        }
         ViTConfig config = new ViTConfig(arch, imgH, imgW, patch, 3, dim, depth, heads, mlpHidden, qkvBias, clsTok,
                 c.distToken(), gp, useFcNorm, classes, c.normEps(), regs, noEmbedClass, layerScale, preNorm, act).validate(cfgPath);
         PreprocessConfig pre = timmPreprocess(cfgPath, cfg.obj("pretrained_cfg"), a.preprocess(), config);
@@ -263,13 +288,15 @@ public final class ModelLoader {
         ViTConfig.Eva e = c.eva();
         Json.Obj args = cfg.obj("model_args");
         int imgH = c.imgHeight(), imgW = c.imgWidth(), patch = c.patchSize(), dim = c.embedDim(), depth = c.depth(), heads = c.numHeads();
-        double mlpRatio = 4 * 2 / 3.0; // every eva02_* (timm writes 4 * 2 / 3)
+        double mlpRatio = Architectures.evaMlpRatio(arch); // as timm writes it (4 * 2 / 3, or 15360 / 1792)
         boolean qkvBias = c.qkvBias(), clsTok = c.classToken(), qkvFused = e.qkvFused(), scaleMlp = e.scaleMlp();
+        boolean swiglu = e.swiglu(), postNorm = e.postNorm();
         boolean scaleAttn = e.scaleAttnInner(), rope = e.rope();
         int refH = e.ropeRefH(), refW = e.ropeRefW();
         double temperature = e.ropeTemperature();
         String pool = cfg.str("global_pool", c.globalPool().timmName());
-        Boolean fcNorm = null, postNorm = null;
+        Boolean fcNorm = null, finalNorm = null;
+        boolean initValues = false;
         if (args != null) {
             for (String k : args.raw().keySet()) {
                 Object v = args.get(k);
@@ -300,21 +327,21 @@ public final class ModelLoader {
                     case "class_token": clsTok = args.bool(k, clsTok); break;
                     case "global_pool": pool = args.str(k, pool); break;
                     case "use_fc_norm": if (v != null) fcNorm = args.bool(k, false); break;
-                    case "use_post_transformer_norm": if (v != null) postNorm = args.bool(k, false); break;
+                    case "use_post_transformer_norm": if (v != null) finalNorm = args.bool(k, false); break;
                     case "num_classes": break; // top-level num_classes wins
                     case "dynamic_img_size": break; // vitrim runs at the configured size; embeddings are resampled at load
                     case "in_chans": if (args.intValue(k, 3) != 3) throw VitrimException.of(cfgPath, "only in_chans=3 is supported"); break;
                     // EVA02's values only: anything else is another model
-                    case "swiglu_mlp": requireArg(cfgPath, k, v, true); break;
+                    case "swiglu_mlp": swiglu = args.bool(k, swiglu); break;
+                    case "use_post_norm": postNorm = args.bool(k, postNorm); break;
                     case "rope_type": requireArg(cfgPath, k, v, "cat"); break;
                     case "rope_rotate_half": requireArg(cfgPath, k, v, false); break;
                     case "rope_grid_indexing": requireArg(cfgPath, k, v, "ij"); break;
                     case "rope_grid_offset": requireArg(cfgPath, k, v, 0.0); break;
                     case "use_abs_pos_emb": requireArg(cfgPath, k, v, true); break;
-                    case "use_post_norm": requireArg(cfgPath, k, v, false); break;
                     case "use_pre_transformer_norm": requireArg(cfgPath, k, v, false); break;
                     case "attn_type": requireArg(cfgPath, k, v, "eva"); break;
-                    case "init_values": requireArg(cfgPath, k, v, null); break;
+                    case "init_values": if (v != null) initValues = true; break; // LayerScale: refused below unless post-norm ignores it
                     case "num_reg_tokens": requireArg(cfgPath, k, v, 0.0); break;
                     case "no_embed_class": requireArg(cfgPath, k, v, false); break;
                     case "swiglu_align_to": requireArg(cfgPath, k, v, 0.0); break;
@@ -331,14 +358,16 @@ public final class ModelLoader {
         ViTConfig.Pool gp = ViTConfig.Pool.parse(pool, cfgPath);
         // timm's Eva: fc_norm defaults on for avg pooling, the final norm to the opposite
         boolean useFc = fcNorm != null ? fcNorm : gp == ViTConfig.Pool.AVG;
-        boolean usePost = postNorm != null ? postNorm : !useFc;
+        boolean usePost = finalNorm != null ? finalNorm : !useFc;
         if (useFc == usePost) {
             throw VitrimException.of(cfgPath, "an EVA model with " + (useFc ? "both norm and fc_norm" : "neither norm nor fc_norm") + " is not supported");
         }
         int classes = cfg.intValue("num_classes", c.numClasses());
         // timm: int(dim * mlp_ratio), truncated (EVA02-L: 2730)
         int mlpHidden = (int) (dim * mlpRatio);
-        ViTConfig.Eva eva = new ViTConfig.Eva(qkvFused, scaleMlp, scaleAttn, rope, refH, refW, (float) temperature);
+        // timm's post-norm block ignores init_values; the pre-norm EvaBlock would add LayerScale, which EVA02 has not
+        if (initValues && !postNorm) throw VitrimException.of(cfgPath, "model_args.init_values (LayerScale in an EVA block) is not supported");
+        ViTConfig.Eva eva = new ViTConfig.Eva(qkvFused, scaleMlp, scaleAttn, rope, refH, refW, (float) temperature, swiglu, postNorm);
         ViTConfig config = new ViTConfig(arch, imgH, imgW, patch, 3, dim, depth, heads, mlpHidden, qkvBias, clsTok, false, gp, useFc,
                 classes, c.normEps(), 0, false, false, false, ViTConfig.Act.GELU, eva).validate(cfgPath);
         PreprocessConfig pre = timmPreprocess(cfgPath, cfg.obj("pretrained_cfg"), a.preprocess(), config);
@@ -524,10 +553,12 @@ public final class ModelLoader {
     private static Checkpoint readHfDinov2(Path dir, Path cfgPath, Json.Obj cfg, Path weights) {
         String act = cfg.str("hidden_act", "gelu");
         if (!act.equals("gelu")) throw VitrimException.of(cfgPath, "hidden_act \"" + act + "\" is not supported (gelu)");
-        if (cfg.bool("use_swiglu_ffn", false)) throw VitrimException.of(cfgPath, "use_swiglu_ffn (DINOv2 giant) is not supported");
+        boolean swiglu = cfg.bool("use_swiglu_ffn", false);
         int dim = cfg.intValue("hidden_size", 768), depth = cfg.intValue("num_hidden_layers", 12);
         int heads = cfg.intValue("num_attention_heads", 12);
         int hidden = (int) Math.round(dim * cfg.number("mlp_ratio", 4));
+        // transformers' Dinov2SwiGLUFFN: two thirds of the MLP width, rounded up to a multiple of 8 (4096 for the giant)
+        if (swiglu) hidden = ((int) (((int) (dim * cfg.number("mlp_ratio", 4))) * 2 / 3.0) + 7) / 8 * 8;
         int img = cfg.intValue("image_size", 518), patch = cfg.intValue("patch_size", 14);
         int regs = cfg.str("model_type", "").equals("dinov2_with_registers") ? cfg.intValue("num_register_tokens", 4) : 0;
         float eps = (float) cfg.number("layer_norm_eps", 1e-6);
@@ -537,7 +568,8 @@ public final class ModelLoader {
                     + "the Dinov2Model backbone is (its features)");
         }
         ViTConfig config = new ViTConfig("hf-dinov2", img, img, patch, 3, dim, depth, heads, hidden, cfg.bool("qkv_bias", true),
-                true, false, ViTConfig.Pool.TOKEN, false, 0, eps, regs, regs > 0, true, false, ViTConfig.Act.GELU).validate(cfgPath);
+                true, false, ViTConfig.Pool.TOKEN, false, 0, eps, regs, regs > 0, true, false,
+                swiglu ? ViTConfig.Act.SWIGLU : ViTConfig.Act.GELU).validate(cfgPath);
         StateDict sd = HfEncoderKeys.dinov2(hf, config, weights);
         PreprocessConfig pre = hfPreprocess(dir.resolve("preprocessor_config.json"), config, PreprocessConfig.IMAGENET_MEAN, PreprocessConfig.IMAGENET_STD);
         // the processor's crop is the size the model runs at; transformers interpolates the position

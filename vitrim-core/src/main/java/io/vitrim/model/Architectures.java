@@ -37,11 +37,20 @@ public final class Architectures {
                 PreprocessConfig.IMAGENET_MEAN, PreprocessConfig.IMAGENET_STD)));
     }
 
-    /** DINOv2 (timm {@code vit_*_patch14_dinov2}, {@code *_reg4_dinov2}): LayerScale, 518 px, no head. */
+    /**
+     * DINOv2 (timm {@code vit_*_patch14_dinov2}, {@code *_reg4_dinov2}): LayerScale, 518 px, no head.
+     * The giant's MLP is {@code SwiGLUPacked}: {@code mlp_ratio} 2.66667 · 2, so {@code mlp.fc1} has
+     * {@code int(1536 · 5.33334)} = 8192 outputs (gate, value) and {@code mlp.fc2} 4096 inputs.
+     */
+    /** timm's {@code mlp_ratio} of the DINOv2 giant: fc1's width over C (gate and value together). */
+    public static final double SWIGLU_PACKED_RATIO = 2.66667 * 2;
+
     private static void dinov2(String size, int dim, int depth, int heads, boolean reg4) {
         String name = "vit_" + size + "_patch14_" + (reg4 ? "reg4_" : "") + "dinov2";
-        ViTConfig c = new ViTConfig(name, 518, 518, 14, 3, dim, depth, heads, 4 * dim, true, true, false,
-                Pool.TOKEN, false, 0, 1e-6f, reg4 ? 4 : 0, reg4, true, false, ViTConfig.Act.GELU);
+        boolean giant = size.equals("giant");
+        int hidden = giant ? (int) (dim * SWIGLU_PACKED_RATIO) / 2 : 4 * dim;
+        ViTConfig c = new ViTConfig(name, 518, 518, 14, 3, dim, depth, heads, hidden, true, true, false,
+                Pool.TOKEN, false, 0, 1e-6f, reg4 ? 4 : 0, reg4, true, false, giant ? ViTConfig.Act.SWIGLU : ViTConfig.Act.GELU);
         REGISTRY.put(name, new Arch(c, new PreprocessConfig(518, 518, 1.0, Interpolation.BICUBIC, Resize.SHORTER_SIDE,
                 PreprocessConfig.IMAGENET_MEAN, PreprocessConfig.IMAGENET_STD)));
     }
@@ -72,13 +81,49 @@ public final class Architectures {
      */
     private static void eva02(String name, int patch, int img, int dim, int depth, int heads, boolean separate, int classes,
                               boolean clip, double crop, Resize resize) {
-        int hidden = (int) (dim * (4 * 2 / 3.0));
-        ViTConfig.Eva eva = new ViTConfig.Eva(!separate, separate, clip, true, 16, 16, 10000f);
+        int hidden = (int) (dim * evaMlpRatio(name));
+        ViTConfig.Eva eva = new ViTConfig.Eva(!separate, separate, clip, true, 16, 16, 10000f, true, false);
         Pool pool = clip ? Pool.TOKEN : Pool.AVG;
         ViTConfig c = new ViTConfig(name, img, img, patch, 3, dim, depth, heads, hidden, true, true, false,
                 pool, !clip, classes, 1e-6f, 0, false, false, false, ViTConfig.Act.GELU, eva);
         REGISTRY.put(name, new Arch(c, new PreprocessConfig(img, img, crop, Interpolation.BICUBIC, resize,
                 PreprocessConfig.CLIP_MEAN, PreprocessConfig.CLIP_STD)));
+    }
+
+    /**
+     * EVA02-E ({@code eva02_enormous_patch14_clip_224}, EVA-CLIP's 4.4 B-parameter tower): timm's
+     * {@code EvaBlockPostNorm} ({@code x + norm1(attn(x))}, {@code x + norm2(mlp(x))}), the absolute
+     * position embedding only (no RoPE), a GELU MLP of 15360, fused qkv with q/v biases; class
+     * token after {@code norm}, projected to 1024 by the head.
+     */
+    private static void eva02Enormous() {
+        String name = "eva02_enormous_patch14_clip_224";
+        ViTConfig.Eva eva = new ViTConfig.Eva(true, false, false, false, 0, 0, 10000f, false, true);
+        ViTConfig c = new ViTConfig(name, 224, 224, 14, 3, 1792, 64, 16, (int) (1792 * evaMlpRatio(name)), true, true, false,
+                Pool.TOKEN, false, 1024, 1e-6f, 0, false, false, false, ViTConfig.Act.GELU, eva);
+        REGISTRY.put(name, new Arch(c, new PreprocessConfig(224, 224, 0.9, Interpolation.BICUBIC, Resize.SHORTER_SIDE,
+                PreprocessConfig.CLIP_MEAN, PreprocessConfig.CLIP_STD)));
+    }
+
+    /**
+     * EVA01 (timm {@code eva_giant_patch14_*}, 1 B parameters): the pre-norm {@code EvaBlock} without
+     * RoPE and with a GELU MLP of 6144, fused qkv with q/v biases. The 224/336 px models are CLIP
+     * towers fine-tuned on ImageNet-1k (average pooling into {@code fc_norm}; 336 px squashed), the
+     * 560 px one a MIM model fine-tuned on in22k → in1k (ImageNet mean/std), the CLIP tower pools
+     * the class token after {@code norm} and projects to 1024.
+     */
+    private static void eva01(String name, int img, boolean clip, double crop, Resize resize, float[] mean, float[] std) {
+        ViTConfig.Eva eva = new ViTConfig.Eva(true, false, false, false, 0, 0, 10000f, false, false);
+        ViTConfig c = new ViTConfig(name, img, img, 14, 3, 1408, 40, 16, (int) (1408 * evaMlpRatio(name)), true, true, false,
+                clip ? Pool.TOKEN : Pool.AVG, !clip, clip ? 1024 : 1000, 1e-6f, 0, false, false, false, ViTConfig.Act.GELU, eva);
+        REGISTRY.put(name, new Arch(c, new PreprocessConfig(img, img, crop, Interpolation.BICUBIC, resize, mean, std)));
+    }
+
+    /** timm's {@code mlp_ratio} of an {@code Eva} name: 15360 / 1792 (EVA02-E), 6144 / 1408 (EVA01), else 4 · 2 / 3 (EVA02). */
+    public static double evaMlpRatio(String name) {
+        if (name.startsWith("eva02_enormous")) return 15360 / 1792.0;
+        if (name.startsWith("eva_giant")) return 6144 / 1408.0;
+        return 4 * 2 / 3.0;
     }
 
     static {
@@ -96,6 +141,7 @@ public final class Architectures {
             dinov2("small", 384, 12, 6, reg4);
             dinov2("base", 768, 12, 12, reg4);
             dinov2("large", 1024, 24, 16, reg4);
+            dinov2("giant", 1536, 40, 24, reg4);
         }
         for (int img : new int[] {224, 256, 384, 512}) siglip("vit_base_patch16_siglip_" + img, 16, img, 768, 12, 12, 3072);
         for (int img : new int[] {256, 384}) siglip("vit_large_patch16_siglip_" + img, 16, img, 1024, 24, 16, 4096);
@@ -119,6 +165,11 @@ public final class Architectures {
         eva02("eva02_base_patch16_clip_224", 16, 224, 768, 12, 12, true, 512, true, 0.9, Resize.SHORTER_SIDE);
         eva02("eva02_large_patch14_clip_224", 14, 224, 1024, 24, 16, true, 768, true, 0.9, Resize.SHORTER_SIDE);
         eva02("eva02_large_patch14_clip_336", 14, 336, 1024, 24, 16, true, 768, true, 1.0, Resize.SHORTER_SIDE);
+        eva02Enormous();
+        eva01("eva_giant_patch14_224", 224, false, 0.9, Resize.SHORTER_SIDE, PreprocessConfig.CLIP_MEAN, PreprocessConfig.CLIP_STD);
+        eva01("eva_giant_patch14_336", 336, false, 1.0, Resize.EXACT, PreprocessConfig.CLIP_MEAN, PreprocessConfig.CLIP_STD);
+        eva01("eva_giant_patch14_560", 560, false, 1.0, Resize.EXACT, PreprocessConfig.IMAGENET_MEAN, PreprocessConfig.IMAGENET_STD);
+        eva01("eva_giant_patch14_clip_224", 224, true, 0.9, Resize.SHORTER_SIDE, PreprocessConfig.CLIP_MEAN, PreprocessConfig.CLIP_STD);
     }
 
     /** All registered names, in registry order. */

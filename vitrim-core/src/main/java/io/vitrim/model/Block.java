@@ -38,7 +38,11 @@ import java.util.Set;
  * the attention output may pass a LayerNorm before {@code proj} ({@code attn.norm}), and the MLP
  * is SwiGLU — {@code fc2(norm(SiLU(g) ⊙ v))} with {@code [g; v] = fc1(x)}, {@code mlp.norm}
  * optional. Its q/k/v projections (fused or separate, no k bias) and SwiGLU's two first layers
- * arrive here fused into one {@code attnQkv} and one {@code mlpFc1}.
+ * arrive here fused into one {@code attnQkv} and one {@code mlpFc1}. Its post-norm form
+ * ({@code EvaBlockPostNorm}, EVA02-E) normalises the branches instead of their inputs:
+ * {@code x ← x + norm1(proj(MHSA(x)))}, {@code x ← x + norm2(mlp(x))}; the reductions sit where
+ * they sit in the pre-norm block. The DINOv2 giant is the ViT block with SwiGLU as its MLP
+ * (timm's {@code SwiGLUPacked}, no {@code mlp.norm}).
  */
 public final class Block {
     final int index;
@@ -49,25 +53,33 @@ public final class Block {
     private final int dim, heads, hidden;
     private final float eps;
     private final Eva eva; // null for the ViT block
+    private final Swiglu swiglu; // null: fc2(act(fc1(x)))
 
     /**
-     * What an {@code EvaBlock} adds: the rotary embedding (null without one), the sub-LNs
-     * {@code attn.norm} ([C]) and {@code mlp.norm} ([hidden]) or nulls, and SwiGLU of width {@code width}.
+     * What an {@code EvaBlock} adds: the rotary embedding (null without one), the sub-LN
+     * {@code attn.norm} ([C]) or nulls, and whether the norms follow the branches (post-norm).
      */
-    record Eva(Rope rope, Param attnNormWeight, Param attnNormBias, Param mlpNormWeight, Param mlpNormBias, int width) {}
+    record Eva(Rope rope, Param attnNormWeight, Param attnNormBias, boolean postNorm) {}
+
+    /** A SwiGLU MLP of gated width {@code width} ({@code mlpFc1} is [gate; value]) with its optional {@code mlp.norm} ([width]). */
+    record Swiglu(int width, Param normWeight, Param normBias) {}
 
     Block(int index, Param norm1Weight, Param norm1Bias, Linear attnQkv, Linear attnProj,
           Param norm2Weight, Param norm2Bias, Linear mlpFc1, Linear mlpFc2, Param ls1Gamma, Param ls2Gamma,
           ViTConfig.Act act, int heads, float eps) {
         this(index, norm1Weight, norm1Bias, attnQkv, attnProj, norm2Weight, norm2Bias, mlpFc1, mlpFc2, ls1Gamma, ls2Gamma,
-                act, heads, eps, null);
+                act, heads, eps, null, null);
     }
 
     Block(int index, Param norm1Weight, Param norm1Bias, Linear attnQkv, Linear attnProj,
           Param norm2Weight, Param norm2Bias, Linear mlpFc1, Linear mlpFc2, Param ls1Gamma, Param ls2Gamma,
-          ViTConfig.Act act, int heads, float eps, Eva eva) {
-        if (eva != null && mlpFc1.out != 2 * eva.width()) throw new IllegalArgumentException("SwiGLU fc1 must be [gate; value]");
+          ViTConfig.Act act, int heads, float eps, Eva eva, Swiglu swiglu) {
+        if (swiglu != null && mlpFc1.out != 2 * swiglu.width()) throw new IllegalArgumentException("SwiGLU fc1 must be [gate; value]");
+        if (eva == null && (act == ViTConfig.Act.SWIGLU) != (swiglu != null)) {
+            throw new IllegalArgumentException("a ViT block's SwiGLU MLP comes with act SWIGLU");
+        }
         this.eva = eva;
+        this.swiglu = swiglu;
         this.ls1Gamma = ls1Gamma;
         this.ls2Gamma = ls2Gamma;
         this.act = act;
@@ -106,7 +118,8 @@ public final class Block {
     float[] forward(Parallel par, TokenState s, Scratch ws, Tape.BlockTape tape, float[] spare,
                     TokenReducer reducer, Trace trace) {
         final int c = dim, i = index;
-        if (eva != null && tape != null) throw new IllegalStateException("EVA blocks run for inference only");
+        if ((eva != null || swiglu != null) && tape != null) throw new IllegalStateException("EVA and SwiGLU blocks run for inference only");
+        final boolean post = eva != null && eva.postNorm();
         if (reducer.restoreBefore(i) && s.waiting() > 0) {
             // parked tokens come back before this block (Cropr's last-layer fusion)
             if (tape != null) tape.restore = new PlanApplier.Recording();
@@ -123,13 +136,15 @@ public final class Block {
             tape.offsetsIn = s.offsets();
             System.arraycopy(x, 0, tape.xin, 0, t * c);
         }
-        // x ← x + proj(MHSA(LN1(x)))
+        // x ← x + proj(MHSA(LN1(x)))   (post-norm: x ← x + LN1(proj(MHSA(x))))
         long t0 = System.nanoTime();
-        LayerNorm.forward(par, x, 0, c, t, c, norm1Weight.value, norm1Bias.value, eps, ln, 0, c,
-                tape == null ? null : tape.mean1, tape == null ? null : tape.rstd1);
+        if (!post) {
+            LayerNorm.forward(par, x, 0, c, t, c, norm1Weight.value, norm1Bias.value, eps, ln, 0, c,
+                    tape == null ? null : tape.mean1, tape == null ? null : tape.rstd1);
+        }
         long t1 = System.nanoTime();
         trace.addPhaseNanos(Trace.Phase.NORM, t1 - t0);
-        attnQkv.forward(par, ln, t, qkv, Gemm.Mode.SET);
+        attnQkv.forward(par, post ? x : ln, t, qkv, Gemm.Mode.SET);
         // EVA: q and k turn by each token's position (reducers then see the rotated keys, as attention does)
         if (eva != null && eva.rope() != null) eva.rope().apply(par, qkv, t, c, heads, s.pos());
         long t2 = System.nanoTime();
@@ -168,7 +183,8 @@ public final class Block {
         }
         long t3 = System.nanoTime();
         trace.addPhaseNanos(Trace.Phase.ATTENTION, t3 - t2);
-        addBranch(par, attnProj, attn, t, x, s.offsets(), tape == null ? null : tape.keep1, tape, ls1Gamma, ws);
+        addBranch(par, attnProj, attn, t, x, s.offsets(), tape == null ? null : tape.keep1, tape, ls1Gamma, ws,
+                post ? norm1Weight : null, post ? norm1Bias : null);
         long t4 = System.nanoTime();
         trace.addPhaseNanos(Trace.Phase.PROJ, t4 - t3);
         // reduction inside the block (timed: the method's own overhead)
@@ -183,18 +199,22 @@ public final class Block {
         trace.recordCounts(i, s, true);
         t = s.total();
         x = s.x();
-        // x ← x + fc2(GELU(fc1(LN2(x))))
+        // x ← x + fc2(GELU(fc1(LN2(x))))   (post-norm: x ← x + LN2(fc2(GELU(fc1(x)))))
         if (tape != null) {
             tape.offsetsMid = s.offsets();
             System.arraycopy(x, 0, tape.xmid, 0, t * c);
             ln = tape.ln2;
         }
-        LayerNorm.forward(par, x, 0, c, t, c, norm2Weight.value, norm2Bias.value, eps, ln, 0, c,
-                tape == null ? null : tape.mean2, tape == null ? null : tape.rstd2);
+        if (post) {
+            ln = x; // the MLP reads the rows themselves (fc2's output goes to ws.ln, after fc1 has read them)
+        } else {
+            LayerNorm.forward(par, x, 0, c, t, c, norm2Weight.value, norm2Bias.value, eps, ln, 0, c,
+                    tape == null ? null : tape.mean2, tape == null ? null : tape.rstd2);
+        }
         long t6 = System.nanoTime();
         trace.addPhaseNanos(Trace.Phase.NORM, t6 - t5);
         float[] h;
-        if (eva != null) {
+        if (swiglu != null) {
             h = swiglu(par, ln, t, ws);
         } else if (tape == null) {
             h = ws.hidden;
@@ -220,7 +240,8 @@ public final class Block {
         }
         long t7 = System.nanoTime();
         trace.addPhaseNanos(Trace.Phase.FC1, t7 - t6);
-        addBranch(par, mlpFc2, h, t, x, s.offsets(), tape == null ? null : tape.keep2, tape, ls2Gamma, ws);
+        addBranch(par, mlpFc2, h, t, x, s.offsets(), tape == null ? null : tape.keep2, tape, ls2Gamma, ws,
+                post ? norm2Weight : null, post ? norm2Bias : null);
         long t8 = System.nanoTime();
         trace.addPhaseNanos(Trace.Phase.FC2, t8 - t7);
         Plan after = reducer.afterBlock(i, s, trace);
@@ -232,31 +253,34 @@ public final class Block {
 
     /** SwiGLU's hidden rows {@code norm(SiLU(g) ⊙ v)} ({@code [t, width]}, in {@code ws.gated}) from the normalised rows {@code ln}. */
     private float[] swiglu(Parallel par, float[] ln, int t, Scratch ws) {
-        final int w = eva.width();
+        final int w = swiglu.width();
         if (ws.gated.length < t * w) ws.gated = new float[t * w];
         final float[] gv = ws.hidden, out = ws.gated;
         mlpFc1.forward(par, ln, t, gv, Gemm.Mode.SET);
         par.forRange(t, 32, (r0, r1) -> {
             for (int r = r0; r < r1; r++) VecMath.swiglu(gv, r * 2 * w, out, r * w, w);
         });
-        if (eva.mlpNormWeight() != null) {
-            LayerNorm.forward(par, out, 0, w, t, w, eva.mlpNormWeight().value, eva.mlpNormBias().value, eps, out, 0, w, null, null);
+        if (swiglu.normWeight() != null) {
+            LayerNorm.forward(par, out, 0, w, t, w, swiglu.normWeight().value, swiglu.normBias().value, eps, out, 0, w, null, null);
         }
         return out;
     }
 
     /**
-     * x ← x + lin(in); with LayerScale x ← x + γ ⊙ lin(in) (inference only: its scratch {@code ln}
-     * is free by then); under drop path x ← x + keep[image]·lin(in) row by row.
+     * x ← x + lin(in); with LayerScale x ← x + γ ⊙ lin(in), post-norm x ← x + LN(lin(in))
+     * (inference only: its scratch {@code ln} is free by then); under drop path
+     * x ← x + keep[image]·lin(in) row by row.
      */
     private void addBranch(Parallel par, Linear lin, float[] in, int rows, float[] x, int[] offsets, float[] keep,
-                           Tape.BlockTape tape, Param gamma, Scratch ws) {
-        if (gamma != null) {
+                           Tape.BlockTape tape, Param gamma, Scratch ws, Param normWeight, Param normBias) {
+        if (gamma != null || normWeight != null) {
             final int c = dim;
-            final float[] y = ws.ln, g = gamma.value;
+            final float[] y = ws.ln, g = gamma == null ? null : gamma.value;
             lin.forward(par, in, rows, y, Gemm.Mode.SET);
+            if (normWeight != null) LayerNorm.forward(par, y, 0, c, rows, c, normWeight.value, normBias.value, eps, y, 0, c, null, null);
             par.forRange(rows, 64, (r0, r1) -> {
-                for (int r = r0; r < r1; r++) for (int j = 0, o = r * c; j < c; j++) x[o + j] += g[j] * y[o + j];
+                if (g == null) for (int o = r0 * c; o < r1 * c; o++) x[o] += y[o];
+                else for (int r = r0; r < r1; r++) for (int j = 0, o = r * c; j < c; j++) x[o + j] += g[j] * y[o + j];
             });
             return;
         }

@@ -89,7 +89,8 @@ public final class VisionTransformer implements AutoCloseable {
                     w.get(b + "norm2.weight"), w.get(b + "norm2.bias"),
                     linear(w, b + "mlp.fc1"), linear(w, b + "mlp.fc2"),
                     config.layerScale() ? w.get(b + "ls1.gamma") : null, config.layerScale() ? w.get(b + "ls2.gamma") : null,
-                    config.act(), config.numHeads(), config.normEps());
+                    config.act(), config.numHeads(), config.normEps(), null,
+                    config.gated() ? new Block.Swiglu(config.mlpHidden(), null, null) : null);
         }
         String norm = config.fcNorm() ? "fc_norm" : "norm";
         this.normWeight = w.get(norm + ".weight");
@@ -106,7 +107,8 @@ public final class VisionTransformer implements AutoCloseable {
     /**
      * Block {@code i} of an EVA model: its q/k/v projections as one [3C, C] layer with bias
      * [q; 0; v] (timm adds a zero k bias too), SwiGLU's gate and value layers as one [2h, C]
-     * layer (a packed {@code mlp.fc1} already is one); the checkpoint's tensors stay as bound.
+     * layer (a packed {@code mlp.fc1} already is one; a GELU MLP's is the plain one); the
+     * checkpoint's tensors stay as bound.
      */
     private static Block evaBlock(int i, WeightBinder.Weights w, ViTConfig config, io.vitrim.engine.Rope rope) {
         String b = "blocks." + i + ".";
@@ -130,10 +132,12 @@ public final class VisionTransformer implements AutoCloseable {
                 : linear(w, b + "mlp.fc1");
         Block.Eva parts = new Block.Eva(rope,
                 e.scaleAttnInner() ? w.get(b + "attn.norm.weight") : null, e.scaleAttnInner() ? w.get(b + "attn.norm.bias") : null,
-                e.scaleMlp() ? w.get(b + "mlp.norm.weight") : null, e.scaleMlp() ? w.get(b + "mlp.norm.bias") : null, h);
+                e.postNorm());
+        Block.Swiglu swiglu = e.swiglu() ? new Block.Swiglu(h,
+                e.scaleMlp() ? w.get(b + "mlp.norm.weight") : null, e.scaleMlp() ? w.get(b + "mlp.norm.bias") : null) : null;
         return new Block(i, w.get(b + "norm1.weight"), w.get(b + "norm1.bias"), qkv, linear(w, b + "attn.proj"),
                 w.get(b + "norm2.weight"), w.get(b + "norm2.bias"), fc1, linear(w, b + "mlp.fc2"), null, null,
-                config.act(), config.numHeads(), config.normEps(), parts);
+                config.act(), config.numHeads(), config.normEps(), parts, swiglu);
     }
 
     /** One Linear from weights stacked by output rows, biases likewise (a null bias part is zeros; null biases: no bias). */

@@ -117,8 +117,8 @@ public final class WeightBinder {
             if (c.layerScale()) m.put(b + "ls1.gamma", new int[] {d});
             m.put(b + "norm2.weight", new int[] {d});
             m.put(b + "norm2.bias", new int[] {d});
-            m.put(b + "mlp.fc1.weight", new int[] {h, d});
-            m.put(b + "mlp.fc1.bias", new int[] {h});
+            m.put(b + "mlp.fc1.weight", new int[] {c.fc1Width(), d});
+            m.put(b + "mlp.fc1.bias", new int[] {c.fc1Width()});
             m.put(b + "mlp.fc2.weight", new int[] {d, h});
             m.put(b + "mlp.fc2.bias", new int[] {d});
             if (c.layerScale()) m.put(b + "ls2.gamma", new int[] {d});
@@ -157,13 +157,16 @@ public final class WeightBinder {
      * One {@code EvaBlock}'s keys in timm's order: no k bias (a fused {@code qkv} carries
      * {@code q_bias}/{@code v_bias}, separate projections a {@code k_proj} without bias), the
      * sub-LNs {@code attn.norm} and {@code mlp.norm} when configured, and SwiGLU's first layer as
-     * one packed {@code mlp.fc1} ([gate; value]) or, with {@code mlp.norm}, as {@code fc1_g} + {@code fc1_x}.
+     * one packed {@code mlp.fc1} ([gate; value]) or, with {@code mlp.norm}, as {@code fc1_g} + {@code fc1_x}
+     * (a GELU MLP's plain {@code mlp.fc1}); post-norm blocks list each norm after its branch.
      */
     private static void evaBlockKeys(ViTConfig c, String b, Map<String, int[]> m) {
         int d = c.embedDim(), h = c.mlpHidden();
         ViTConfig.Eva e = c.eva();
-        m.put(b + "norm1.weight", new int[] {d});
-        m.put(b + "norm1.bias", new int[] {d});
+        if (!e.postNorm()) {
+            m.put(b + "norm1.weight", new int[] {d});
+            m.put(b + "norm1.bias", new int[] {d});
+        }
         if (e.qkvFused()) {
             if (c.qkvBias()) {
                 m.put(b + "attn.q_bias", new int[] {d});
@@ -183,9 +186,12 @@ public final class WeightBinder {
         }
         m.put(b + "attn.proj.weight", new int[] {d, d});
         m.put(b + "attn.proj.bias", new int[] {d});
-        m.put(b + "norm2.weight", new int[] {d});
-        m.put(b + "norm2.bias", new int[] {d});
-        if (e.scaleMlp()) {
+        m.put(b + (e.postNorm() ? "norm1" : "norm2") + ".weight", new int[] {d}); // post-norm: timm's order of modules
+        m.put(b + (e.postNorm() ? "norm1" : "norm2") + ".bias", new int[] {d});
+        if (!e.swiglu()) {
+            m.put(b + "mlp.fc1.weight", new int[] {h, d});
+            m.put(b + "mlp.fc1.bias", new int[] {h});
+        } else if (e.scaleMlp()) {
             m.put(b + "mlp.fc1_g.weight", new int[] {h, d});
             m.put(b + "mlp.fc1_g.bias", new int[] {h});
             m.put(b + "mlp.fc1_x.weight", new int[] {h, d});
@@ -198,6 +204,10 @@ public final class WeightBinder {
         }
         m.put(b + "mlp.fc2.weight", new int[] {d, h});
         m.put(b + "mlp.fc2.bias", new int[] {d});
+        if (e.postNorm()) {
+            m.put(b + "norm2.weight", new int[] {d});
+            m.put(b + "norm2.bias", new int[] {d});
+        }
     }
 
     /**

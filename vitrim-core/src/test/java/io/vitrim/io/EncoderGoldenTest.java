@@ -32,7 +32,7 @@ class EncoderGoldenTest {
     }
 
     @ParameterizedTest
-    @ValueSource(strings = {"dinov2", "dinov2_reg4", "clip_quickgelu", "clip", "siglip", "siglip_head"})
+    @ValueSource(strings = {"dinov2", "dinov2_reg4", "dinov2_giant", "dinov2_giant_reg4", "clip_quickgelu", "clip", "siglip", "siglip_head"})
     void outputsMatchTimm(String name) {
         check(name);
     }
@@ -40,11 +40,12 @@ class EncoderGoldenTest {
     /**
      * EVA02's three code paths, with timm's own F16-stored weights: fused qkv + packed SwiGLU without
      * a head (tiny/small), separate q/k/v + SwiGLU with {@code mlp.norm} and a classifier (base/large),
-     * EVA-CLIP ({@code attn.norm}, class-token pooling, projection); the other sizes are not square
-     * (RoPE's coordinates scaled per axis) or match {@code ref_feat_shape} at the native size.
+     * EVA-CLIP ({@code attn.norm}, class-token pooling, projection), and EVA02-E's post-norm block
+     * (no RoPE, a GELU MLP), EVA01's pre-norm block without RoPE with a GELU MLP; the other sizes are not square (RoPE's coordinates scaled per axis) or
+     * match {@code ref_feat_shape} at the native size.
      */
     @ParameterizedTest
-    @ValueSource(strings = {"eva02", "eva02_base", "eva02_clip"})
+    @ValueSource(strings = {"eva02", "eva02_base", "eva02_clip", "eva02_e", "eva01"})
     void eva02MatchesTimm(String name) {
         check(name);
     }
@@ -54,13 +55,15 @@ class EncoderGoldenTest {
      * size-weighted mean): outputs within 1e-4 of the scale, the same token counts and source maps,
      * at the native size and the non-square one. The fixture script checks that keeping the
      * destination's position instead moves the outputs by 7–57 % of the scale, so these outputs
-     * pin the rule down. One thread gives the bits two do.
+     * pin the rule down. One thread gives the bits two do. EVA02-E and EVA01: ToMe inside the
+     * post-norm block and the plain pre-norm one (no RoPE, so positions do not matter there).
      */
-    @org.junit.jupiter.api.Test
+    @ParameterizedTest
+    @ValueSource(strings = {"eva02", "eva02_e", "eva01"})
     @SuppressWarnings("unchecked")
-    void tomeOnEva02MatchesTheReference() {
-        Json.Obj f = Fixtures.load("encoders/eva02/expected.json");
-        ModelLoader.Checkpoint ck = ModelLoader.read(folder("eva02"), null);
+    void tomeOnEva02MatchesTheReference(String name) {
+        Json.Obj f = Fixtures.load("encoders/" + name + "/expected.json");
+        ModelLoader.Checkpoint ck = ModelLoader.read(folder(name), null);
         int checked = 0;
         for (String at : new String[] {"native", "other"}) {
             Json.Obj e = f.obj(at);
@@ -87,7 +90,7 @@ class EncoderGoldenTest {
                 }
             }
         }
-        assertThat(checked).isEqualTo(4);
+        assertThat(checked).isEqualTo(name.equals("eva01") ? 2 : 4);
     }
 
     /** An expected.json size: an int (square) or [h, w]. */
@@ -99,7 +102,7 @@ class EncoderGoldenTest {
 
     /** transformers' own save_pretrained folders: pooler output (DINOv2) or image_embeds (CLIP with projection). */
     @ParameterizedTest
-    @ValueSource(strings = {"hf_dinov2", "hf_dinov2_reg", "hf_clip"})
+    @ValueSource(strings = {"hf_dinov2", "hf_dinov2_reg", "hf_dinov2_giant", "hf_clip"})
     void huggingFaceFoldersMatchTransformers(String name) {
         check(name);
     }

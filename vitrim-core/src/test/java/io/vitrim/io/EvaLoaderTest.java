@@ -31,15 +31,22 @@ class EvaLoaderTest {
      * timm.create_model(name).parameters())}, default pretrained tag), so the registry's
      * shapes — SwiGLU width ⌊C·8/3⌋, no k bias, sub-LNs, heads — are timm's.
      */
-    static final Map<String, Long> TIMM_PARAMS = Map.of(
-            "eva02_tiny_patch14_224", 5_502_144L,
-            "eva02_small_patch14_224", 21_621_120L,
-            "eva02_base_patch14_224", 85_758_720L,
-            "eva02_large_patch14_224", 303_268_800L,
-            "eva02_tiny_patch14_336", 5_756_584L,
-            "eva02_base_patch14_448", 87_117_544L,
-            "eva02_base_patch16_clip_224", 86_263_040L,
-            "eva02_large_patch14_clip_336", 304_432_832L);
+    static final Map<String, Long> TIMM_PARAMS = Map.ofEntries(
+            Map.entry("eva02_tiny_patch14_224", 5_502_144L),
+            Map.entry("eva02_small_patch14_224", 21_621_120L),
+            Map.entry("eva02_base_patch14_224", 85_758_720L),
+            Map.entry("eva02_large_patch14_224", 303_268_800L),
+            Map.entry("eva02_tiny_patch14_336", 5_756_584L),
+            Map.entry("eva02_base_patch14_448", 87_117_544L),
+            Map.entry("eva02_base_patch16_clip_224", 86_263_040L),
+            Map.entry("eva02_large_patch14_clip_336", 304_432_832L),
+            // the big ones (counted on timm's meta device): EVA02-E's post-norm blocks, EVA01, the DINOv2 giant's SwiGLU
+            Map.entry("eva02_enormous_patch14_clip_224", 4_350_556_928L),
+            Map.entry("eva_giant_patch14_224", 1_012_555_112L),
+            Map.entry("eva_giant_patch14_560", 1_014_447_464L),
+            Map.entry("eva_giant_patch14_clip_224", 1_012_588_928L),
+            Map.entry("vit_giant_patch14_dinov2", 1_136_479_232L),
+            Map.entry("vit_giant_patch14_reg4_dinov2", 1_136_483_840L));
 
     @Test
     void registryHasTimmsShapes() {
@@ -88,11 +95,10 @@ class EvaLoaderTest {
     void otherEvaOptionsAreRefusedByName() throws IOException {
         String[][] cases = {
                 {"\"rope_type\": \"mixed\"", "model_args.rope_type = \"mixed\" is not supported for EVA"},
-                {"\"use_post_norm\": true", "model_args.use_post_norm = true is not supported"},
                 {"\"rope_rotate_half\": true", "rope_rotate_half"},
                 {"\"init_values\": 1e-5", "init_values"},
                 {"\"num_reg_tokens\": 4", "num_reg_tokens"},
-                {"\"swiglu_mlp\": false", "swiglu_mlp"},
+                {"\"swiglu_mlp\": false, \"scale_mlp\": true", "scale_mlp without swiglu_mlp"},
                 {"\"global_pool\": \"map\"", "global_pool \"map\" is not supported for EVA"},
                 {"\"use_fc_norm\": false, \"use_post_transformer_norm\": false", "neither norm nor fc_norm"},
                 {"\"mlp_layer\": \"x\"", "model_args.mlp_layer is not supported by vitrim's EVA"},
@@ -122,6 +128,10 @@ class EvaLoaderTest {
                 .hasMessageContaining("missing: blocks.0.attn.q_proj.weight")
                 .hasMessageContaining("unexpected: blocks.0.attn.q_bias")
                 .satisfies(e -> assertThat(e.getMessage()).doesNotContain("\n"));
+        // a GELU MLP over SwiGLU weights
+        Path g = copy("eva02");
+        withArg(g, "\"swiglu_mlp\": false");
+        assertThatThrownBy(() -> ModelLoader.load(g, null, 1)).hasMessageContaining("wrong shape: blocks.0.mlp.fc1.weight [128, 24] (expected [64, 24])");
         // a SwiGLU width the weights do not have
         Path w = copy("eva02");
         withArg(w, "\"mlp_ratio\": 3.0");

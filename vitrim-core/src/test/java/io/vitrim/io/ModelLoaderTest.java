@@ -115,7 +115,15 @@ class ModelLoaderTest {
         Files.writeString(d.resolve("config.json"), "{oops");
         assertThatThrownBy(() -> ModelLoader.load(d, null, 1)).hasMessageContaining("not valid JSON");
         Files.writeString(d.resolve("config.json"), "{\"architecture\": \"vit_small_patch16_224\", \"model_args\": {\"mlp_layer\": \"swiglu\"}}");
-        assertThatThrownBy(() -> ModelLoader.load(d, null, 1)).hasMessageContaining("model_args.mlp_layer is not supported");
+        assertThatThrownBy(() -> ModelLoader.load(d, null, 1)).hasMessageContaining("model_args.mlp_layer \"swiglu\" is not supported (mlp, swiglu_packed)");
+        // SwiGLUPacked (DINOv2 giant's MLP) over plain MLP weights: fc2 reads half of fc1's width
+        Files.writeString(d.resolve("config.json"), Files.readString(fixture("timm_model/config.json"))
+                .replace("\"depth\": 2", "\"depth\": 2, \"mlp_layer\": \"swiglu_packed\", \"act_layer\": \"silu\""));
+        assertThatThrownBy(() -> ModelLoader.load(d, null, 1)).hasMessageContaining("wrong shape: blocks.0.mlp.fc2.weight");
+        // SiLU is only SwiGLU's gate here
+        Files.writeString(d.resolve("config.json"), Files.readString(fixture("timm_model/config.json"))
+                .replace("\"depth\": 2", "\"depth\": 2, \"act_layer\": \"silu\""));
+        assertThatThrownBy(() -> ModelLoader.load(d, null, 1)).hasMessageContaining("act_layer \"silu\" is supported only as the gate of mlp_layer swiglu_packed");
         // LayerScale is supported now: asked for by the config, its absence in the weights is named
         Files.writeString(d.resolve("config.json"), Files.readString(fixture("timm_model/config.json")).replace("\"depth\": 2", "\"depth\": 2, \"init_values\": 1e-5"));
         assertThatThrownBy(() -> ModelLoader.load(d, null, 1)).hasMessageContaining("missing: blocks.0.ls1.gamma");

@@ -147,13 +147,16 @@ class ReductionPropertiesTest {
         }
     }
 
-    /** An EVA02-like model ({@code Eva} block, RoPE) of random shape; {@code rope} off for a control. */
+    /** An EVA02-like model ({@code Eva} block, RoPE) of random shape; {@code rope} off for a control. EVA02-E's block in some. */
     static ViTConfig randomEvaConfig(SplittableRandom r) {
         int patch = 4, gh = 2 + r.nextInt(6), gw = 2 + r.nextInt(6), heads = 1 + r.nextInt(3), hd = 4 * (1 + r.nextInt(3));
         boolean cls = r.nextInt(4) > 0;
         ViTConfig.Pool pool = cls && r.nextBoolean() ? ViTConfig.Pool.TOKEN : ViTConfig.Pool.AVG;
         int ref = r.nextInt(3) == 0 ? 0 : 1 + r.nextInt(16);
-        ViTConfig.Eva eva = new ViTConfig.Eva(r.nextBoolean(), r.nextBoolean(), r.nextBoolean(), r.nextInt(6) > 0, ref, ref, 10000f);
+        // SwiGLU in most (mlp.norm only with it), the post-norm block (EVA02-E) in some
+        boolean swiglu = r.nextInt(4) > 0, scaleMlp = swiglu && r.nextBoolean();
+        ViTConfig.Eva eva = new ViTConfig.Eva(r.nextBoolean(), scaleMlp, r.nextBoolean(), r.nextInt(6) > 0, ref, ref, 10000f,
+                swiglu, r.nextInt(3) == 0);
         return new ViTConfig("eva02_rand", gh * patch, gw * patch, patch, 3, heads * hd, 1 + r.nextInt(5), heads, 4 + r.nextInt(40),
                 r.nextBoolean(), cls, false, pool, pool == ViTConfig.Pool.AVG, r.nextInt(4), 1e-6f, 0, false, false, false,
                 ViTConfig.Act.GELU, eva).validate("test");
@@ -212,13 +215,16 @@ class ReductionPropertiesTest {
         int heads = 1 + r.nextInt(3), hd = 4 + r.nextInt(9);
         boolean cls = r.nextInt(5) > 0, dist = cls && r.nextInt(3) == 0;
         ViTConfig.Pool pool = !dist && r.nextInt(4) == 0 ? ViTConfig.Pool.MAP : !cls || r.nextBoolean() ? ViTConfig.Pool.AVG : ViTConfig.Pool.TOKEN;
-        // encoder details too: registers (DINOv2), position embedding on patches only, LayerScale, norm_pre, QuickGELU
+        // encoder details too: registers (DINOv2), position embedding on patches only, LayerScale, norm_pre, QuickGELU, SwiGLU
         int regs = cls && !dist && r.nextInt(3) == 0 ? 1 + r.nextInt(4) : 0;
         return new ViTConfig("rand", grid * patch, gridW * patch, patch, 3, heads * hd, 1 + r.nextInt(5), heads,
                 8 + r.nextInt(40), r.nextBoolean(), cls, dist, pool, pool == ViTConfig.Pool.AVG, 3 + r.nextInt(5), 1e-6f,
                 regs, r.nextInt(3) == 0, r.nextInt(3) == 0, r.nextInt(3) == 0,
-                r.nextInt(3) == 0 ? ViTConfig.Act.QUICK_GELU : ViTConfig.Act.GELU);
+                ACTS[r.nextInt(ACTS.length)]);
     }
+
+    /** GELU twice as often as QuickGELU (CLIP) and SwiGLUPacked (DINOv2 giant). */
+    private static final ViTConfig.Act[] ACTS = {ViTConfig.Act.GELU, ViTConfig.Act.GELU, ViTConfig.Act.QUICK_GELU, ViTConfig.Act.SWIGLU};
 
     /**
      * At batch 1 the reducers split one image's matching, window matching and merging across the
