@@ -17,15 +17,13 @@ mkdir -p "$OUT"
 TMP=$(mktemp -d)
 trap 'rm -rf "$TMP"' EXIT
 
-scripts/machine.sh > "$OUT/machine.txt"
-
 # arch, then the methods: PPT and top-k score by the class token's attention, which SigLIP lacks
 ARCHS=(vit_small_patch14_reg4_dinov2 vit_base_patch16_clip_224 vit_base_patch16_siglip_224 eva02_small_patch14_224)
 methods() {
   local m=(tome:r=4 tome:r=8 tome:r=13 random:r=8 random:r=13 lgtm:r=13 ltmp:merge=0.9,prune=off)
   [[ "$1" == *siglip* ]] || m+=(ppt topk:r=13)
   # EVA02's MIM towers average the patch tokens: ToMe's size-weighted pooling (its MAE patch) beside timm's mean
-  [[ "$1" == eva02* ]] && m+=(tome:r=8,pool=wavg tome:r=13,pool=wavg)
+  [[ "$1" == eva02* ]] && m+=(tome:r=8,pool=wavg tome:r=13,pool=wavg lgtm:r=13,pool=wavg ltmp:merge=0.9,prune=off,pool=wavg ppt:pool=wavg)
   printf '%s\n' "${m[@]}"
 }
 # all timings first, then the embedding drift (no timing; it can share the machine)
@@ -34,6 +32,8 @@ for a in "${ARCHS[@]}"; do
   while read -r s; do red+=(--reduce "$s"); done < <(methods "$a")
   for b in 32 1; do
     [ -f "$OUT/bench-$a-b$b.json" ] && continue
+    # the machine beside the timings (only when they are taken: a drift-only rerun may share the CPU)
+    [ -n "${MACHINE_DONE:-}" ] || { scripts/machine.sh > "$OUT/machine.txt"; MACHINE_DONE=1; }
     # timed on the photos themselves (the first $b): LTMP and PPT reduce photos differently from noise
     # batch 1 is quick and noisier: six times the rounds
     ./vitrim bench --arch "$a" --img-size 224 --batch "$b" --images "$PHOTOS" --rounds $((b == 1 ? 6 * ROUNDS : ROUNDS)) --warmup "$WARMUP" \

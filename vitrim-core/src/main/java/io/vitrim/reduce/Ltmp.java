@@ -31,12 +31,14 @@ public final class Ltmp implements TokenReducer {
     private final float[] merge; // per block, or null = merging off
     private final float[] prune; // per block, or null = pruning off
     private final int prefix;
+    private final boolean sizeWeightedPool;
 
-    Ltmp(String spec, float[] merge, float[] prune, ViTConfig model) {
+    Ltmp(String spec, float[] merge, float[] prune, ViTConfig model, boolean sizeWeightedPool) {
         this.spec = spec;
         this.merge = merge;
         this.prune = prune;
         this.prefix = model.numPrefix();
+        this.sizeWeightedPool = sizeWeightedPool;
     }
 
     static String mergeKey(int block) {
@@ -63,7 +65,8 @@ public final class Ltmp implements TokenReducer {
         public List<Knob> knobs() {
             return List.of(new Knob("merge", "checkpoint", "merge threshold θm in [0, 1]: one value, one per block (a/b/...), or off"),
                     new Knob("prune", "checkpoint", "prune threshold θp in [0, 1]: one value, one per block (a/b/...), or off"),
-                    new Knob("file", "none", "thresholds from a side file (vitrim finetune's thresholds.safetensors)"));
+                    new Knob("file", "none", "thresholds from a side file (vitrim finetune's thresholds.safetensors)"),
+                    ToMe.POOL);
         }
 
         @Override
@@ -89,7 +92,7 @@ public final class Ltmp implements TokenReducer {
             float[] merge = thresholds(s, "merge", model.depth(), weights, Ltmp::mergeKey, fromFile);
             float[] prune = thresholds(s, "prune", model.depth(), weights, Ltmp::pruneKey, fromFile);
             if (merge == null && prune == null) throw s.error("merge=off and prune=off leave nothing to do; use none");
-            return new Ltmp(s.text(), merge, prune, model);
+            return new Ltmp(s.text(), merge, prune, model, ToMe.sizeWeightedPool(s));
         }
 
         private static float[] thresholds(Spec s, String knob, int depth, Map<String, float[]> weights,
@@ -153,6 +156,11 @@ public final class Ltmp implements TokenReducer {
         if (merge != null) p.add(Probe.MEAN_KEY);
         if (prune != null || merge != null) p.add(Probe.ATTENTION_RECEIVED); // merged B tokens take the max importance
         return p;
+    }
+
+    @Override
+    public boolean sizeWeightedPool() {
+        return sizeWeightedPool;
     }
 
     @Override

@@ -29,8 +29,11 @@ public final class PPT implements TokenReducer {
     private final boolean propAttn;
     private final int prefix;  // class, registers, distillation: never pooled
     private final int protect; // class and registers: never pruned
+    private final boolean sizeWeightedPool;
 
-    private PPT(String spec, int r, boolean[] ppLayer, double threshold, boolean propAttn, int prefix, int protect) {
+    private PPT(String spec, int r, boolean[] ppLayer, double threshold, boolean propAttn, int prefix, int protect,
+                boolean sizeWeightedPool) {
+        this.sizeWeightedPool = sizeWeightedPool;
         this.spec = spec;
         this.r = r;
         this.ppLayer = ppLayer;
@@ -56,7 +59,8 @@ public final class PPT implements TokenReducer {
             return List.of(new Knob("r", "50", "tokens removed at each PP layer (cap ⌊(N-1)/2⌋)"),
                     new Knob("layers", "3/6/9", "0-based blocks that prune or pool"),
                     new Knob("threshold", "7e-5", "variance of normalised importance below which an image pools"),
-                    new Knob("prop_attn", "true", "proportional attention and sizes accumulated across PP layers"));
+                    new Knob("prop_attn", "true", "proportional attention and sizes accumulated across PP layers"),
+                    ToMe.POOL);
         }
 
         @Override
@@ -86,7 +90,7 @@ public final class PPT implements TokenReducer {
                 }
                 tokens -= Math.min(r, (tokens - 1) / 2);
             }
-            return new PPT(s.text(), r, pp, threshold, prop, model.numPrefix(), 1 + model.regTokens());
+            return new PPT(s.text(), r, pp, threshold, prop, model.numPrefix(), 1 + model.regTokens(), ToMe.sizeWeightedPool(s));
         }
     }
 
@@ -103,6 +107,11 @@ public final class PPT implements TokenReducer {
     @Override
     public boolean proportionalAttention() {
         return propAttn;
+    }
+
+    @Override
+    public boolean sizeWeightedPool() {
+        return sizeWeightedPool;
     }
 
     /**
