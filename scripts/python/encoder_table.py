@@ -51,8 +51,9 @@ for a in archs:
     print()
 
 # drift.svg: one panel per encoder, x = MAC ratio, y = 1 - mean cosine (log scale), a colour per method
-COLORS = {"tome": "#1f77b4", "tome wavg": "#17becf", "random": "#d62728", "lgtm": "#2ca02c", "ltmp": "#9467bd", "ppt": "#ff7f0e",
-          "topk": "#8c564b"}
+# size-weighted pooling (pool=wavg) in the lighter shade of its method's colour
+COLORS = {"tome": "#1f77b4", "tome wavg": "#17becf", "random": "#d62728", "lgtm": "#2ca02c", "lgtm wavg": "#98df8a",
+          "ltmp": "#9467bd", "ltmp wavg": "#c5b0d5", "ppt": "#ff7f0e", "ppt wavg": "#ffbb78", "topk": "#8c564b"}
 W, H, M = 300, 260, 50
 svg = ['<svg xmlns="http://www.w3.org/2000/svg" width="%d" height="%d" font-family="sans-serif" font-size="11">'
        % (W * len(archs), H + 40), '<rect width="100%" height="100%" fill="white"/>']
@@ -87,7 +88,7 @@ for i, a in enumerate(archs):
         svg.append('<circle cx="%.1f" cy="%.1f" r="4" fill="%s"><title>%s</title></circle>' % (X(x), Y(y), COLORS.get(m, "black"), s))
 legend = ['<g transform="translate(%d,%d)">' % (M, H + 18)]
 for k, (m, c) in enumerate(COLORS.items()):
-    legend.append('<circle cx="%d" cy="0" r="4" fill="%s"/><text x="%d" y="4">%s</text>' % (k * 90, c, k * 90 + 8, m))
+    legend.append('<circle cx="%d" cy="0" r="4" fill="%s"/><text x="%d" y="4">%s</text>' % (k * 100, c, k * 100 + 8, m))
 legend.append('</g>')
 svg += legend + ['</svg>']
 with open(d + "/drift.svg", "w") as f:

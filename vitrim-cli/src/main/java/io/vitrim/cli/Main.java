@@ -75,7 +75,7 @@ public final class Main implements Runnable {
         }
     }
 
-    /** The out-of-memory line: the heap it ran with and a larger one to try (a 1 B-parameter tower needs 4.5 GB of weights alone). */
+    /** The out-of-memory line: the heap it ran with and twice that to try (weights past the heap are refused earlier, by WeightMemory). */
     static String outOfMemory(OutOfMemoryError e, long maxHeap) {
         long gib = 1L << 30, next = Math.max(4, 2 * ((maxHeap + gib - 1) / gib));
         return String.format(java.util.Locale.ROOT, "vitrim: out of memory (%s; heap limit %.1f GiB); try a smaller --batch or a larger heap, "

@@ -37,6 +37,12 @@ class EvaCliTest {
         CliTest.Run clip = run("info", "--arch", "eva02_base_patch16_clip_224", "--img-size", "112", "--reduce", "tome:r=4", "--explain");
         assertThat(clip.code()).as(clip.err()).isZero();
         assertThat(clip.out()).contains("eva (SwiGLU, RoPE ref 16x16, q/k/v projections, mlp.norm, attn.norm)").contains("mac_ratio");
+        // the DINOv2 giant's layout (timm-made at width 32, from the core fixtures)
+        CliTest.Run giant = run("info", "--model", "../vitrim-core/src/test/resources/fixtures/encoders/dinov2_giant", "--json");
+        assertThat(giant.code()).as(giant.err()).isZero();
+        Map<String, Object> g = Json.parseObject(giant.out().trim());
+        assertThat(g.get("block")).isEqualTo("vit (SwiGLUPacked MLP, LayerScale)");
+        assertThat(((Number) g.get("mlp_hidden")).intValue()).isEqualTo(85);
         // the towers too big to build here: their block as info names it
         assertThat(InfoCommand.evaBlock(Architectures.get("eva02_enormous_patch14_clip_224").config().eva()))
                 .isEqualTo("eva (post-norm, GELU MLP, fused qkv)");

@@ -142,6 +142,8 @@ public record ViTConfig(
         if (globalPool == Pool.TOKEN && !classToken) throw VitrimException.of(where, "global_pool=token needs a class token");
         if (globalPool == Pool.MAP && fcNorm) throw VitrimException.of(where, "global_pool=map has no fc_norm (the final norm comes before the pool)");
         if (globalPool == Pool.MAP && distToken) throw VitrimException.of(where, "global_pool=map with a distillation token is not supported");
+        // timm's attention pool keeps a plain MLP of int(C * mlp_ratio) with GELU; no tower pairs it with SwiGLU
+        if (globalPool == Pool.MAP && act == Act.SWIGLU) throw VitrimException.of(where, "global_pool=map with a SwiGLU MLP is not supported");
         if (globalPool == Pool.MAP && numPatches() < 1) throw VitrimException.of(where, "global_pool=map needs patch tokens");
         if (numClasses < 0) throw VitrimException.of(where, "num_classes must be 0 (no head: features) or positive, got " + numClasses);
         if (regTokens < 0) throw VitrimException.of(where, "reg_tokens must not be negative, got " + regTokens);

@@ -10,6 +10,7 @@ import io.vitrim.model.StateDict;
 import io.vitrim.config.SegmentationConfig;
 import io.vitrim.config.ViTConfig;
 import io.vitrim.model.VisionTransformer;
+import io.vitrim.model.WeightMemory;
 
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
@@ -191,7 +192,7 @@ public final class ModelLoader {
         // timm's mlp_ratio: fc1's width over C (for SwiGLUPacked, gate and value together)
         double mlpRatio = c.act() == ViTConfig.Act.SWIGLU ? Architectures.SWIGLU_PACKED_RATIO : (double) c.mlpHidden() / c.embedDim();
         boolean qkvBias = c.qkvBias(), clsTok = c.classToken();
-        String silu = null; // act_layer silu: only as SwiGLUPacked's gate
+        String actLayer = null, mlpLayer = null; // combined after the loop: SiLU is only SwiGLUPacked's gate
         int regs = c.regTokens();
         boolean noEmbedClass = c.noEmbedClass(), layerScale = c.layerScale(), preNorm = c.preNorm();
         ViTConfig.Act act = c.act();
@@ -226,21 +227,9 @@ public final class ModelLoader {
                     case "no_embed_class": noEmbedClass = args.bool(k, noEmbedClass); break;
                     case "pre_norm": preNorm = args.bool(k, preNorm); break;
                     case "init_values": layerScale = args.get(k) != null; break; // LayerScale's initial value: present or not
-                    case "act_layer": {
-                        String name = args.str(k, "");
-                        if (name.equals("silu") || name.equals("swish")) silu = name;
-                        else act = ViTConfig.Act.parse(name, cfgPath);
-                        break;
-                    }
-                    case "mlp_layer": {
-                        // only as a name: timm's own config.json never carries one (the class is not JSON)
-                        String name = args.str(k, "");
-                        String n = name.toLowerCase(java.util.Locale.ROOT).replace("_", "");
-                        if (n.equals("swiglupacked")) act = ViTConfig.Act.SWIGLU;
-                        else if (!n.equals("mlp")) throw VitrimException.of(cfgPath, "model_args.mlp_layer \"" + name + "\" is not supported (mlp, swiglu_packed)");
-                        else if (act == ViTConfig.Act.SWIGLU) act = ViTConfig.Act.GELU;
-                        break;
-                    }
+                    case "act_layer": actLayer = args.str(k, ""); break;
+                    // only as a name: timm's own config.json never carries one (the class is not JSON)
+                    case "mlp_layer": mlpLayer = args.str(k, ""); break;
                     case "dynamic_img_size": break; // vitrim runs at the configured size; the embedding is resampled at load
                     case "in_chans":
                         if (args.intValue(k, 3) != 3) throw VitrimException.of(cfgPath, "only in_chans=3 is supported");
@@ -255,15 +244,25 @@ public final class ModelLoader {
         ViTConfig.Pool gp = ViTConfig.Pool.parse(pool.isEmpty() ? "token" : pool, cfgPath);
         boolean useFcNorm = fcNorm != null ? fcNorm : gp == ViTConfig.Pool.AVG;
         int classes = cfg.intValue("num_classes", c.numClasses());
+        if (mlpLayer != null) {
+            String n = mlpLayer.toLowerCase(java.util.Locale.ROOT).replace("_", "");
+            if (n.equals("swiglupacked")) act = ViTConfig.Act.SWIGLU;
+            else if (n.equals("mlp")) act = act == ViTConfig.Act.SWIGLU ? ViTConfig.Act.GELU : act;
+            else throw VitrimException.of(cfgPath, "model_args.mlp_layer \"" + mlpLayer + "\" is not supported (mlp, swiglu_packed)");
+        }
+        boolean silu = actLayer != null && (actLayer.equals("silu") || actLayer.equals("swish"));
+        if (actLayer != null && !silu) {
+            if (act == ViTConfig.Act.SWIGLU) throw VitrimException.of(cfgPath, "SwiGLUPacked's gate is SiLU; act_layer must be silu, got \"" + actLayer + "\"");
+            act = ViTConfig.Act.parse(actLayer, cfgPath);
+        }
         int mlpHidden = (int) Math.round(dim * mlpRatio);
         if (act == ViTConfig.Act.SWIGLU) {
-            if (silu == null && args != null && args.has("act_layer")) throw VitrimException.of(cfgPath, "SwiGLUPacked's gate is SiLU; act_layer must be silu");
             // timm: fc1 = int(C * mlp_ratio) outputs, split in two halves (gate, value)
             int fc1 = (int) (dim * mlpRatio);
             if (fc1 % 2 != 0) throw VitrimException.of(cfgPath, "SwiGLUPacked needs an even fc1 width, got int(" + dim + " * " + mlpRatio + ") = " + fc1);
             mlpHidden = fc1 / 2;
-        } else if (silu != null) {
-            throw VitrimException.of(cfgPath, "act_layer \"" + silu + "\" is supported only as the gate of mlp_layer swiglu_packed");
+        } else if (silu) {
+            throw VitrimException.of(cfgPath, "act_layer \"" + actLayer + "\" is supported only as the gate of mlp_layer swiglu_packed");
         }
         ViTConfig config = new ViTConfig(arch, imgH, imgW, patch, 3, dim, depth, heads, mlpHidden, qkvBias, clsTok,
                 c.distToken(), gp, useFcNorm, classes, c.normEps(), regs, noEmbedClass, layerScale, preNorm, act).validate(cfgPath);
@@ -651,6 +650,9 @@ public final class ModelLoader {
     /** Every tensor of a safetensors file as float, in timm's key space as stored. */
     public static StateDict readTensors(Path file) {
         try (SafeTensors st = SafeTensors.open(file)) {
+            long floats = 0;
+            for (SafeTensors.Entry e : st.entries().values()) floats += e.elements();
+            WeightMemory.require(floats, file);
             StateDict sd = new StateDict();
             for (Map.Entry<String, SafeTensors.Entry> e : st.entries().entrySet()) {
                 long[] shape = e.getValue().shape();

@@ -37,14 +37,14 @@ public final class Architectures {
                 PreprocessConfig.IMAGENET_MEAN, PreprocessConfig.IMAGENET_STD)));
     }
 
+    /** timm's {@code mlp_ratio} of the DINOv2 giant: fc1's width over C (gate and value together). */
+    public static final double SWIGLU_PACKED_RATIO = 2.66667 * 2;
+
     /**
      * DINOv2 (timm {@code vit_*_patch14_dinov2}, {@code *_reg4_dinov2}): LayerScale, 518 px, no head.
      * The giant's MLP is {@code SwiGLUPacked}: {@code mlp_ratio} 2.66667 · 2, so {@code mlp.fc1} has
      * {@code int(1536 · 5.33334)} = 8192 outputs (gate, value) and {@code mlp.fc2} 4096 inputs.
      */
-    /** timm's {@code mlp_ratio} of the DINOv2 giant: fc1's width over C (gate and value together). */
-    public static final double SWIGLU_PACKED_RATIO = 2.66667 * 2;
-
     private static void dinov2(String size, int dim, int depth, int heads, boolean reg4) {
         String name = "vit_" + size + "_patch14_" + (reg4 ? "reg4_" : "") + "dinov2";
         boolean giant = size.equals("giant");

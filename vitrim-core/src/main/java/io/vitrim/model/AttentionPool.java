@@ -102,9 +102,11 @@ final class AttentionPool {
         LayerNorm.forward(par, y, 0, c, batch, c, normWeight.value, normBias.value, eps, ln, 0, c, null, null);
         if (act == ViTConfig.Act.GELU) {
             fc1.forward(par, ln, batch, hid, Gemm.Mode.SET_GELU);
-        } else {
+        } else if (act == ViTConfig.Act.QUICK_GELU) {
             fc1.forward(par, ln, batch, hid, Gemm.Mode.SET);
             VecMath.quickGeluInPlace(hid, 0, hid.length);
+        } else {
+            throw new IllegalStateException("attention pool with " + act); // ViTConfig.validate refuses it
         }
         fc2.forward(par, hid, batch, y, Gemm.Mode.ADD);
         return y;

@@ -6,9 +6,9 @@ import io.vitrim.reduce.Trace;
 /**
  * Multiply-accumulates per image from the token counts each block actually saw
  * (design.md §6): per block {@code 4·n_a·C² + 2·n_a²·C + 2·n_m·C·hidden}, plus the patch
- * embedding {@code G²·3P²·C} and the head(s) {@code K·C}. An EVA block's SwiGLU has three
- * matrices ({@code 3·n_m·C·hidden}); its rotations, SiLU and sub-LNs multiply-accumulate nothing
- * worth counting, as the norms and GELU.
+ * embedding {@code G²·3P²·C} and the head(s) {@code K·C}. A SwiGLU MLP (EVA02, the DINOv2 giant)
+ * has three matrices ({@code 3·n_m·C·hidden}, hidden being the gated width); rotations, SiLU and
+ * sub-LNs multiply-accumulate nothing worth counting, as the norms and GELU.
  */
 public final class Macs {
     private Macs() {}

@@ -16,6 +16,7 @@ public final class RandomInit {
     private RandomInit() {}
 
     public static StateDict create(ViTConfig config, long seed) {
+        WeightMemory.require(config.parameterCount(), config.architecture());
         StateDict sd = new StateDict();
         for (Map.Entry<String, int[]> e : WeightBinder.vitKeys(config).entrySet()) {
             String name = e.getKey();
@@ -39,6 +40,13 @@ public final class RandomInit {
             } else if (name.endsWith(".weight") && !name.contains("norm") || name.equals("pos_embed") || name.equals("dist_token")
                     || name.equals("reg_token") || name.equals("attn_pool.latent")) {
                 for (int i = 0; i < n; i++) v[i] = (float) Math.max(-2, Math.min(2, rnd.nextGaussian() * 0.02));
+            }
+            if (config.eva() == null && config.gated() && name.contains(".mlp.fc1.")) {
+                // timm's GluMlp.init_weights (the DINOv2 giant's SwiGLUPacked): the value half starts near
+                // weight 0, bias 1, so the MLP begins as fc2(SiLU(gate)); EVA's Eva init does not call it
+                int half = n / 2;
+                if (name.endsWith(".bias")) java.util.Arrays.fill(v, half, n, 1f);
+                else for (int i = half; i < n; i++) v[i] = (float) (rnd.nextGaussian() * 1e-6);
             }
             if (config.eva() != null && (name.endsWith("attn.proj.weight") || name.endsWith("mlp.fc2.weight"))) {
                 // timm's Eva.fix_init_weight: block i's output layers divided by √(2(i + 1))

@@ -395,6 +395,12 @@ public final class VisionTransformer implements AutoCloseable {
     private Result run(Workspace ws, float[] pixels, int batch, TokenReducer reducer, boolean trackSource,
                        float[][] keepTokens, int[][] keepOffsets) {
         final int c = config.embedDim(), n0 = config.numTokens();
+        // the widest activation buffer (the MLP's first layer, or q/k/v) must stay a Java array
+        long widest = (long) batch * n0 * Math.max(config.fc1Width(), 3 * c);
+        if (widest > Integer.MAX_VALUE - 16) {
+            throw VitrimException.of(source, "batch " + batch + " is too large for this model (" + n0 + " tokens, MLP width "
+                    + config.fc1Width() + "): use a batch of at most " + (Integer.MAX_VALUE - 16) / ((long) n0 * Math.max(config.fc1Width(), 3 * c)));
+        }
         ws.ensure(batch * n0, c, config.fc1Width(), config.numPatches() * batch, 3 * config.patchSize() * config.patchSize());
         Trace trace = new Trace(batch, config.depth());
         long start = System.nanoTime();
@@ -570,12 +576,12 @@ public final class VisionTransformer implements AutoCloseable {
     public static void checkTrainable(ViTConfig config, boolean segmentation, Object where) {
         if (config.distToken()) throw VitrimException.of(where, "training a distilled (dist_token) model is not supported");
         if (config.eva() != null) {
-            throw VitrimException.of(where, "training an EVA model (" + config.architecture() + ": RoPE, SwiGLU) is not supported; "
-                    + "vitrim runs EVA02 for inference only");
+            throw VitrimException.of(where, "training an EVA model (" + config.architecture() + ") is not supported; "
+                    + "vitrim runs EVA01/EVA02 for inference only");
         }
         if (!config.plain()) {
             throw VitrimException.of(where, "training supports plain ViT/DeiT blocks only, not register tokens, no_embed_class, "
-                    + "LayerScale, norm_pre or QuickGELU (this model is an encoder for inference)");
+                    + "LayerScale, norm_pre, QuickGELU or SwiGLU (this model is an encoder for inference)");
         }
         if (segmentation) return; // the decoder reads every token after the final norm: no pooling, no classifier
         if (config.numClasses() == 0) throw VitrimException.of(where, "training needs a classifier head (num_classes > 0)");

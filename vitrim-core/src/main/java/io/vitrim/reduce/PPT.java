@@ -90,7 +90,10 @@ public final class PPT implements TokenReducer {
                 }
                 tokens -= Math.min(r, (tokens - 1) / 2);
             }
-            return new PPT(s.text(), r, pp, threshold, prop, model.numPrefix(), 1 + model.regTokens(), ToMe.sizeWeightedPool(s));
+            boolean wavg = ToMe.sizeWeightedPool(s);
+            // without proportional attention the sizes restart at each PP layer and no longer count patches
+            if (wavg && !prop) throw s.error("pool=wavg needs prop_attn=true (the sizes that count patches)");
+            return new PPT(s.text(), r, pp, threshold, prop, model.numPrefix(), 1 + model.regTokens(), wavg);
         }
     }
 

@@ -11,7 +11,8 @@ import java.util.Set;
  * Baseline (EViT-style): keep the tokens the class token attends to most (attention summed over
  * heads), drop the others — {@code r} fewer tokens per block, same cap as ToMe. With
  * {@code fuse=true} the dropped tokens are fused into one extra token (their attention-weighted
- * mean; their plain mean if a saturated softmax gives them all exactly 0) instead of discarded,
+ * mean, size-weighted as every merge; their size-weighted mean if a saturated softmax gives them
+ * all exactly 0) instead of discarded,
  * so {@code r + 1} tokens become one. Kept tokens stay in order;
  * the fused token goes last.
  */
@@ -88,14 +89,14 @@ public final class TopK implements TokenReducer {
             int k = 0;
             for (int i = 0; i < n; i++) if (!drop[i]) plan.send(o + i, k++);
             if (fuse) {
-                // a saturated softmax can give every dropped token exactly 0: then their plain mean, not 0/0
-                double total = 0;
-                for (int i = 0; i < n; i++) if (drop[i]) total += attn[o + i];
-                boolean plain = !(total > 0);
+                // weights relative to the largest: a saturated softmax can leave the dropped tokens with
+                // subnormal or zero attention, whose sums lose every digit (or are 0/0); all zero: their mean
+                float max = 0;
+                for (int i = 0; i < n; i++) if (drop[i]) max = Math.max(max, attn[o + i]);
                 for (int i = 0; i < n; i++) {
                     if (drop[i]) {
                         plan.send(o + i, k);
-                        w[o + i] = plain ? 1f : attn[o + i];
+                        w[o + i] = max > 0 ? attn[o + i] / max : 1f;
                     } else {
                         w[o + i] = 1f;
                     }

@@ -38,20 +38,21 @@ class EncoderGoldenTest {
     }
 
     /**
-     * EVA02's three code paths, with timm's own F16-stored weights: fused qkv + packed SwiGLU without
-     * a head (tiny/small), separate q/k/v + SwiGLU with {@code mlp.norm} and a classifier (base/large),
-     * EVA-CLIP ({@code attn.norm}, class-token pooling, projection), and EVA02-E's post-norm block
-     * (no RoPE, a GELU MLP), EVA01's pre-norm block without RoPE with a GELU MLP; the other sizes are not square (RoPE's coordinates scaled per axis) or
-     * match {@code ref_feat_shape} at the native size.
+     * timm's {@code Eva} towers with F16-stored weights. EVA02's three code paths: fused qkv + packed
+     * SwiGLU without a head (tiny/small), separate q/k/v + SwiGLU with {@code mlp.norm} and a
+     * classifier (base/large), EVA-CLIP ({@code attn.norm}, class-token pooling, projection). Then
+     * the two without RoPE and with a GELU MLP: EVA02-E's post-norm block and EVA01's pre-norm one.
+     * The other sizes are not square (RoPE's coordinates scaled per axis) or match
+     * {@code ref_feat_shape} at the native size.
      */
     @ParameterizedTest
     @ValueSource(strings = {"eva02", "eva02_base", "eva02_clip", "eva02_e", "eva01"})
-    void eva02MatchesTimm(String name) {
+    void evaTowersMatchTimm(String name) {
         check(name);
     }
 
     /**
-     * ToMe on EVA02 against eva_ref (timm's modules, positions per token, merged positions the
+     * ToMe on the Eva towers against eva_ref (timm's modules, positions per token, merged positions the
      * size-weighted mean): outputs within 1e-4 of the scale, the same token counts and source maps,
      * at the native size and the non-square one. The fixture script checks that keeping the
      * destination's position instead moves the outputs by 7–57 % of the scale, so these outputs
@@ -61,7 +62,7 @@ class EncoderGoldenTest {
     @ParameterizedTest
     @ValueSource(strings = {"eva02", "eva02_e", "eva01"})
     @SuppressWarnings("unchecked")
-    void tomeOnEva02MatchesTheReference(String name) {
+    void tomeOnEvaTowersMatchesTheReference(String name) {
         Json.Obj f = Fixtures.load("encoders/" + name + "/expected.json");
         ModelLoader.Checkpoint ck = ModelLoader.read(folder(name), null);
         int checked = 0;

@@ -68,6 +68,18 @@ class EvaLoaderTest {
         assertThat(small.preprocess().mean()).containsExactly(PreprocessConfig.CLIP_MEAN);
         // timm's default tag of the 448 px fine-tunes stretches ('squash') instead of cropping
         assertThat(Architectures.get("eva02_base_patch14_448").preprocess().resize()).isEqualTo(PreprocessConfig.Resize.EXACT);
+        // the big towers' default tags (timm eva.py / vision_transformer.py pretrained cfgs)
+        PreprocessConfig e = Architectures.get("eva02_enormous_patch14_clip_224").preprocess();
+        assertThat(e.cropPct()).isEqualTo(0.9);
+        assertThat(e.mean()).containsExactly(PreprocessConfig.CLIP_MEAN);
+        PreprocessConfig g336 = Architectures.get("eva_giant_patch14_336").preprocess(), g560 = Architectures.get("eva_giant_patch14_560").preprocess();
+        assertThat(g336.resize()).isEqualTo(PreprocessConfig.Resize.EXACT);
+        assertThat(g336.mean()).containsExactly(PreprocessConfig.CLIP_MEAN);
+        assertThat(g560.resize()).isEqualTo(PreprocessConfig.Resize.EXACT);
+        assertThat(g560.inputHeight()).isEqualTo(560);
+        assertThat(g560.mean()).containsExactly(PreprocessConfig.IMAGENET_MEAN);
+        assertThat(Architectures.get("eva_giant_patch14_clip_224").config().numClasses()).isEqualTo(1024);
+        assertThat(Architectures.get("vit_giant_patch14_dinov2").preprocess().mean()).containsExactly(PreprocessConfig.IMAGENET_MEAN);
         // SwiGLU has three matrices (gate, value, out): per block 4·N·C² + 2·N²·C + 3·N·C·h, plus the patch embedding
         double n = 257, c = 384, h = 1024;
         assertThat(Macs.dense(small.config())).isEqualTo(12 * (4 * n * c * c + 2 * n * n * c + 3 * n * c * h) + 256 * 588 * c);
@@ -116,6 +128,19 @@ class EvaLoaderTest {
         Path d = copy("eva02");
         withArg(d, "\"num_heads\": 4");
         assertThatThrownBy(() -> ModelLoader.load(d, null, 1)).hasMessageContaining("head width divisible by 4, got 6");
+    }
+
+    /** timm's post-norm block ignores init_values (no LayerScale there); the pre-norm one would add it, which EVA02 has not. */
+    @Test
+    void initValuesOnlyWithThePostNormBlock() throws IOException {
+        Path d = copy("eva02_e");
+        withArg(d, "\"init_values\": 1e-5");
+        try (io.vitrim.model.VisionTransformer m = ModelLoader.load(d, null, 1)) {
+            assertThat(m.config().eva().postNorm()).isTrue();
+        }
+        Path e = copy("eva02_e");
+        withArg(e, "\"init_values\": 1e-5, \"use_post_norm\": false");
+        assertThatThrownBy(() -> ModelLoader.load(e, null, 1)).hasMessageContaining("init_values (LayerScale in an EVA block) is not supported");
     }
 
     @Test

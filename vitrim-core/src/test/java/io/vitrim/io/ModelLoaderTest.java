@@ -120,6 +120,11 @@ class ModelLoaderTest {
         Files.writeString(d.resolve("config.json"), Files.readString(fixture("timm_model/config.json"))
                 .replace("\"depth\": 2", "\"depth\": 2, \"mlp_layer\": \"swiglu_packed\", \"act_layer\": \"silu\""));
         assertThatThrownBy(() -> ModelLoader.load(d, null, 1)).hasMessageContaining("wrong shape: blocks.0.mlp.fc2.weight");
+        // the other gate, whatever the keys' order
+        for (String args : new String[] {"\"mlp_layer\": \"swiglu_packed\", \"act_layer\": \"gelu\"", "\"act_layer\": \"gelu\", \"mlp_layer\": \"swiglu_packed\""}) {
+            Files.writeString(d.resolve("config.json"), Files.readString(fixture("timm_model/config.json")).replace("\"depth\": 2", "\"depth\": 2, " + args));
+            assertThatThrownBy(() -> ModelLoader.load(d, null, 1)).as(args).hasMessageContaining("SwiGLUPacked's gate is SiLU; act_layer must be silu, got \"gelu\"");
+        }
         // SiLU is only SwiGLU's gate here
         Files.writeString(d.resolve("config.json"), Files.readString(fixture("timm_model/config.json"))
                 .replace("\"depth\": 2", "\"depth\": 2, \"act_layer\": \"silu\""));

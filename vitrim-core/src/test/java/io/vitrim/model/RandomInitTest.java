@@ -56,4 +56,30 @@ class RandomInitTest {
             }
         }
     }
+
+    /** timm's GluMlp.init_weights (the DINOv2 giant's SwiGLUPacked): the value half of fc1 near weight 0, bias 1; the gate half as any Linear. */
+    @Test
+    void swigluPackedStartsWithItsValueHalfAtOne() {
+        ViTConfig c = new ViTConfig("g", 16, 16, 4, 3, 32, 1, 2, 40, true, true, false, ViTConfig.Pool.TOKEN, false, 0, 1e-6f,
+                0, false, true, false, ViTConfig.Act.SWIGLU).validate("test");
+        StateDict sd = RandomInit.create(c, 5);
+        float[] w = sd.get("blocks.0.mlp.fc1.weight").data(), b = sd.get("blocks.0.mlp.fc1.bias").data();
+        assertThat(w).hasSize(80 * 32);
+        double gate = 0, value = 0;
+        for (int i = 0; i < 40 * 32; i++) gate = Math.max(gate, Math.abs(w[i]));
+        for (int i = 40 * 32; i < w.length; i++) value = Math.max(value, Math.abs(w[i]));
+        assertThat(gate).isGreaterThan(0.01);
+        assertThat(value).isGreaterThan(0).isLessThan(1e-5);
+        for (int i = 0; i < 80; i++) assertThat(b[i]).as("bias %d", i).isEqualTo(i < 40 ? 0f : 1f);
+    }
+
+    /** Weights past the heap are refused before anything is allocated, with the size to run at. */
+    @Test
+    void weightsPastTheHeapAreRefusedUpFront() {
+        assertThatThrownBy(() -> WeightMemory.require(1_136_479_232L, 6L << 30, "vit_giant_patch14_dinov2"))
+                .isInstanceOf(io.vitrim.VitrimException.class)
+                .hasMessage("vit_giant_patch14_dinov2: the weights need 4.5 GB as float32 (1,136,479,232 parameters), twice that once "
+                        + "packed, but the heap limit is 6.0 GiB; run with JAVA_OPTS=-Xmx11g");
+        WeightMemory.require(1_136_479_232L, 12L << 30, "fits"); // 9.1 GB of 12 GiB
+    }
 }

@@ -220,7 +220,12 @@ class ReductionPropertiesTest {
         return new ViTConfig("rand", grid * patch, gridW * patch, patch, 3, heads * hd, 1 + r.nextInt(5), heads,
                 8 + r.nextInt(40), r.nextBoolean(), cls, dist, pool, pool == ViTConfig.Pool.AVG, 3 + r.nextInt(5), 1e-6f,
                 regs, r.nextInt(3) == 0, r.nextInt(3) == 0, r.nextInt(3) == 0,
-                ACTS[r.nextInt(ACTS.length)]);
+                act(r.nextInt(ACTS.length), pool));
+    }
+
+    /** The drawn activation, GELU where SwiGLU meets the attention pool (refused: no tower has both). */
+    private static ViTConfig.Act act(int draw, ViTConfig.Pool pool) {
+        return pool == ViTConfig.Pool.MAP && ACTS[draw] == ViTConfig.Act.SWIGLU ? ViTConfig.Act.GELU : ACTS[draw];
     }
 
     /** GELU twice as often as QuickGELU (CLIP) and SwiGLUPacked (DINOv2 giant). */

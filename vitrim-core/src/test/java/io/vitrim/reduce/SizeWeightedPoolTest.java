@@ -68,6 +68,13 @@ class SizeWeightedPoolTest {
                 .hasMessageContaining("pool must be mean or wavg");
     }
 
+    /** PPT without proportional attention restarts its sizes at each PP layer: they no longer count patches. */
+    @org.junit.jupiter.api.Test
+    void pptWithoutProportionalAttentionRefusesWavg() {
+        assertThatThrownBy(() -> Methods.parse("ppt:r=4,layers=1/3,prop_attn=false,pool=wavg", AVG)).isInstanceOf(VitrimException.class)
+                .hasMessageContaining("pool=wavg needs prop_attn=true");
+    }
+
     private static float[] layerNorm(double[] sum, int n, float[] w, float[] b, float eps) {
         int c = sum.length;
         double mu = 0, var = 0;
