@@ -3,9 +3,10 @@
 # identical but for the optimizer (AdamW, SAM rho 0.05) - same seed, data order, augmentation and
 # schedule, fixed in advance -; the sharpness of the start point and both results (plain SAM
 # radius 0.05 and ASAM's 0.5, 1,000 test images); then the pareto sweep of ToMe, LGTM, DFE only,
-# PPT and random on both, and one report that carries both fronts. Every step is resumable: rerun
+# PPT and random on both. Every step is resumable: rerun
 # after an interruption, finished steps are skipped, an unfinished fine-tune continues from its
-# checkpoint. Run it alone (nohup scripts/sam-experiment.sh > ~/runs/sam.log 2>&1 &).
+# checkpoint; last, drops.md and drops.svg (scripts/python/sam_fronts.py). Run it alone
+# (nohup scripts/sam-experiment.sh > ~/runs/sam.log 2>&1 &).
 # Env: MODEL (default models/cifar10-vit9), EPOCHS (3), RUNS (~/runs/sam), OUT (docs/results/sam).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -54,3 +55,5 @@ step pareto-adamw ./vitrim pareto --model "$RUNS/ft-adamw" --data "$DATA/test.zi
   --out "$OUT/adamw"
 step pareto-sam ./vitrim pareto --model "$RUNS/ft-sam" --data "$DATA/test.zip" --methods tome,lgtm,ppt,random "${DFE[@]}" \
   --out "$OUT/sam"
+# the drops from each model's own dense top-1, at matched MACs, both fronts in one figure
+python3 scripts/python/sam_fronts.py "$OUT/adamw" "$OUT/sam" "$OUT"
