@@ -12,7 +12,7 @@
 # 1.25/1.45/1.65 fewer MACs.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-MODEL=models/cifar10-vit9
+MODEL=${MODEL:-models/cifar10-vit9}
 DATA=../shared/data/cifar10
 RUNS=${RUNS:-$HOME/runs/vit9}
 OUT=${OUT:-docs/results}
