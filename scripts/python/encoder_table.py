@@ -14,6 +14,9 @@ import math
 import os
 import sys
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import svgplot  # noqa: E402
+
 d = sys.argv[1]
 archs = []
 for f in sorted(glob.glob(d + "/drift-*.json")):
@@ -72,17 +75,8 @@ for i, a in enumerate(archs):
     def Y(v):
         return 20 + (yhi - math.log10(v)) / (yhi - ylo) * (H - 60)
 
-    svg.append('<text x="%d" y="14" font-weight="bold">%s</text>' % (ox + M, a))
-    svg.append('<rect x="%d" y="20" width="%d" height="%d" fill="none" stroke="#888"/>' % (ox + M, W - M - 15, H - 60))
-    for e in range(ylo, yhi + 1):
-        svg.append('<text x="%d" y="%.1f" text-anchor="end">1e%d</text>' % (ox + M - 4, Y(10 ** e) + 4, e))
-    for t in [1, 1.5, 2, 2.5, 3, 3.5, 4]:
-        if t <= xmax:
-            svg.append('<text x="%.1f" y="%d" text-anchor="middle">%g</text>' % (X(t), H - 26, t))
-    svg.append('<text x="%d" y="%d" text-anchor="middle">MAC ratio (dense / reduced)</text>' % (ox + M + (W - M) // 2, H - 10))
-    if i == 0:
-        svg.append('<text x="12" y="%d" transform="rotate(-90 12 %d)" text-anchor="middle">1 − cos(dense, reduced), mean</text>'
-                   % (20 + (H - 60) // 2, 20 + (H - 60) // 2))
+    svgplot.frame(svg, ox, a, W, H, M, 15, X, xmax, [(Y(10 ** e), "1e%d" % e) for e in range(ylo, yhi + 1)],
+                  "MAC ratio (dense / reduced)", "1 − cos(dense, reduced), mean" if i == 0 else None)
     for x, y, s in pts:
         m = s.split(":")[0] + (" wavg" if "pool=wavg" in s else "")
         svg.append('<circle cx="%.1f" cy="%.1f" r="4" fill="%s"><title>%s</title></circle>' % (X(x), Y(y), COLORS.get(m, "black"), s))

@@ -16,6 +16,9 @@ import math
 import os
 import sys
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import svgplot  # noqa: E402
+
 METHODS = [("tome", "ToMe"), ("lgtm", "LGTM"), ("dfe", "DFE only"), ("ppt", "PPT"), ("random", "random")]
 COLORS = {"adamw": "#1f77b4", "sam": "#d62728"}
 
@@ -93,20 +96,10 @@ def main():
         def Y(v):
             return 20 + (yhi - v) / (yhi - ylo) * (H - 60)
 
-        svg.append('<text x="%d" y="14" font-weight="bold">%s</text>' % (ox + M, dict(METHODS)[fam]))
-        svg.append('<rect x="%d" y="20" width="%d" height="%d" fill="none" stroke="#888"/>' % (ox + M, W - M - 10, H - 60))
         step = max(1, int(math.ceil((yhi - ylo) / 6)))
-        v = math.floor(ylo)
-        while v <= yhi:
-            svg.append('<text x="%d" y="%.1f" text-anchor="end">%g</text>' % (ox + M - 4, Y(v) + 4, v))
-            v += step
-        for t in [1, 1.5, 2, 2.5, 3, 3.5, 4]:
-            if t <= xmax:
-                svg.append('<text x="%.1f" y="%d" text-anchor="middle">%g</text>' % (X(t), H - 26, t))
-        svg.append('<text x="%d" y="%d" text-anchor="middle">MAC ratio</text>' % (ox + M + (W - M) // 2, H - 10))
-        if i == 0:
-            svg.append('<text x="12" y="%d" transform="rotate(-90 12 %d)" text-anchor="middle">drop from own dense (points)</text>'
-                       % (20 + (H - 60) // 2, 20 + (H - 60) // 2))
+        ticks = [(Y(v), "%g" % v) for v in range(int(math.floor(ylo)), int(yhi) + 1, step)]
+        svgplot.frame(svg, ox, dict(METHODS)[fam], W, H, M, 10, X, xmax, ticks, "MAC ratio",
+                      "drop from own dense (points)" if i == 0 else None)
         for opt in ("adamw", "sam"):
             line = sorted((p for p in pts if p[2] == opt), key=lambda p: p[0])
             svg.append('<polyline fill="none" stroke="%s" points="%s"/>' % (COLORS[opt], " ".join("%.1f,%.1f" % (X(x), Y(y)) for x, y, _, _ in line)))
