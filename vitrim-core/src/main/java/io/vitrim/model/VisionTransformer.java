@@ -396,10 +396,10 @@ public final class VisionTransformer implements AutoCloseable {
                        float[][] keepTokens, int[][] keepOffsets) {
         final int c = config.embedDim(), n0 = config.numTokens();
         // the widest activation buffer (the MLP's first layer, or q/k/v) must stay a Java array
-        long widest = (long) batch * n0 * Math.max(config.fc1Width(), 3 * c);
-        if (widest > Integer.MAX_VALUE - 16) {
+        long perImage = (long) n0 * Math.max(config.fc1Width(), 3 * c), limit = Integer.MAX_VALUE - 16;
+        if (batch * perImage > limit) {
             throw VitrimException.of(source, "batch " + batch + " is too large for this model (" + n0 + " tokens, MLP width "
-                    + config.fc1Width() + "): use a batch of at most " + (Integer.MAX_VALUE - 16) / ((long) n0 * Math.max(config.fc1Width(), 3 * c)));
+                    + config.fc1Width() + "): use a batch of at most " + limit / perImage);
         }
         ws.ensure(batch * n0, c, config.fc1Width(), config.numPatches() * batch, 3 * config.patchSize() * config.patchSize());
         Trace trace = new Trace(batch, config.depth());
