@@ -27,7 +27,9 @@ import java.util.SplittableRandom;
  * turn per round so machine noise hits all alike; medians over rounds after warm-up, the speed-up
  * against the first spec beside the forward MAC ratio. A spec ending in {@code +sam} (or
  * {@code +asam}) runs SAM (ASAM) around AdamW, two passes per step: {@code none none+sam} is the
- * issue's SAM-vs-AdamW speed check (goal ≥ 0.48). The PyTorch counterpart is
+ * issue's SAM-vs-AdamW speed check (goal ≥ 0.48). A {@code +dp=P} modifier (before {@code +sam}, e.g.
+ * {@code none+dp=0.1+sam}) turns on drop path with the training command's linear schedule up to P.
+ * The PyTorch counterpart is
  * {@code scripts/python/bench_train_torch.py}.
  * <p>
  * Run: {@code java --add-modules jdk.incubator.vector -cp vitrim-bench/target/vitrim-bench.jar
@@ -55,13 +57,24 @@ public final class TrainThroughput {
             Tape tape = m.newTape(batch);
             List<TrainingStep> steppers = new ArrayList<>();
             List<Sam> sams = new ArrayList<>();
+            List<double[]> dropRates = new ArrayList<>();
             List<Double> macRatio = new ArrayList<>();
             for (String s : specs) {
                 boolean asam = s.endsWith("+asam"), sam = asam || s.endsWith("+sam");
-                TokenReducer red = m.reducer(sam ? s.substring(0, s.lastIndexOf('+')) : s);
+                String rest = sam ? s.substring(0, s.lastIndexOf('+')) : s;
+                double[] rates = new double[depth];
+                int dp = rest.indexOf("+dp=");
+                if (dp >= 0) {
+                    double p = Double.parseDouble(rest.substring(dp + 4));
+                    for (int i = 0; i < depth; i++) rates[i] = depth <= 1 ? p : p * i / (depth - 1); // as TrainConfig.dropPathAt
+                    rest = rest.substring(0, dp);
+                }
+                dropRates.add(rates);
+                TokenReducer red = m.reducer(rest);
                 TrainingStep st = new TrainingStep(m, red, params, List.of(LossTerm.CROSS_ENTROPY));
                 steppers.add(st);
                 sams.add(sam ? new Sam(asam ? SamConfig.asam(SamConfig.ASAM_RHO) : SamConfig.sam(SamConfig.RHO), params, m::weightsChanged) : null);
+                tape.dropPath(rates, 0);
                 st.run(tape, px, targets);
                 macRatio.add(Macs.dense(cfg) / Macs.of(cfg, tape.trace(), 0));
             }
@@ -72,6 +85,7 @@ public final class TrainThroughput {
                     TrainingStep st = steppers.get(k);
                     Sam sam = sams.get(k);
                     for (int s = 0; s < steps; s++) {
+                        tape.dropPath(dropRates.get(k), 1000L * round + s);
                         if (sam == null) st.run(tape, px, targets);
                         else sam.gradient(() -> st.run(tape, px, targets));
                         opt.step(1e-4f);

@@ -8,6 +8,7 @@ import io.vitrim.config.PreprocessConfig;
 import io.vitrim.config.ViTConfig;
 import io.vitrim.model.VisionTransformer;
 import io.vitrim.reduce.Methods;
+import io.vitrim.train.MixConfig;
 import io.vitrim.train.ParamGroups;
 import io.vitrim.train.TrainConfig;
 import io.vitrim.train.Trainer;
@@ -36,6 +37,9 @@ import java.util.concurrent.Callable;
             "      --epochs 1 --lr 1e-4 --warmup 0 --out /tmp/tome-ft",
             "  vitrim train --init models/cifar10-vit --optimizer sam --rho 0.05 \\",
             "      --data train.zip --epochs 2 --lr 1e-4 --warmup 0.1 --out /tmp/sam-ft",
+            "  vitrim train --data train.zip --holdout 5000 --img-size 32 --patch-size 4 \\",
+            "      --depth 9 --mlp-ratio 2 --randaugment 2,9 --mixup 0.8 --cutmix 1.0 \\",
+            "      --drop-path 0.1 --epochs 100 --out ~/runs/cifar",
             "  vitrim train --init models/cifar10-vit --trainable 'head.*' --data train.zip \\",
             "      --epochs 2 --out /tmp/head-only",
             "  vitrim train --data photos/ --limit 500 --epochs 2 --img-size 64 \\",
@@ -161,6 +165,14 @@ final class TrainCommand implements Callable<Integer> {
             description = "RandAugment with N operations at magnitude M of 0-30, as torchvision's (e.g. 2,9; default: off).")
     String randAugment;
 
+    @Option(names = "--mixup", paramLabel = "ALPHA", defaultValue = "0",
+            description = "Mixup: each batch blended with itself reversed, weight ~ Beta(ALPHA, ALPHA), targets likewise (DeiT: 0.8; default: off).")
+    double mixup;
+
+    @Option(names = "--cutmix", paramLabel = "ALPHA", defaultValue = "0",
+            description = "CutMix: a box from the reversed batch, area ~ Beta(ALPHA, ALPHA); with --mixup, one of the two per batch, 50/50 (DeiT: 1.0; default: off).")
+    double cutmix;
+
     @Option(names = "--holdout", paramLabel = "N", defaultValue = "0",
             description = "Hold out N training images (seeded) as the validation set evaluated every epoch, instead of --eval-data.")
     int holdout;
@@ -236,13 +248,14 @@ final class TrainCommand implements Callable<Integer> {
             case "auto" -> SegmentationTraining.looksLikeSegmentation(data);
             default -> throw new VitrimException("--task expects classification, segmentation or auto, got '" + task + "'");
         };
-        if (segmentation && (holdout > 0 || ra[0] > 0)) {
-            throw new VitrimException("segmentation training takes its validation set from --eval-data (no --holdout) and has no --randaugment");
+        if (segmentation && (holdout > 0 || ra[0] > 0 || mixup != 0 || cutmix != 0)) {
+            throw new VitrimException("segmentation training takes its validation set from --eval-data (no --holdout) and has no --randaugment, --mixup or --cutmix");
         }
         TrainingData.checkChoice(holdout, evalData);
         try {
             cfg = new TrainConfig(epochs, batch, lr, minLr, warmup, weightDecay, clip, labelSmoothing, cropPad, !noFlip, seed, sinCosPos,
-                    reduce, init == null ? null : init.toString(), groups, dropPath, ra[0], ra[1], holdout, samConfig());
+                    reduce, init == null ? null : init.toString(), groups, dropPath, ra[0], ra[1], holdout, samConfig())
+                    .withMix(MixConfig.of(mixup, cutmix));
         } catch (IllegalArgumentException e) {
             throw new VitrimException("invalid training options: " + e.getMessage());
         }

@@ -2,6 +2,7 @@ package io.vitrim.train;
 
 import io.vitrim.data.LabelledImages;
 
+import java.util.SplittableRandom;
 import java.util.concurrent.ArrayBlockingQueue;
 import java.util.concurrent.BlockingQueue;
 import java.util.function.IntFunction;
@@ -15,11 +16,16 @@ final class BatchStream implements AutoCloseable {
      * One batch: normalised pixels [B, 3, H, W] and its targets — class labels [B] for a
      * classifier, or class ids per pixel [B, H, W] ({@code pixelLabels}) for segmentation.
      */
-    record Batch(float[] pixels, int[] labels, byte[] pixelLabels) {}
+    record Batch(float[] pixels, int[] labels, byte[] pixelLabels, Mixup.Mix mix) {
+        Batch(float[] pixels, int[] labels, byte[] pixelLabels) {
+            this(pixels, labels, pixelLabels, Mixup.Mix.NONE);
+        }
+    }
 
     private final BlockingQueue<Object> queue = new ArrayBlockingQueue<>(3);
     private final Thread thread;
     private volatile boolean stop;
+    private long waitNanos;
 
     /** Batches {@code startStep..steps-1}, batch {@code s} made by {@code make.apply(s)}. */
     BatchStream(int steps, int startStep, IntFunction<Batch> make) {
@@ -36,7 +42,7 @@ final class BatchStream implements AutoCloseable {
         thread.start();
     }
 
-    /** A labelled set's augmented batches of one epoch (crop, flip, RandAugment as {@code cfg} says). */
+    /** A labelled set's augmented batches of one epoch (crop, flip, RandAugment, mixup/CutMix as {@code cfg} says). */
     BatchStream(LabelledImages data, TrainConfig cfg, int epoch, int startStep, float[] mean, float[] std) {
         this(data.size() / cfg.batch(), startStep, classification(data, cfg, epoch, mean, std));
     }
@@ -52,14 +58,24 @@ final class BatchStream implements AutoCloseable {
                 Augment.sample(data, idx, cfg.seed(), epoch, cfg.cropPad(), cfg.flip(), cfg.randOps(), cfg.randMagnitude(), mean, std, px, k * per);
                 labels[k] = data.label(idx);
             }
-            return new Batch(px, labels, null);
+            if (cfg.mix() == null) return new Batch(px, labels, null);
+            Mixup.Mix m = Mixup.draw(cfg.mix(), data.height(), data.width(), new SplittableRandom(Augment.mix(Augment.mix(cfg.seed() ^ 0x3A1BL, epoch + 1), s)));
+            Mixup.apply(m, px, b, 3, data.height(), data.width());
+            return new Batch(px, labels, null, m);
         };
     }
 
     Batch next() throws InterruptedException {
+        long t0 = System.nanoTime();
         Object o = queue.take();
+        waitNanos += System.nanoTime() - t0;
         if (o instanceof RuntimeException) throw (RuntimeException) o;
         return (Batch) o;
+    }
+
+    /** Seconds the training loop has spent blocked in {@link #next()}: ≈ 0 when data keeps up. */
+    double waitSeconds() {
+        return waitNanos / 1e9;
     }
 
     @Override

@@ -16,7 +16,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 
-/** Image classification on a labelled set: cross-entropy with label smoothing, top-1/top-5 after each epoch. */
+/** Image classification on a labelled set: cross-entropy with label smoothing (and mixup/CutMix targets), top-1/top-5 after each epoch. */
 public final class ClassificationTask implements TrainTask {
     private final LabelledImages train, eval;
 
@@ -68,7 +68,7 @@ public final class ClassificationTask implements TrainTask {
         TrainingStep step = new TrainingStep(net, reducer, trained, loss);
         int k = net.config().numClasses();
         return (tape, batch) -> {
-            float[] targets = SoftmaxCrossEntropy.smoothed(batch.labels(), k, (float) cfg.labelSmoothing());
+            float[] targets = Mixup.targets(batch.labels(), batch.mix().lam(), k, (float) cfg.labelSmoothing());
             TrainingStep.Result r = step.run(tape, batch.pixels(), targets);
             return new StepResult(r.loss(), r.correct(), tape.batch());
         };

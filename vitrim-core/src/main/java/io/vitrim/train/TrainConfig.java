@@ -29,11 +29,12 @@ import java.util.Map;
  * @param randMagnitude  RandAugment magnitude, 0–30 (of 31 bins, as torchvision)
  * @param holdout        training images held out as the validation split (0: none)
  * @param sam            sharpness-aware minimisation around AdamW (null: plain AdamW)
+ * @param mix            mixup / CutMix on the training batches (null: off; classification only)
  */
 public record TrainConfig(int epochs, int batch, double lr, double minLr, double warmupEpochs, double weightDecay,
                           double clipNorm, double labelSmoothing, int cropPad, boolean flip, long seed, boolean sinCosPos,
                           String reduce, String init, ParamGroups groups,
-                          double dropPath, int randOps, int randMagnitude, int holdout, SamConfig sam) {
+                          double dropPath, int randOps, int randMagnitude, int holdout, SamConfig sam, MixConfig mix) {
 
     public TrainConfig {
         if (dropPath < 0 || dropPath >= 1) throw new IllegalArgumentException("drop path rate must be in [0, 1): " + dropPath);
@@ -41,6 +42,15 @@ public record TrainConfig(int epochs, int batch, double lr, double minLr, double
             throw new IllegalArgumentException("RandAugment needs 0-8 operations and magnitude 0-" + (RandAugment.BINS - 1));
         }
         if (holdout < 0) throw new IllegalArgumentException("holdout must be >= 0: " + holdout);
+    }
+
+    /** No mixup / CutMix. */
+    public TrainConfig(int epochs, int batch, double lr, double minLr, double warmupEpochs, double weightDecay,
+                       double clipNorm, double labelSmoothing, int cropPad, boolean flip, long seed, boolean sinCosPos,
+                       String reduce, String init, ParamGroups groups, double dropPath, int randOps, int randMagnitude, int holdout,
+                       SamConfig sam) {
+        this(epochs, batch, lr, minLr, warmupEpochs, weightDecay, clipNorm, labelSmoothing, cropPad, flip, seed, sinCosPos,
+                reduce, init, groups, dropPath, randOps, randMagnitude, holdout, sam, null);
     }
 
     /** Plain AdamW. */
@@ -54,7 +64,13 @@ public record TrainConfig(int epochs, int batch, double lr, double minLr, double
     /** The same run with SAM around AdamW ({@code null}: plain AdamW). */
     public TrainConfig withSam(SamConfig s) {
         return new TrainConfig(epochs, batch, lr, minLr, warmupEpochs, weightDecay, clipNorm, labelSmoothing, cropPad, flip, seed, sinCosPos,
-                reduce, init, groups, dropPath, randOps, randMagnitude, holdout, s);
+                reduce, init, groups, dropPath, randOps, randMagnitude, holdout, s, mix);
+    }
+
+    /** The same run with mixup / CutMix ({@code null}: off). */
+    public TrainConfig withMix(MixConfig m) {
+        return new TrainConfig(epochs, batch, lr, minLr, warmupEpochs, weightDecay, clipNorm, labelSmoothing, cropPad, flip, seed, sinCosPos,
+                reduce, init, groups, dropPath, randOps, randMagnitude, holdout, sam, m);
     }
 
     /** From scratch, every parameter trained, no token reduction. */
@@ -94,6 +110,12 @@ public record TrainConfig(int epochs, int batch, double lr, double minLr, double
             m.put("sam_eta", sam.eta());
             m.put("sam_skip_1d", sam.skip1d());
         }
+        if (mix != null) {
+            m.put("mixup_alpha", mix.mixupAlpha());
+            m.put("cutmix_alpha", mix.cutmixAlpha());
+            m.put("mix_prob", mix.prob());
+            m.put("mix_switch_prob", mix.switchProb());
+        }
         return m;
     }
 
@@ -104,7 +126,14 @@ public record TrainConfig(int epochs, int batch, double lr, double minLr, double
                 o.str("reduce", "none"), o.str("init", null),
                 new ParamGroups(strings(o, "trainable"), strings(o, "lr_groups"), o.number("layer_decay", 1.0)),
                 o.number("drop_path", 0), o.intValue("randaugment_ops", 0), o.intValue("randaugment_magnitude", 0),
-                o.intValue("holdout", 0), sam(o));
+                o.intValue("holdout", 0), sam(o), mix(o));
+    }
+
+    /** Checkpoints written before mixup existed have no alphas: off. */
+    private static MixConfig mix(Json.Obj o) {
+        double a = o.number("mixup_alpha", 0), c = o.number("cutmix_alpha", 0);
+        if (a == 0 && c == 0) return null;
+        return new MixConfig(a, c, o.number("mix_prob", MixConfig.PROB), o.number("mix_switch_prob", MixConfig.SWITCH_PROB));
     }
 
     /** Checkpoints written before SAM existed have no optimizer entry: AdamW. */

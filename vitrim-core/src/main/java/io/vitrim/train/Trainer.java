@@ -216,6 +216,7 @@ public final class Trainer {
                 double lossSum = 0;
                 long correct = 0, counted = 0;
                 int seen = 0;
+                double dataWait = 0;
                 methodGraph(epoch);
                 try (BatchStream bs = task.batches(model, pre, cfg, epoch)) {
                     for (int s = 0; s < stepsPerEpoch; s++) {
@@ -235,6 +236,7 @@ public final class Trainer {
                         double secs = (System.nanoTime() - t0) / 1e9;
                         l.step(epoch, s + 1, stepsPerEpoch, lossSum / seen, (double) correct / counted, seen / secs, lr);
                     }
+                    dataWait = bs.waitSeconds();
                 } catch (InterruptedException e) {
                     Thread.currentThread().interrupt();
                     throw new IllegalStateException("interrupted", e);
@@ -249,6 +251,7 @@ public final class Trainer {
                 m.put("train_acc", (double) correct / counted);
                 m.put("epoch_seconds", trainSecs);
                 m.put("images_per_s", seen / trainSecs);
+                m.put("data_wait_seconds", dataWait); // time the loop waited for augmented batches
                 if (graph != null) m.putAll(graph.epochMetrics());
                 StateDict sd = net.stateDict();
                 if (task.evaluates()) {

@@ -85,10 +85,24 @@ class TrainerTest {
         }
     }
 
-    /** With drop path and RandAugment, so resuming must repeat their draws too. */
+    /** With drop path, RandAugment, mixup and CutMix, so resuming must repeat their draws too. */
     TrainConfig config(int epochs) {
         return new TrainConfig(epochs, 8, 2e-3, 1e-4, 1, 0.05, 1.0, 0.1, 2, true, 7, true, "none", null, ParamGroups.ALL,
-                0.2, 2, 9, 0);
+                0.2, 2, 9, 0).withMix(MixConfig.of(0.8, 1.0));
+    }
+
+    @Test
+    void mixingChangesTheRunAndIsReproducible() throws IOException {
+        LabelledImages d = LabelledImages.load(dataset("mix", 10, 2), PRE, 2, 0, null);
+        Path a = tmp.resolve("mix-a"), b = tmp.resolve("mix-b"), c = tmp.resolve("mix-off");
+        new Trainer(TINY, PRE, config(1), d, d, a, 2).run(new Trainer.Listener() {});
+        new Trainer(TINY, PRE, config(1), d, d, b, 1).run(new Trainer.Listener() {});
+        new Trainer(TINY, PRE, config(1).withMix(null), d, d, c, 2).run(new Trainer.Listener() {});
+        StateDict wa = ModelLoader.readTensors(a.resolve("model.safetensors"));
+        StateDict wb = ModelLoader.readTensors(b.resolve("model.safetensors"));
+        StateDict wc = ModelLoader.readTensors(c.resolve("model.safetensors"));
+        for (String k : wa.tensors().keySet()) assertThat(wb.get(k).data()).as(k).containsExactly(wa.get(k).data());
+        assertThat(wc.get("head.weight").data()).isNotEqualTo(wa.get("head.weight").data());
     }
 
     @Test
@@ -135,6 +149,13 @@ class TrainerTest {
         StateDict wb = ModelLoader.readTensors(b.resolve("model.safetensors"));
         for (String k : wa.tensors().keySet()) assertThat(wb.get(k).data()).as(k).containsExactly(wa.get(k).data());
         assertThat(Files.readString(b.resolve("metrics.csv")).lines().count()).isEqualTo(4);
+        List<String> csv = Files.readAllLines(a.resolve("metrics.csv"));
+        List<String> cols = List.of(csv.get(0).split(","));
+        for (String row : csv.subList(1, csv.size())) { // the data stall is a part of the epoch's time
+            String[] v = row.split(",");
+            double wait = Double.parseDouble(v[cols.indexOf("data_wait_seconds")]), epoch = Double.parseDouble(v[cols.indexOf("epoch_seconds")]);
+            assertThat(wait).isBetween(0.0, epoch);
+        }
         // the folder loads as a model, with its labels and preprocessing
         try (VisionTransformer m = ModelLoader.load(b, null, 1)) {
             assertThat(m.labels()).containsExactly("circle", "square", "stripe");

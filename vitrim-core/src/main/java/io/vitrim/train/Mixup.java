@@ -1,0 +1,102 @@
+package io.vitrim.train;
+
+import java.util.SplittableRandom;
+
+/**
+ * Mixup (Zhang et al., 2018) and CutMix (Yun et al., 2019) on a normalised batch [B, C, H, W],
+ * as timm's {@code Mixup(mode='batch', correct_lam=True)}: image b is mixed with image B−1−b.
+ * Mixup: x ← λ·x + (1−λ)·x_rev. CutMix: a box of side √(1−λ)·(H, W) centred uniformly (clipped
+ * at the borders) is pasted from x_rev, and λ becomes the share of the image left uncovered.
+ * The targets are λ·t(y) + (1−λ)·t(y_rev) with t the label-smoothed one-hot.
+ */
+final class Mixup {
+    private Mixup() {}
+
+    /** What was done to one batch: the weight λ of the batch's own labels (1 = not mixed). */
+    record Mix(float lam, boolean cutmix, int y0, int y1, int x0, int x1) {
+        static final Mix NONE = new Mix(1f, false, 0, 0, 0, 0);
+    }
+
+    /** Draws this batch's mix (timm's {@code _params_per_batch}, then the box for CutMix). */
+    static Mix draw(MixConfig cfg, int h, int w, SplittableRandom r) {
+        boolean cut;
+        double lam;
+        if (cfg.mixupAlpha() > 0 && cfg.cutmixAlpha() > 0) {
+            cut = r.nextDouble() < cfg.switchProb();
+            lam = beta(cut ? cfg.cutmixAlpha() : cfg.mixupAlpha(), r);
+        } else {
+            cut = cfg.cutmixAlpha() > 0;
+            lam = beta(cut ? cfg.cutmixAlpha() : cfg.mixupAlpha(), r);
+        }
+        if (r.nextDouble() >= cfg.prob()) return Mix.NONE;
+        if (!cut) return new Mix((float) lam, false, 0, 0, 0, 0);
+        double ratio = Math.sqrt(1 - lam);
+        int ch = (int) (h * ratio), cw = (int) (w * ratio);
+        int cy = r.nextInt(h), cx = r.nextInt(w);
+        int y0 = clamp(cy - ch / 2, h), y1 = clamp(cy + ch / 2, h), x0 = clamp(cx - cw / 2, w), x1 = clamp(cx + cw / 2, w);
+        float corrected = 1f - (float) ((y1 - y0) * (x1 - x0)) / (h * w);
+        return new Mix(corrected, true, y0, y1, x0, x1);
+    }
+
+    /** Mixes {@code px} [B, C, H, W] in place with its reverse along the batch. */
+    static void apply(Mix m, float[] px, int batch, int channels, int h, int w) {
+        if (m.lam() == 1f && !m.cutmix()) return;
+        float[] rev = px.clone();
+        int per = channels * h * w;
+        for (int b = 0; b < batch; b++) {
+            int o = b * per, ro = (batch - 1 - b) * per;
+            if (!m.cutmix()) {
+                float l = m.lam(), k = 1f - l;
+                for (int i = 0; i < per; i++) px[o + i] = l * rev[o + i] + k * rev[ro + i];
+                continue;
+            }
+            for (int c = 0; c < channels; c++) {
+                for (int y = m.y0(); y < m.y1(); y++) {
+                    int row = c * h * w + y * w;
+                    System.arraycopy(rev, ro + row + m.x0(), px, o + row + m.x0(), m.x1() - m.x0());
+                }
+            }
+        }
+    }
+
+    /** λ·t(labels) + (1−λ)·t(labels reversed), t the label-smoothed one-hot over {@code k} classes. */
+    static float[] targets(int[] labels, float lam, int k, float smoothing) {
+        float[] t = SoftmaxCrossEntropy.smoothed(labels, k, smoothing);
+        if (lam == 1f) return t;
+        int n = labels.length;
+        float[] out = new float[t.length];
+        for (int b = 0; b < n; b++) {
+            int rb = n - 1 - b;
+            for (int i = 0; i < k; i++) out[b * k + i] = lam * t[b * k + i] + (1f - lam) * t[rb * k + i];
+        }
+        return out;
+    }
+
+    /** Beta(α, α) from two Gamma(α) draws. */
+    static double beta(double a, SplittableRandom r) {
+        double x = gamma(a, r), y = gamma(a, r);
+        return x + y == 0 ? 0.5 : x / (x + y);
+    }
+
+    /** Gamma(α, 1): Marsaglia and Tsang (2000), boosted by U^(1/α) for α < 1. */
+    static double gamma(double a, SplittableRandom r) {
+        if (a < 1) return gamma(a + 1, r) * Math.pow(1 - r.nextDouble(), 1 / a); // 1-U in (0, 1]
+        double d = a - 1.0 / 3, c = 1 / Math.sqrt(9 * d);
+        while (true) {
+            double x = gaussian(r), v = 1 + c * x;
+            if (v <= 0) continue;
+            v = v * v * v;
+            double u = 1 - r.nextDouble();
+            if (Math.log(u) < 0.5 * x * x + d - d * v + d * Math.log(v)) return d * v;
+        }
+    }
+
+    private static double gaussian(SplittableRandom r) { // Box–Muller: SplittableRandom has no nextGaussian on JDK 17
+        double u1 = 1 - r.nextDouble(), u2 = r.nextDouble();
+        return Math.sqrt(-2 * Math.log(u1)) * Math.cos(2 * Math.PI * u2);
+    }
+
+    private static int clamp(int v, int hi) {
+        return Math.max(0, Math.min(hi, v));
+    }
+}

@@ -1,0 +1,43 @@
+package io.vitrim.train;
+
+import org.junit.jupiter.api.Test;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+/** The background batch producer: order, and the wait it reports (the loop's data stall). */
+class BatchStreamTest {
+    static BatchStream.Batch batch(int s) {
+        return new BatchStream.Batch(new float[] {s}, new int[] {s}, null);
+    }
+
+    @Test
+    void deliversTheBatchesInOrderFromTheStartStep() throws InterruptedException {
+        try (BatchStream bs = new BatchStream(6, 2, BatchStreamTest::batch)) {
+            for (int s = 2; s < 6; s++) assertThat(bs.next().labels()).containsExactly(s);
+        }
+    }
+
+    @Test
+    void aSlowProducerShowsAsWaitAFastOneDoesNot() throws InterruptedException {
+        try (BatchStream slow = new BatchStream(4, 0, s -> {
+            sleep(50);
+            return batch(s);
+        })) {
+            for (int s = 0; s < 4; s++) slow.next();
+            assertThat(slow.waitSeconds()).as("4 batches of 50 ms each, consumed at once").isGreaterThan(0.15);
+        }
+        try (BatchStream fast = new BatchStream(3, 0, BatchStreamTest::batch)) {
+            sleep(200); // the consumer is slower: the queue is full when it asks
+            for (int s = 0; s < 3; s++) fast.next();
+            assertThat(fast.waitSeconds()).as("batches ready before they were asked for").isLessThan(0.05);
+        }
+    }
+
+    static void sleep(long ms) {
+        try {
+            Thread.sleep(ms);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+    }
+}
