@@ -66,6 +66,7 @@ public final class TrainThroughput {
                 int dp = rest.indexOf("+dp=");
                 if (dp >= 0) {
                     double p = Double.parseDouble(rest.substring(dp + 4));
+                    if (!(p >= 0 && p < 1)) throw new IllegalArgumentException("drop path must be in [0, 1), before +sam: " + s);
                     for (int i = 0; i < depth; i++) rates[i] = depth <= 1 ? p : p * i / (depth - 1); // as TrainConfig.dropPathAt
                     rest = rest.substring(0, dp);
                 }

@@ -191,6 +191,7 @@ class CliTest {
         assertBadInput(run("train", "--drop-path", "1", "--data", data, "--out", out.toString()), "drop path", "[0, 1)");
         assertBadInput(run("train", "--cutmix", "-1", "--data", data, "--out", out.toString()), "CutMix", "[0, 100]");
         assertBadInput(run("train", "--task", "segmentation", "--mixup", "0.8", "--data", data, "--out", out.toString()), "--mixup");
+        assertBadInput(run("train", "--task", "segmentation", "--cutmix", "1", "--data", data, "--out", out.toString()), "--cutmix");
         assertBadInput(run("train", "--holdout", "100", "--eval-data", data, "--data", data, "--out", out.toString()), "--holdout", "--eval-data");
         assertThat(Files.exists(out)).as("no output folder after a refused run").isFalse();
     }

@@ -34,8 +34,12 @@ final class BatchStream implements AutoCloseable {
                 for (int s = startStep; s < steps && !stop; s++) queue.put(make.apply(s));
             } catch (InterruptedException e) {
                 Thread.currentThread().interrupt();
-            } catch (RuntimeException e) {
-                queue.offer(e);
+            } catch (RuntimeException | Error e) {
+                try {
+                    queue.put(e); // put, not offer: a full queue must not swallow the failure
+                } catch (InterruptedException ie) {
+                    Thread.currentThread().interrupt();
+                }
             }
         }, "vitrim-batches");
         thread.setDaemon(true);
@@ -69,7 +73,8 @@ final class BatchStream implements AutoCloseable {
         long t0 = System.nanoTime();
         Object o = queue.take();
         waitNanos += System.nanoTime() - t0;
-        if (o instanceof RuntimeException) throw (RuntimeException) o;
+        if (o instanceof RuntimeException e) throw e;
+        if (o instanceof Error e) throw e;
         return (Batch) o;
     }
 

@@ -17,6 +17,10 @@ public record MixConfig(double mixupAlpha, double cutmixAlpha, double prob, doub
         if (!(mixupAlpha >= 0) || !(cutmixAlpha >= 0) || mixupAlpha > 100 || cutmixAlpha > 100) {
             throw new IllegalArgumentException("mixup and CutMix alphas must be in [0, 100]: " + mixupAlpha + ", " + cutmixAlpha);
         }
+        if (mixupAlpha == 0 && cutmixAlpha == 0) throw new IllegalArgumentException("mixup or CutMix needs an alpha > 0");
+        if (mixupAlpha > 0 && mixupAlpha < 0.01 || cutmixAlpha > 0 && cutmixAlpha < 0.01) {
+            throw new IllegalArgumentException("mixup and CutMix alphas below 0.01 mix almost nothing: " + mixupAlpha + ", " + cutmixAlpha);
+        }
         if (!(prob >= 0 && prob <= 1) || !(switchProb >= 0 && switchProb <= 1)) {
             throw new IllegalArgumentException("mix probabilities must be in [0, 1]: " + prob + ", " + switchProb);
         }

@@ -30,10 +30,17 @@ final class Mixup {
         }
         if (r.nextDouble() >= cfg.prob()) return Mix.NONE;
         if (!cut) return new Mix((float) lam, false, 0, 0, 0, 0);
+        return box(h, w, lam, r.nextInt(h), r.nextInt(w));
+    }
+
+    /**
+     * timm 1.0.29's {@code rand_bbox}: sides int(H·√(1−λ)) and int(W·√(1−λ)) centred at (cy, cx),
+     * [c − cut/2, c + (cut+1)/2) clipped to the image; λ corrected to the uncovered share.
+     */
+    static Mix box(int h, int w, double lam, int cy, int cx) {
         double ratio = Math.sqrt(1 - lam);
         int ch = (int) (h * ratio), cw = (int) (w * ratio);
-        int cy = r.nextInt(h), cx = r.nextInt(w);
-        int y0 = clamp(cy - ch / 2, h), y1 = clamp(cy + ch / 2, h), x0 = clamp(cx - cw / 2, w), x1 = clamp(cx + cw / 2, w);
+        int y0 = clamp(cy - ch / 2, h), y1 = clamp(cy + (ch + 1) / 2, h), x0 = clamp(cx - cw / 2, w), x1 = clamp(cx + (cw + 1) / 2, w);
         float corrected = 1f - (float) ((y1 - y0) * (x1 - x0)) / (h * w);
         return new Mix(corrected, true, y0, y1, x0, x1);
     }
@@ -72,22 +79,22 @@ final class Mixup {
         return out;
     }
 
-    /** Beta(α, α) from two Gamma(α) draws. */
+    /** Beta(α, α) from two Gamma(α) draws, X / (X + Y), in logs: for small α both draws underflow a double. */
     static double beta(double a, SplittableRandom r) {
-        double x = gamma(a, r), y = gamma(a, r);
-        return x + y == 0 ? 0.5 : x / (x + y);
+        double lx = logGamma(a, r), ly = logGamma(a, r);
+        return 1 / (1 + Math.exp(ly - lx));
     }
 
-    /** Gamma(α, 1): Marsaglia and Tsang (2000), boosted by U^(1/α) for α < 1. */
-    static double gamma(double a, SplittableRandom r) {
-        if (a < 1) return gamma(a + 1, r) * Math.pow(1 - r.nextDouble(), 1 / a); // 1-U in (0, 1]
+    /** log of a Gamma(α, 1) draw: Marsaglia and Tsang (2000), boosted by U^(1/α) for α < 1. */
+    static double logGamma(double a, SplittableRandom r) {
+        if (a < 1) return logGamma(a + 1, r) + Math.log(1 - r.nextDouble()) / a; // 1-U in (0, 1]
         double d = a - 1.0 / 3, c = 1 / Math.sqrt(9 * d);
         while (true) {
             double x = gaussian(r), v = 1 + c * x;
             if (v <= 0) continue;
             v = v * v * v;
             double u = 1 - r.nextDouble();
-            if (Math.log(u) < 0.5 * x * x + d - d * v + d * Math.log(v)) return d * v;
+            if (Math.log(u) < 0.5 * x * x + d - d * v + d * Math.log(v)) return Math.log(d * v);
         }
     }
 

@@ -167,6 +167,7 @@ public final class SegmentationTask implements TrainTask {
     /** One epoch's randomly scaled, cropped and flipped samples at {@code model}'s input size. */
     @Override
     public BatchStream batches(ViTConfig model, PreprocessConfig pre, TrainConfig cfg, int epoch) {
+        if (cfg.mix() != null) throw new VitrimException("mixup / CutMix are for classification; segmentation training has neither");
         int h = model.imgHeight(), w = model.imgWidth();
         if (batches == null) {
             PilResize.Filter f = pre.interpolation() == PreprocessConfig.Interpolation.BILINEAR ? PilResize.Filter.BILINEAR : PilResize.Filter.BICUBIC;

@@ -29,7 +29,20 @@ class BatchStreamTest {
         try (BatchStream fast = new BatchStream(3, 0, BatchStreamTest::batch)) {
             sleep(200); // the consumer is slower: the queue is full when it asks
             for (int s = 0; s < 3; s++) fast.next();
-            assertThat(fast.waitSeconds()).as("batches ready before they were asked for").isLessThan(0.05);
+            assertThat(fast.waitSeconds()).as("batches ready before they were asked for").isLessThan(0.1);
+        }
+    }
+
+    @Test
+    @org.junit.jupiter.api.Timeout(20) // the old offer() lost the failure and next() waited for ever
+    void aFailureInTheProducerReachesTheLoopEvenWithAFullQueue() throws InterruptedException {
+        try (BatchStream bs = new BatchStream(10, 0, s -> {
+            if (s == 4) throw new IllegalStateException("bad image 4");
+            return batch(s);
+        })) {
+            sleep(200); // batches 0-2 fill the queue, 3 waits, then 4 fails behind them
+            for (int s = 0; s < 4; s++) assertThat(bs.next().labels()).containsExactly(s);
+            org.assertj.core.api.Assertions.assertThatThrownBy(bs::next).hasMessage("bad image 4");
         }
     }
 

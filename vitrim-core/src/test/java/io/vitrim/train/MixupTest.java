@@ -67,22 +67,52 @@ class MixupTest {
     }
 
     @Test
-    void cutmixBoxSideIsTimmsWhenItFitsInside() {
-        // timm's rand_bbox: cut = int(H * sqrt(1 - lam)), the box [c - cut//2, c + cut//2) clipped
-        SplittableRandom r = new SplittableRandom(3);
-        int checked = 0;
-        for (int trial = 0; trial < 2000; trial++) {
-            Mixup.Mix m = Mixup.draw(new MixConfig(0, 1.0, 1, 0.5), 32, 32, r);
-            if (m.y0() > 0 && m.y1() < 32 && m.x0() > 0 && m.x1() < 32) {
-                int side = m.y1() - m.y0();
-                assertThat(side % 2).as("cy - cut/2 .. cy + cut/2 has an even length").isZero();
-                assertThat(m.x1() - m.x0()).isEqualTo(side);
-                // side = 2 * (int(32 * sqrt(1 - lam_drawn)) / 2): lam_drawn is not kept, so check the bound it implies
-                assertThat(side).isLessThanOrEqualTo(32);
-                checked++;
-            }
+    void cutmixBoxIsTimmsRandBbox() {
+        // timm 1.0.29 rand_bbox by hand: cut = int(H * sqrt(1 - lam)); [c - cut // 2, c + (cut + 1) // 2) clipped
+        // lam 0.7 on 32x32: sqrt(0.3) = 0.5477, cut = 17 -> [c - 8, c + 9)
+        assertBox(Mixup.box(32, 32, 0.7, 10, 20), 2, 19, 12, 29);
+        assertBox(Mixup.box(32, 32, 0.7, 0, 31), 0, 9, 23, 32);
+        // lam 0.75 on 8x6: sqrt(0.25) = 0.5, cut 4 x 3 -> [cy - 2, cy + 2), [cx - 1, cx + 2)
+        assertBox(Mixup.box(8, 6, 0.75, 4, 3), 2, 6, 2, 5);
+        // lam 0.999 on 32: int(32 * 0.0316) = 1 -> one pixel, [c, c + 1)
+        assertBox(Mixup.box(32, 32, 0.999, 5, 7), 5, 6, 7, 8);
+        // lam 1: nothing pasted, and lam stays 1
+        Mixup.Mix none = Mixup.box(32, 32, 1.0, 5, 7);
+        assertBox(none, 5, 5, 7, 7);
+        assertThat(none.lam()).isEqualTo(1f);
+        // lam 0: the whole image when centred
+        Mixup.Mix all = Mixup.box(32, 32, 0.0, 16, 16);
+        assertBox(all, 0, 32, 0, 32);
+        assertThat(all.lam()).isEqualTo(0f);
+        assertThat(Mixup.box(32, 32, 0.7, 10, 20).lam()).isCloseTo(1f - 17f * 17 / 1024, within(1e-6f));
+    }
+
+    static void assertBox(Mixup.Mix m, int y0, int y1, int x0, int x1) {
+        assertThat(new int[] {m.y0(), m.y1(), m.x0(), m.x1()}).containsExactly(y0, y1, x0, x1);
+    }
+
+    @Test
+    void cutmixLambdaAveragesWhatTheClippedBoxesLeave() {
+        // E[uncovered share] over Beta(1,1) lam and uniform centres on 32x32, independent of the code:
+        // the same expectation computed by brute force over a grid of lam and every centre
+        double expect = 0;
+        int n = 400;
+        for (int i = 0; i < n; i++) {
+            double lam = (i + 0.5) / n;
+            int cut = (int) (32 * Math.sqrt(1 - lam));
+            for (int c = 0; c < 32; c++)
+                for (int d = 0; d < 32; d++) {
+                    int hy = Math.min(32, c + (cut + 1) / 2) - Math.max(0, c - cut / 2);
+                    int hx = Math.min(32, d + (cut + 1) / 2) - Math.max(0, d - cut / 2);
+                    expect += 1 - hy * hx / 1024.0;
+                }
         }
-        assertThat(checked).isGreaterThan(100);
+        expect /= n * 1024.0;
+        SplittableRandom r = new SplittableRandom(4);
+        double sum = 0;
+        int draws = 40_000;
+        for (int i = 0; i < draws; i++) sum += Mixup.draw(new MixConfig(0, 1.0, 1, 0.5), 32, 32, r).lam();
+        assertThat(sum / draws).isCloseTo(expect, within(0.005));
     }
 
     @Test
@@ -103,7 +133,7 @@ class MixupTest {
 
     @Test
     void betaHasTheRightMeanAndVariance() {
-        for (double a : new double[] {0.2, 0.8, 1.0, 2.5}) {
+        for (double a : new double[] {0.01, 0.2, 0.8, 1.0, 2.5}) {
             SplittableRandom r = new SplittableRandom(42);
             int n = 40_000;
             double sum = 0, sq = 0;
@@ -119,7 +149,7 @@ class MixupTest {
         }
         SplittableRandom r = new SplittableRandom(1);
         double sum = 0;
-        for (int i = 0; i < 40_000; i++) sum += Mixup.gamma(0.5, r);
+        for (int i = 0; i < 40_000; i++) sum += Math.exp(Mixup.logGamma(0.5, r));
         assertThat(sum / 40_000).as("Gamma(0.5) mean").isCloseTo(0.5, within(0.02));
     }
 
@@ -143,5 +173,7 @@ class MixupTest {
         assertThatThrownBy(() -> MixConfig.of(-1, 0)).isInstanceOf(IllegalArgumentException.class);
         assertThatThrownBy(() -> new MixConfig(0.8, 0, 1.5, 0.5)).isInstanceOf(IllegalArgumentException.class);
         assertThatThrownBy(() -> MixConfig.of(Double.NaN, 0)).isInstanceOf(IllegalArgumentException.class);
+        assertThatThrownBy(() -> new MixConfig(0, 0, 1, 0.5)).isInstanceOf(IllegalArgumentException.class).hasMessageContaining("alpha > 0");
+        assertThatThrownBy(() -> MixConfig.of(0.001, 0)).isInstanceOf(IllegalArgumentException.class).hasMessageContaining("0.01");
     }
 }

@@ -92,6 +92,28 @@ class TrainerTest {
     }
 
     @Test
+    void theStepTrainsOnTheBatchsMixedTargets() throws IOException {
+        LabelledImages d = LabelledImages.load(dataset("mixstep", 2, 3), PRE, 2, 0, null);
+        TrainConfig cfg = config(1);
+        ClassificationTask task = new ClassificationTask(d, null);
+        try (VisionTransformer net = task.build(TINY, PRE, RandomInit.create(TINY, 1), 1, "t")) {
+            List<io.vitrim.model.Param> params = net.weights().all();
+            Tape tape = net.newTape(6);
+            float[] px = new float[6 * 3 * 16 * 16];
+            SplittableRandom r = new SplittableRandom(2);
+            for (int i = 0; i < px.length; i++) px[i] = (float) r.nextGaussian();
+            int[] labels = {0, 1, 2, 2, 0, 1};
+            TrainTask.Stepper stepper = task.stepper(net, TokenReducer.NONE, params, List.of(LossTerm.CROSS_ENTROPY), cfg);
+            double mixed = stepper.run(tape, new BatchStream.Batch(px, labels, null, new Mixup.Mix(0.3f, false, 0, 0, 0, 0))).loss();
+            double plain = stepper.run(tape, new BatchStream.Batch(px, labels, null)).loss();
+            TrainingStep direct = new TrainingStep(net, TokenReducer.NONE, params, List.of(LossTerm.CROSS_ENTROPY));
+            assertThat(mixed).isEqualTo(direct.run(tape, px, Mixup.targets(labels, 0.3f, 3, 0.1f)).loss());
+            assertThat(plain).isEqualTo(direct.run(tape, px, SoftmaxCrossEntropy.smoothed(labels, 3, 0.1f)).loss());
+            assertThat(mixed).isNotEqualTo(plain);
+        }
+    }
+
+    @Test
     void mixingChangesTheRunAndIsReproducible() throws IOException {
         LabelledImages d = LabelledImages.load(dataset("mix", 10, 2), PRE, 2, 0, null);
         Path a = tmp.resolve("mix-a"), b = tmp.resolve("mix-b"), c = tmp.resolve("mix-off");
@@ -144,6 +166,7 @@ class TrainerTest {
         })).isSameAs(kill);
         Map<String, String> meta = Trainer.storedMetadata(b);
         assertThat(meta.get("epochs_done")).isEqualTo("1");
+        assertThat(Trainer.configFrom(meta)).as("what --resume reads back").isEqualTo(config(3));
         new Trainer(TINY, PRE, config(3), d, d, b, 2).run(new Trainer.Listener() {});
         StateDict wa = ModelLoader.readTensors(a.resolve("model.safetensors"));
         StateDict wb = ModelLoader.readTensors(b.resolve("model.safetensors"));
