@@ -13,6 +13,7 @@ import io.vitrim.train.LossTerm;
 import io.vitrim.train.Sam;
 import io.vitrim.train.SamConfig;
 import io.vitrim.train.SoftmaxCrossEntropy;
+import io.vitrim.train.TrainConfig;
 import io.vitrim.train.TrainingStep;
 
 import java.util.ArrayList;
@@ -67,7 +68,7 @@ public final class TrainThroughput {
                 if (dp >= 0) {
                     double p = Double.parseDouble(rest.substring(dp + 4));
                     if (!(p >= 0 && p < 1)) throw new IllegalArgumentException("drop path must be in [0, 1), before +sam: " + s);
-                    for (int i = 0; i < depth; i++) rates[i] = depth <= 1 ? p : p * i / (depth - 1); // as TrainConfig.dropPathAt
+                    for (int i = 0; i < depth; i++) rates[i] = TrainConfig.dropPathAt(p, i, depth);
                     rest = rest.substring(0, dp);
                 }
                 dropRates.add(rates);

@@ -5,8 +5,8 @@ import java.util.SplittableRandom;
 /**
  * Mixup (Zhang et al., 2018) and CutMix (Yun et al., 2019) on a normalised batch [B, C, H, W],
  * as timm's {@code Mixup(mode='batch', correct_lam=True)}: image b is mixed with image B−1−b.
- * Mixup: x ← λ·x + (1−λ)·x_rev. CutMix: a box of side √(1−λ)·(H, W) centred uniformly (clipped
- * at the borders) is pasted from x_rev, and λ becomes the share of the image left uncovered.
+ * Mixup: x ← λ·x + (1−λ)·x_rev. CutMix: a box of sides int(√(1−λ)·H) × int(√(1−λ)·W) centred
+ * uniformly (clipped at the borders) is pasted from x_rev, and λ becomes the share of the image left uncovered.
  * The targets are λ·t(y) + (1−λ)·t(y_rev) with t the label-smoothed one-hot.
  */
 final class Mixup {
@@ -19,15 +19,8 @@ final class Mixup {
 
     /** Draws this batch's mix (timm's {@code _params_per_batch}, then the box for CutMix). */
     static Mix draw(MixConfig cfg, int h, int w, SplittableRandom r) {
-        boolean cut;
-        double lam;
-        if (cfg.mixupAlpha() > 0 && cfg.cutmixAlpha() > 0) {
-            cut = r.nextDouble() < cfg.switchProb();
-            lam = beta(cut ? cfg.cutmixAlpha() : cfg.mixupAlpha(), r);
-        } else {
-            cut = cfg.cutmixAlpha() > 0;
-            lam = beta(cut ? cfg.cutmixAlpha() : cfg.mixupAlpha(), r);
-        }
+        boolean cut = cfg.mixupAlpha() > 0 && cfg.cutmixAlpha() > 0 ? r.nextDouble() < cfg.switchProb() : cfg.cutmixAlpha() > 0;
+        double lam = beta(cut ? cfg.cutmixAlpha() : cfg.mixupAlpha(), r);
         if (r.nextDouble() >= cfg.prob()) return Mix.NONE;
         if (!cut) return new Mix((float) lam, false, 0, 0, 0, 0);
         return box(h, w, lam, r.nextInt(h), r.nextInt(w));

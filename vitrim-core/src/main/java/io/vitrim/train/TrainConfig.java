@@ -154,7 +154,12 @@ public record TrainConfig(int epochs, int batch, double lr, double minLr, double
 
     /** Stochastic-depth rate of block {@code i} of {@code depth}: timm's linspace(0, rate, depth). */
     public double dropPathAt(int i, int depth) {
-        return depth <= 1 ? dropPath : dropPath * i / (depth - 1);
+        return dropPathAt(dropPath, i, depth);
+    }
+
+    /** Block {@code i}'s rate when the last of {@code depth} blocks drops at {@code rate}. */
+    public static double dropPathAt(double rate, int i, int depth) {
+        return depth <= 1 ? rate : rate * i / (depth - 1);
     }
 
     /** Linear warm-up then cosine decay, per step. */
