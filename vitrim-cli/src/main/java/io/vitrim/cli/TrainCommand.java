@@ -39,7 +39,7 @@ import java.util.concurrent.Callable;
             "      --data train.zip --epochs 2 --lr 1e-4 --warmup 0.1 --out /tmp/sam-ft",
             "  vitrim train --data train.zip --holdout 5000 --img-size 32 --patch-size 4 \\",
             "      --depth 9 --mlp-ratio 2 --randaugment 2,9 --mixup 0.8 --cutmix 1.0 \\",
-            "      --drop-path 0.1 --epochs 100 --out ~/runs/cifar",
+            "      --random-erase 0.25 --drop-path 0.1 --epochs 100 --out ~/runs/cifar",
             "  vitrim train --init models/cifar10-vit --trainable 'head.*' --data train.zip \\",
             "      --epochs 2 --out /tmp/head-only",
             "  vitrim train --data photos/ --limit 500 --epochs 2 --img-size 64 \\",
@@ -173,6 +173,10 @@ final class TrainCommand implements Callable<Integer> {
             description = "CutMix: a box from the reversed batch, area ~ Beta(ALPHA, ALPHA); with --mixup, one of the two per batch, 50/50 (DeiT: 1.0; default: off).")
     double cutmix;
 
+    @Option(names = "--random-erase", paramLabel = "P", defaultValue = "0",
+            description = "Random erasing: with probability P a box of 2-33 %% of the image becomes normal noise, as timm's RandomErasing (DeiT: 0.25; default: off).")
+    double randomErase;
+
     @Option(names = "--holdout", paramLabel = "N", defaultValue = "0",
             description = "Hold out N training images (seeded) as the validation set evaluated every epoch, instead of --eval-data.")
     int holdout;
@@ -248,14 +252,14 @@ final class TrainCommand implements Callable<Integer> {
             case "auto" -> SegmentationTraining.looksLikeSegmentation(data);
             default -> throw new VitrimException("--task expects classification, segmentation or auto, got '" + task + "'");
         };
-        if (segmentation && (holdout > 0 || ra[0] > 0 || mixup != 0 || cutmix != 0)) {
-            throw new VitrimException("segmentation training takes its validation set from --eval-data (no --holdout) and has no --randaugment, --mixup or --cutmix");
+        if (segmentation && (holdout > 0 || ra[0] > 0 || mixup != 0 || cutmix != 0 || randomErase != 0)) {
+            throw new VitrimException("segmentation training takes its validation set from --eval-data (no --holdout) and has no --randaugment, --mixup, --cutmix or --random-erase");
         }
         TrainingData.checkChoice(holdout, evalData);
         try {
             cfg = new TrainConfig(epochs, batch, lr, minLr, warmup, weightDecay, clip, labelSmoothing, cropPad, !noFlip, seed, sinCosPos,
                     reduce, init == null ? null : init.toString(), groups, dropPath, ra[0], ra[1], holdout, samConfig())
-                    .withMix(MixConfig.of(mixup, cutmix));
+                    .withMix(MixConfig.of(mixup, cutmix)).withErase(randomErase);
         } catch (IllegalArgumentException e) {
             throw new VitrimException("invalid training options: " + e.getMessage());
         }

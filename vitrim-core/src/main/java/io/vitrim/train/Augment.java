@@ -7,7 +7,7 @@ import java.util.SplittableRandom;
 /**
  * Training-time augmentation on the decoded 8-bit images: random crop with zero padding
  * ({@code torchvision RandomCrop(size, padding)}), horizontal flip, optionally
- * {@link RandAugment}, then normalisation.
+ * {@link RandAugment}, then normalisation and optionally {@link RandomErasing}.
  * Each sample's randomness comes from (seed, epoch, index) only, so a run is reproducible and
  * independent of thread timing.
  */
@@ -24,10 +24,11 @@ final class Augment {
     /**
      * Writes augmented, normalised image {@code i} into {@code dst[off..]} as [3, H, W]: random
      * crop with zero padding, horizontal flip, then {@code randOps} RandAugment operations at
-     * magnitude {@code randMagnitude} (torchvision's order: crop, flip, RandAugment, normalise).
+     * magnitude {@code randMagnitude}, normalisation, then random erasing with probability
+     * {@code erase} (timm's order: crop, flip, RandAugment, normalise, erase).
      */
     static void sample(LabelledImages data, int i, long seed, int epoch, int pad, boolean flip, int randOps, int randMagnitude,
-                       float[] mean, float[] std, float[] dst, int off) {
+                       double erase, float[] mean, float[] std, float[] dst, int off) {
         SplittableRandom rnd = new SplittableRandom(mix(mix(seed, epoch + 1), i));
         int h = data.height(), w = data.width(), hw = h * w;
         int dy = pad > 0 ? rnd.nextInt(2 * pad + 1) - pad : 0;
@@ -49,6 +50,7 @@ final class Augment {
         for (int o = 0; o < hw; o++) {
             for (int c = 0; c < 3; c++) dst[off + c * hw + o] = ((img[o * 3 + c] & 0xff) / 255f - mean[c]) / std[c];
         }
+        RandomErasing.apply(dst, off, 3, h, w, erase, rnd);
     }
 
     /** The epoch's sample order: a seeded Fisher–Yates shuffle. */

@@ -46,7 +46,7 @@ final class BatchStream implements AutoCloseable {
         thread.start();
     }
 
-    /** A labelled set's augmented batches of one epoch (crop, flip, RandAugment, mixup/CutMix as {@code cfg} says). */
+    /** A labelled set's augmented batches of one epoch (crop, flip, RandAugment, random erasing, mixup/CutMix as {@code cfg} says). */
     BatchStream(LabelledImages data, TrainConfig cfg, int epoch, int startStep, float[] mean, float[] std) {
         this(data.size() / cfg.batch(), startStep, classification(data, cfg, epoch, mean, std));
     }
@@ -59,7 +59,8 @@ final class BatchStream implements AutoCloseable {
             int[] labels = new int[b];
             for (int k = 0; k < b; k++) {
                 int idx = order[s * b + k];
-                Augment.sample(data, idx, cfg.seed(), epoch, cfg.cropPad(), cfg.flip(), cfg.randOps(), cfg.randMagnitude(), mean, std, px, k * per);
+                Augment.sample(data, idx, cfg.seed(), epoch, cfg.cropPad(), cfg.flip(), cfg.randOps(), cfg.randMagnitude(), cfg.erase(),
+                        mean, std, px, k * per);
                 labels[k] = data.label(idx);
             }
             if (cfg.mix() == null) return new Batch(px, labels, null);

@@ -168,6 +168,7 @@ public final class SegmentationTask implements TrainTask {
     @Override
     public BatchStream batches(ViTConfig model, PreprocessConfig pre, TrainConfig cfg, int epoch) {
         if (cfg.mix() != null) throw new VitrimException("mixup / CutMix are for classification; segmentation training has neither");
+        if (cfg.erase() > 0) throw new VitrimException("random erasing is for classification; segmentation training has none");
         int h = model.imgHeight(), w = model.imgWidth();
         if (batches == null) {
             PilResize.Filter f = pre.interpolation() == PreprocessConfig.Interpolation.BILINEAR ? PilResize.Filter.BILINEAR : PilResize.Filter.BICUBIC;

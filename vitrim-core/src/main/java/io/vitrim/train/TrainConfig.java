@@ -30,18 +30,30 @@ import java.util.Map;
  * @param holdout        training images held out as the validation split (0: none)
  * @param sam            sharpness-aware minimisation around AdamW (null: plain AdamW)
  * @param mix            mixup / CutMix on the training batches (null: off; classification only)
+ * @param erase          random-erasing probability per image (0: off; classification only)
  */
 public record TrainConfig(int epochs, int batch, double lr, double minLr, double warmupEpochs, double weightDecay,
                           double clipNorm, double labelSmoothing, int cropPad, boolean flip, long seed, boolean sinCosPos,
                           String reduce, String init, ParamGroups groups,
-                          double dropPath, int randOps, int randMagnitude, int holdout, SamConfig sam, MixConfig mix) {
+                          double dropPath, int randOps, int randMagnitude, int holdout, SamConfig sam, MixConfig mix,
+                          double erase) {
 
     public TrainConfig {
+        if (!(erase >= 0 && erase <= 1)) throw new IllegalArgumentException("random-erasing probability must be in [0, 1]: " + erase);
         if (dropPath < 0 || dropPath >= 1) throw new IllegalArgumentException("drop path rate must be in [0, 1): " + dropPath);
         if (randOps < 0 || randOps > 8 || randMagnitude < 0 || randMagnitude > RandAugment.BINS - 1) {
             throw new IllegalArgumentException("RandAugment needs 0-8 operations and magnitude 0-" + (RandAugment.BINS - 1));
         }
         if (holdout < 0) throw new IllegalArgumentException("holdout must be >= 0: " + holdout);
+    }
+
+    /** No random erasing. */
+    public TrainConfig(int epochs, int batch, double lr, double minLr, double warmupEpochs, double weightDecay,
+                       double clipNorm, double labelSmoothing, int cropPad, boolean flip, long seed, boolean sinCosPos,
+                       String reduce, String init, ParamGroups groups, double dropPath, int randOps, int randMagnitude, int holdout,
+                       SamConfig sam, MixConfig mix) {
+        this(epochs, batch, lr, minLr, warmupEpochs, weightDecay, clipNorm, labelSmoothing, cropPad, flip, seed, sinCosPos,
+                reduce, init, groups, dropPath, randOps, randMagnitude, holdout, sam, mix, 0);
     }
 
     /** No mixup / CutMix. */
@@ -64,13 +76,19 @@ public record TrainConfig(int epochs, int batch, double lr, double minLr, double
     /** The same run with SAM around AdamW ({@code null}: plain AdamW). */
     public TrainConfig withSam(SamConfig s) {
         return new TrainConfig(epochs, batch, lr, minLr, warmupEpochs, weightDecay, clipNorm, labelSmoothing, cropPad, flip, seed, sinCosPos,
-                reduce, init, groups, dropPath, randOps, randMagnitude, holdout, s, mix);
+                reduce, init, groups, dropPath, randOps, randMagnitude, holdout, s, mix, erase);
     }
 
     /** The same run with mixup / CutMix ({@code null}: off). */
     public TrainConfig withMix(MixConfig m) {
         return new TrainConfig(epochs, batch, lr, minLr, warmupEpochs, weightDecay, clipNorm, labelSmoothing, cropPad, flip, seed, sinCosPos,
-                reduce, init, groups, dropPath, randOps, randMagnitude, holdout, sam, m);
+                reduce, init, groups, dropPath, randOps, randMagnitude, holdout, sam, m, erase);
+    }
+
+    /** The same run with random erasing at probability {@code p} (0: off). */
+    public TrainConfig withErase(double p) {
+        return new TrainConfig(epochs, batch, lr, minLr, warmupEpochs, weightDecay, clipNorm, labelSmoothing, cropPad, flip, seed, sinCosPos,
+                reduce, init, groups, dropPath, randOps, randMagnitude, holdout, sam, mix, p);
     }
 
     /** From scratch, every parameter trained, no token reduction. */
@@ -116,6 +134,7 @@ public record TrainConfig(int epochs, int batch, double lr, double minLr, double
             m.put("mix_prob", mix.prob());
             m.put("mix_switch_prob", mix.switchProb());
         }
+        if (erase > 0) m.put("random_erase", erase);
         return m;
     }
 
@@ -126,7 +145,7 @@ public record TrainConfig(int epochs, int batch, double lr, double minLr, double
                 o.str("reduce", "none"), o.str("init", null),
                 new ParamGroups(strings(o, "trainable"), strings(o, "lr_groups"), o.number("layer_decay", 1.0)),
                 o.number("drop_path", 0), o.intValue("randaugment_ops", 0), o.intValue("randaugment_magnitude", 0),
-                o.intValue("holdout", 0), sam(o), mix(o));
+                o.intValue("holdout", 0), sam(o), mix(o), o.number("random_erase", 0)); // older checkpoints: no erasing
     }
 
     /** Checkpoints written before mixup existed have no alphas: off. */

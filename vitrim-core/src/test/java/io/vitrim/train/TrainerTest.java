@@ -85,10 +85,10 @@ class TrainerTest {
         }
     }
 
-    /** With drop path, RandAugment, mixup and CutMix, so resuming must repeat their draws too. */
+    /** With drop path, RandAugment, random erasing, mixup and CutMix, so resuming must repeat their draws too. */
     TrainConfig config(int epochs) {
         return new TrainConfig(epochs, 8, 2e-3, 1e-4, 1, 0.05, 1.0, 0.1, 2, true, 7, true, "none", null, ParamGroups.ALL,
-                0.2, 2, 9, 0).withMix(MixConfig.of(0.8, 1.0));
+                0.2, 2, 9, 0).withMix(MixConfig.of(0.8, 1.0)).withErase(0.25);
     }
 
     @Test
@@ -116,15 +116,18 @@ class TrainerTest {
     @Test
     void mixingChangesTheRunAndIsReproducible() throws IOException {
         LabelledImages d = LabelledImages.load(dataset("mix", 10, 2), PRE, 2, 0, null);
-        Path a = tmp.resolve("mix-a"), b = tmp.resolve("mix-b"), c = tmp.resolve("mix-off");
+        Path a = tmp.resolve("mix-a"), b = tmp.resolve("mix-b"), c = tmp.resolve("mix-off"), e = tmp.resolve("erase-off");
         new Trainer(TINY, PRE, config(1), d, d, a, 2).run(new Trainer.Listener() {});
         new Trainer(TINY, PRE, config(1), d, d, b, 1).run(new Trainer.Listener() {});
         new Trainer(TINY, PRE, config(1).withMix(null), d, d, c, 2).run(new Trainer.Listener() {});
+        new Trainer(TINY, PRE, config(1).withErase(0), d, d, e, 2).run(new Trainer.Listener() {});
         StateDict wa = ModelLoader.readTensors(a.resolve("model.safetensors"));
         StateDict wb = ModelLoader.readTensors(b.resolve("model.safetensors"));
         StateDict wc = ModelLoader.readTensors(c.resolve("model.safetensors"));
+        StateDict we = ModelLoader.readTensors(e.resolve("model.safetensors"));
         for (String k : wa.tensors().keySet()) assertThat(wb.get(k).data()).as(k).containsExactly(wa.get(k).data());
         assertThat(wc.get("head.weight").data()).isNotEqualTo(wa.get("head.weight").data());
+        assertThat(we.get("head.weight").data()).as("random erasing changes the run").isNotEqualTo(wa.get("head.weight").data());
     }
 
     @Test
