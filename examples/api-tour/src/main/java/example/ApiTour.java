@@ -30,11 +30,11 @@ import java.util.stream.Stream;
  * The vitrim Java API in six steps, each printed: load a model, classify one image with and
  * without token merging, classify a batch, embed, measure the speed-up, and segment.
  *
- * <pre>java --add-modules jdk.incubator.vector -cp ... example.ApiTour models/cifar10-vit samples</pre>
+ * <pre>java --add-modules jdk.incubator.vector -cp ... example.ApiTour models/cifar10-vit9-c2 samples</pre>
  */
 public final class ApiTour {
     public static void main(String[] args) throws IOException {
-        Path model = Path.of(args.length > 0 ? args[0] : "models/cifar10-vit");
+        Path model = Path.of(args.length > 0 ? args[0] : "models/cifar10-vit9-c2");
         Path images = Path.of(args.length > 1 ? args[1] : "samples");
         run(model, images, System.out);
     }

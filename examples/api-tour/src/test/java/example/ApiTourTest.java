@@ -16,7 +16,7 @@ class ApiTourTest {
     void runsAllFiveSteps() throws Exception {
         Path root = Path.of("../..").toAbsolutePath().normalize();
         ByteArrayOutputStream buf = new ByteArrayOutputStream();
-        ApiTour.run(root.resolve("models/cifar10-vit"), root.resolve("samples"), new PrintStream(buf, true, StandardCharsets.UTF_8));
+        ApiTour.run(root.resolve("models/cifar10-vit9-c2"), root.resolve("samples"), new PrintStream(buf, true, StandardCharsets.UTF_8));
         String[] lines = buf.toString(StandardCharsets.UTF_8).split("\n");
         assertEquals(6, lines.length, String.join("\n", lines));
         for (int i = 0; i < 6; i++) assertTrue(lines[i].startsWith((i + 1) + ". "), lines[i]);

@@ -58,7 +58,7 @@ public final class SparkMain {
 
         @Option(names = {"-m", "--model"}, paramLabel = "DIR|FILE",
                 description = "Model folder or .safetensors file, at a path every executor can read "
-                        + "(default: the repository's models/cifar10-vit).")
+                        + "(default: the repository's models/cifar10-vit9-c2).")
         String model;
 
         @Option(names = "--arch", paramLabel = "NAME", description = "timm architecture of a bare .safetensors --model.")
@@ -168,7 +168,7 @@ public final class SparkMain {
         private void validateOnDriver(JobSpec job, boolean local) {
             Path p = Path.of(job.model());
             if (!Files.exists(p)) {
-                if (model == null) throw new VitrimException("no model: pass --model DIR|FILE (the embedded models/cifar10-vit is missing)");
+                if (model == null) throw new VitrimException("no model: pass --model DIR|FILE (the embedded models/cifar10-vit9-c2 is missing)");
                 if (local) throw VitrimException.of(job.model(), "no such file or folder");
                 return;
             }
@@ -262,7 +262,7 @@ public final class SparkMain {
     /** The repository's embedded model, when the launcher says where the repository is. */
     static String embedded() {
         String home = System.getProperty("vitrim.home");
-        return Path.of(home == null ? "." : home, "models", "cifar10-vit").toString();
+        return Path.of(home == null ? "." : home, "models", "cifar10-vit9-c2").toString();
     }
 
     static final class Version implements CommandLine.IVersionProvider {

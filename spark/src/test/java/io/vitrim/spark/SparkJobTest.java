@@ -30,7 +30,7 @@ import static org.assertj.core.api.Assertions.within;
 /** The Spark job in local[2] mode against {@code vitrim classify} / {@code vitrim embed} on the same images. */
 class SparkJobTest {
     static final Path ROOT = Path.of("..").toAbsolutePath().normalize();
-    static final Path MODEL = ROOT.resolve("models/cifar10-vit");
+    static final Path MODEL = ROOT.resolve("models/cifar10-vit9-c2");
     static final Path SAMPLES = ROOT.resolve("samples");
 
     @TempDir

@@ -12,7 +12,7 @@ import java.nio.file.Path;
 /** How a command gets its model: a checkpoint, or an architecture with seeded random weights. */
 final class ModelOptions {
     @Option(names = {"-m", "--model"}, paramLabel = "DIR|FILE",
-            description = "Model folder (timm or Hugging Face layout) or .safetensors file (needs --arch). Default: the embedded models/cifar10-vit, unless --arch is given.")
+            description = "Model folder (timm or Hugging Face layout) or .safetensors file (needs --arch). Default: the embedded models/cifar10-vit9-c2, unless --arch is given.")
     Path model;
 
     @Option(names = "--arch", paramLabel = "NAME",
@@ -27,10 +27,10 @@ final class ModelOptions {
             description = "Seed of the random weights used with --arch alone (default: ${DEFAULT-VALUE}).")
     long seed;
 
-    /** The model folder shipped in the repository ({@code models/cifar10-vit}), if present. */
+    /** The model folder shipped in the repository ({@code models/cifar10-vit9-c2}), if present. */
     static Path embedded() {
         String home = System.getProperty("vitrim.home");
-        Path p = Path.of(home == null ? "." : home, "models", "cifar10-vit");
+        Path p = Path.of(home == null ? "." : home, "models", "cifar10-vit9-c2");
         return java.nio.file.Files.isDirectory(p) ? p : null;
     }
 
@@ -50,7 +50,7 @@ final class ModelOptions {
             if (!model.isAbsolute() && !model.normalize().startsWith("..")) return model.normalize().toString();
             return abs.getFileName() == null ? abs.toString() : abs.getFileName().toString();
         }
-        if (arch == null) return "models/cifar10-vit (embedded)";
+        if (arch == null) return "models/cifar10-vit9-c2 (embedded)";
         return arch + " (random weights, seed " + seed + ")";
     }
 
@@ -108,7 +108,7 @@ final class ModelOptions {
             return ck.build(threads);
         }
         String a = arch != null ? arch : defaultArch;
-        if (a == null) throw new VitrimException("no model: pass --model DIR|FILE (the embedded models/cifar10-vit is missing), or --arch NAME for random weights");
+        if (a == null) throw new VitrimException("no model: pass --model DIR|FILE (the embedded models/cifar10-vit9-c2 is missing), or --arch NAME for random weights");
         arch = a;
         Architectures.Arch spec = Architectures.get(a);
         io.vitrim.config.ViTConfig c = spec.config();

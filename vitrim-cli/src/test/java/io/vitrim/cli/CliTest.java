@@ -323,7 +323,7 @@ class CliTest {
         assertThat(v.out()).containsPattern("vitrim \\S+ \\(commit [0-9a-f]{7}");
         for (String cmd : new String[] {"classify", "bench", "info", "eval", "visualize", "pareto"}) {
             assertThat(run(cmd, "--help").out().replaceAll("\\s+", " ")).as(cmd)
-                    .contains("Default: the embedded models/cifar10-vit, unless --arch is given");
+                    .contains("Default: the embedded models/cifar10-vit9-c2, unless --arch is given");
         }
     }
 }

@@ -17,7 +17,9 @@ import static org.assertj.core.api.Assertions.assertThat;
  * minus a margin for the subset, and ToMe must cost little. Skips loudly without the data.
  */
 class EmbeddedModelTest {
-    static final Path MODEL = Path.of("../models/cifar10-vit");
+    static final Path MODEL = Path.of("../models/cifar10-vit9-c2");
+    /** The first embedded model (4 blocks): the fine-tuning tests' rate limits are for its depth. */
+    static final Path FOUR_BLOCK = Path.of("../models/cifar10-vit");
     static final Path TEST = Path.of("../../shared/data/cifar10/test.zip");
 
     @Test
@@ -36,7 +38,7 @@ class EmbeddedModelTest {
     }
 
     /** The full-test-set accuracy in docs/training.md minus 3 points of subset noise. */
-    static final double MIN_TOP1 = 0.72;
+    static final double MIN_TOP1 = 0.78; // 81.92 %
 
     static double top1(Map<?, ?> m) {
         return ((Number) m.get("top1")).doubleValue();

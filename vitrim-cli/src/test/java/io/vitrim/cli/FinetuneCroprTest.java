@@ -17,7 +17,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 /** {@code vitrim finetune --method cropr}: a model folder that eval runs with {@code --reduce cropr}, resume, bad input. */
 class FinetuneCroprTest {
-    static final Path MODEL = EmbeddedModelTest.MODEL, TEST = EmbeddedModelTest.TEST;
+    static final Path MODEL = EmbeddedModelTest.FOUR_BLOCK, TEST = EmbeddedModelTest.TEST;
 
     @TempDir
     Path tmp;

@@ -18,7 +18,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 /** {@code vitrim finetune --method ltmp} and threshold side files ({@code ltmp:file=}). */
 class FinetuneLtmpTest {
-    static final Path MODEL = EmbeddedModelTest.MODEL, TEST = EmbeddedModelTest.TEST;
+    static final Path MODEL = EmbeddedModelTest.FOUR_BLOCK, TEST = EmbeddedModelTest.TEST;
 
     @TempDir
     Path tmp;

@@ -136,6 +136,18 @@ class ParetoAndVisualizeTest {
         CliTest.Run again = CliTest.run("pareto", "--model", model.toString(), "--data", data.toString(), "--out", out.toString(),
                 "--warmup", "0", "--rounds", "1", "--batch", "8", "--threads", "2");
         assertThat(again.out()).contains("0 measured now");
+        // --retime times every cached point again and keeps its accuracy
+        long lines = Files.readAllLines(out.resolve("points.jsonl")).size();
+        CliTest.Run retimed = CliTest.run("pareto", "--model", model.toString(), "--data", data.toString(), "--out", out.toString(),
+                "--warmup", "0", "--rounds", "1", "--batch", "8", "--threads", "2", "--retime");
+        assertThat(retimed.code()).as(retimed.err()).isZero();
+        assertThat(retimed.out()).contains("0 measured now, " + pts.size() + " cached ones timed again");
+        assertThat(Files.readAllLines(out.resolve("points.jsonl"))).hasSize((int) lines + pts.size());
+        List<?> after = (List<?>) Json.parseObject(Files.readString(out.resolve("results.json"))).get("points");
+        for (int i = 0; i < pts.size(); i++) {
+            assertThat(((Map<?, ?>) after.get(i)).get("spec")).isEqualTo(((Map<?, ?>) pts.get(i)).get("spec"));
+            assertThat(((Map<?, ?>) after.get(i)).get("top1")).isEqualTo(((Map<?, ?>) pts.get(i)).get("top1"));
+        }
         // new weights at the same path (a retrained model) are measured afresh, not read from the cache
         ViTConfig cfg;
         try (VisionTransformer m = ModelLoader.load(model, null, 1)) {
