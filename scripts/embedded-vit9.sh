@@ -1,18 +1,19 @@
 #!/usr/bin/env bash
 # The learned points of the Pareto report on the 9-block model (issues 16 and 18): LTMP thresholds
 # for five MAC targets and Token Cropr at three rates with and without LLF, plus the dense
-# fine-tuning control, each from models/cifar10-vit9 on 45,000 training images (5,000 held out,
+# fine-tuning control, each from the embedded models/cifar10-vit9-c2 on 45,000 training images (5,000 held out,
 # seeded: choices are made there), then the full pareto sweep on the 10,000 test images with those
 # points. Every run is resumable: rerun the script after an interruption and finished runs are
 # skipped, an unfinished one continues from its checkpoint. About 2 hours on the 2-core machine;
-# run it alone (nohup scripts/embedded-vit9.sh > ~/runs/vit9.log 2>&1 &).
+# run it alone (nohup scripts/embedded-vit9.sh > ~/runs/vit9.log 2>&1 &). RETIME=1 times every
+# point of the sweep again (accuracy from the cache), e.g. after it ran on a busy machine.
 #
 # Rates: 64 patches, 9 blocks. Without LLF a module after blocks 0-7 (R <= 7); with LLF after 0-6
 # and the last block on every token (R <= 8). R = 3/5/7 and 4/6/8 give about 1.25/1.45/1.8 and
 # 1.25/1.45/1.65 fewer MACs.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-MODEL=${MODEL:-models/cifar10-vit9}
+MODEL=${MODEL:-models/cifar10-vit9-c2}
 DATA=../shared/data/cifar10
 RUNS=${RUNS:-$HOME/runs/vit9}
 OUT=${OUT:-docs/results}
@@ -53,4 +54,5 @@ for d in cropr-3 cropr-5 cropr-7 cropr-4-llf cropr-6-llf cropr-8-llf; do
   points+=(--point "cropr@$RUNS/$d" --point "cropr:scorer=random@$RUNS/$d")
 done
 points+=(--point "none@$RUNS/dense-ft")
+[ "${RETIME:-0}" = 1 ] && points+=(--retime)
 ./vitrim pareto --model "$MODEL" --data "$DATA/test.zip" "${points[@]}" --out "$OUT"

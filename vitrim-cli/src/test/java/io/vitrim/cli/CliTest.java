@@ -192,6 +192,9 @@ class CliTest {
         assertBadInput(run("train", "--cutmix", "-1", "--data", data, "--out", out.toString()), "CutMix", "[0, 100]");
         assertBadInput(run("train", "--task", "segmentation", "--mixup", "0.8", "--data", data, "--out", out.toString()), "--mixup");
         assertBadInput(run("train", "--task", "segmentation", "--cutmix", "1", "--data", data, "--out", out.toString()), "--cutmix");
+        assertBadInput(run("train", "--random-erase", "1.5", "--data", data, "--out", out.toString()), "random-erasing", "[0, 1]");
+        assertBadInput(run("train", "--random-erase", "NaN", "--data", data, "--out", out.toString()), "random-erasing");
+        assertBadInput(run("train", "--task", "segmentation", "--random-erase", "0.25", "--data", data, "--out", out.toString()), "--random-erase");
         assertBadInput(run("train", "--holdout", "100", "--eval-data", data, "--data", data, "--out", out.toString()), "--holdout", "--eval-data");
         assertThat(Files.exists(out)).as("no output folder after a refused run").isFalse();
     }
