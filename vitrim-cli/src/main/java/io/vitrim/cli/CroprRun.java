@@ -12,6 +12,7 @@ import io.vitrim.reduce.Dense;
 import io.vitrim.reduce.Methods;
 import io.vitrim.train.CroprFinetune;
 import io.vitrim.train.LossTerm;
+import io.vitrim.train.MixConfig;
 import io.vitrim.train.ParamGroups;
 import io.vitrim.train.SegmentationTask;
 import io.vitrim.train.TrainConfig;
@@ -56,6 +57,7 @@ final class CroprRun {
             sd = m.stateDict();
         }
         checkOptions(o, seg);
+        int[] ra = TrainCommand.parseRandAugment(o.randAugment);
         int[] aux = seg == null ? new int[2] : auxGrid(o.auxGrid, model, sd);
         double layerDecay = o.layerDecay != null ? o.layerDecay : seg != null ? 0.9 : 0.75;
         CroprFinetune method;
@@ -63,7 +65,8 @@ final class CroprRun {
         try {
             method = new CroprFinetune(o.rate, o.llf, o.curriculum, o.epochs, aux[0], aux[1]);
             cfg = new TrainConfig(o.epochs, o.batch, o.lr, o.minLr, o.warmup, o.weightDecay, 1.0, 0.1, 4, true, o.trainSeed, false,
-                    method.evalSpec(), o.model.describe(), new ParamGroups(List.of(), groups(o), layerDecay), o.dropPath, 0, 0, o.holdout);
+                    method.evalSpec(), o.model.describe(), new ParamGroups(List.of(), groups(o), layerDecay), o.dropPath, ra[0], ra[1], o.holdout)
+                    .withMix(MixConfig.of(o.mixup, o.cutmix)).withErase(o.randomErase);
         } catch (IllegalArgumentException e) {
             throw new VitrimException("invalid options: " + e.getMessage());
         }
@@ -76,7 +79,9 @@ final class CroprRun {
                 : CroprFinetune.addMissingModules(sd, model, o.llf, method.queries(), seg.numClasses(), true, o.trainSeed);
         String header = String.format(Locale.ROOT, "cropr for %s: rate %d, llf %s%s, %d module(s) (%d new)%s, lr %.2g, layer decay %.2f",
                 o.model.describe(), o.rate, o.llf, o.curriculum ? ", curriculum" : "", io.vitrim.reduce.Cropr.modules(model.depth(), o.llf), added,
-                seg == null ? "" : ", " + method.queries() + " queries per module (auxiliary grid " + aux[0] + "x" + aux[1] + ")", o.lr, layerDecay);
+                seg == null ? "" : ", " + method.queries() + " queries per module (auxiliary grid " + aux[0] + "x" + aux[1] + ")", o.lr, layerDecay)
+                + (ra[0] > 0 ? ", RandAugment " + ra[0] + "," + ra[1] : "") + (cfg.mix() != null ? ", mixup " + o.mixup + " / CutMix " + o.cutmix : "")
+                + (cfg.erase() > 0 ? ", random erasing " + cfg.erase() : "");
         if (seg != null) {
             err.println(header);
             double[] sc = SegmentationTraining.scaleRange(o.scale == null ? "0.5,2.0" : o.scale);
@@ -105,6 +110,10 @@ final class CroprRun {
         }
         if (seg != null && o.holdout > 0) {
             throw new VitrimException("segmentation takes its evaluation set from --eval-data (no --holdout)");
+        }
+        if (seg != null && (o.randAugment != null || o.mixup != 0 || o.cutmix != 0 || o.randomErase != 0)) {
+            throw new VitrimException("--randaugment, --mixup, --cutmix and --random-erase apply to a classifier; " + o.model.describe()
+                    + " is a segmentation model");
         }
     }
 

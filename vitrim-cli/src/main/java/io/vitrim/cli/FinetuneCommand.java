@@ -41,10 +41,12 @@ import java.util.concurrent.Callable;
             "  vitrim eval --data test.zip --reduce ltmp:file=ltmp-075/thresholds.safetensors",
             "  vitrim finetune --method ltmp --model deit-s --data train.zip --holdout 1000 \\",
             "      --target 0.5 --tau 0.1 --out ltmp-050",
-            "  vitrim finetune --method cropr --rate 12 --data train.zip --holdout 5000 \\",
-            "      --out cropr-12",
-            "  vitrim eval --model cropr-12 --data test.zip --reduce cropr",
-            "  vitrim finetune --method cropr --resume --out cropr-12",
+            "  vitrim finetune --method cropr --rate 5 --data train.zip --holdout 5000 \\",
+            "      --out cropr-5",
+            "  vitrim eval --model cropr-5 --data test.zip --reduce cropr",
+            "  vitrim finetune --method cropr --resume --out cropr-5",
+            "  vitrim finetune --method cropr --rate 5 --randaugment 2,9 --data train.zip \\",
+            "      --holdout 5000 --out cropr-5-ra",
             "  vitrim finetune --method cropr --model models/camvid-vit9 --rate 104 \\",
             "      --llf --curriculum --data camvid/train.zip --eval-data camvid/val.zip \\",
             "      --epochs 16 --batch 16 --out camvid-cropr",
@@ -121,6 +123,19 @@ final class FinetuneCommand implements Callable<Integer> {
     @Option(names = "--drop-path", paramLabel = "P", defaultValue = "0", description = "cropr: stochastic depth, linear to P (none on the last block) (default: ${DEFAULT-VALUE}).")
     double dropPath;
 
+    @Option(names = "--randaugment", paramLabel = "N,M",
+            description = "cropr on a classifier: RandAugment as train's, N operations at magnitude M of 0-30 (e.g. 2,9; default: off).")
+    String randAugment;
+
+    @Option(names = "--mixup", paramLabel = "ALPHA", defaultValue = "0", description = "cropr on a classifier: mixup as train's (default: off).")
+    double mixup;
+
+    @Option(names = "--cutmix", paramLabel = "ALPHA", defaultValue = "0", description = "cropr on a classifier: CutMix as train's (default: off).")
+    double cutmix;
+
+    @Option(names = "--random-erase", paramLabel = "P", defaultValue = "0", description = "cropr on a classifier: random erasing as train's (default: off).")
+    double randomErase;
+
     @Option(names = "--resume", description = "cropr: continue the run whose checkpoint is in --out (same settings).")
     boolean resume;
 
@@ -162,8 +177,10 @@ final class FinetuneCommand implements Callable<Integer> {
         if (data == null) throw new VitrimException("--data is required (a zip or folder of <class>/<image>)");
         if (method.equals("cropr")) return CroprRun.start(this, err);
         if (!method.equals("ltmp")) throw new VitrimException("--method " + method + ": not a learned method; valid: ltmp, cropr");
-        if (rate != null || llf || curriculum || auxGrid != null || scale != null || classWeights != null) {
-            throw new VitrimException("--rate, --llf, --curriculum, --aux-grid, --scale and --class-weights are cropr options; this is --method ltmp");
+        if (rate != null || llf || curriculum || auxGrid != null || scale != null || classWeights != null || randAugment != null || mixup != 0
+                || cutmix != 0 || randomErase != 0) {
+            throw new VitrimException("--rate, --llf, --curriculum, --aux-grid, --scale, --class-weights, --randaugment, --mixup, --cutmix and "
+                    + "--random-erase are cropr options; this is --method ltmp");
         }
         TrainingData.checkChoice(holdout, evalData);
         if (holdout < 0 || limit < 0) throw new VitrimException("--holdout and --limit must be >= 0");

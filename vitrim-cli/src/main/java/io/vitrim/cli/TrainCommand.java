@@ -378,7 +378,7 @@ final class TrainCommand implements Callable<Integer> {
                 out, nThreads);
     }
 
-    private static int[] parseRandAugment(String s) {
+    static int[] parseRandAugment(String s) {
         if (s == null || s.equals("off")) return new int[] {0, 0};
         String[] p = s.split(",");
         try {

@@ -92,6 +92,8 @@ class FinetuneCroprSegmentationTest {
                 "--data", data.toString(), "--out", o2), "expects HxW");
         assertBadInput(run("finetune", "--method", "cropr", "--model", seg.toString(), "--rate", "3", "--llf", "--holdout", "4",
                 "--data", data.toString(), "--out", o2), "no --holdout");
+        assertBadInput(run("finetune", "--method", "cropr", "--model", seg.toString(), "--rate", "3", "--llf", "--randaugment", "2,9",
+                "--data", data.toString(), "--out", o2), "--randaugment", "apply to a classifier");
         assertBadInput(run("finetune", "--method", "cropr", "--model", seg.toString(), "--rate", "12", "--llf",
                 "--data", data.toString(), "--out", o2), "rate=12", "at most rate=11");
         // continuing the fine-tuned model on another grid: its queries are one per cell of 3x4
