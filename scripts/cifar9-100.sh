@@ -5,7 +5,7 @@
 # training graph for speed), on 45,000 training images with 5,000 held out. About 5.5 hours of
 # training steps on a 2-core Zen 5, so it runs in stretches:
 #
-#   nohup scripts/cifar9-100.sh > ~/runs/cifar9-100.log 2>&1 &   # start, or continue after a stop
+#   mkdir -p ~/runs && nohup scripts/cifar9-100.sh > ~/runs/cifar9-100.log 2>&1 &   # start or continue
 #   scripts/cifar9-100.sh carry                                 # before a session ends: copy the
 #                                                              # last checkpoint into carry/ to commit
 #
@@ -16,11 +16,15 @@ cd "$(dirname "$0")/.."
 RUNS=${RUNS:-$HOME/runs/cifar9-100}
 CARRY=carry/cifar9-100
 if [ "${1:-}" = carry ]; then
-  [ -f "$RUNS/checkpoint.safetensors" ] || { echo "no checkpoint in $RUNS" >&2; exit 2; }
+  for f in checkpoint.safetensors config.json; do # --resume reads the checkpoint with its config
+    [ -f "$RUNS/$f" ] || { echo "no $f in $RUNS" >&2; exit 2; }
+  done
   mkdir -p "$CARRY"
   cp "$RUNS/checkpoint.safetensors" "$CARRY/checkpoint.safetensors.tmp"
   mv "$CARRY/checkpoint.safetensors.tmp" "$CARRY/checkpoint.safetensors"
-  for f in metrics.csv metrics.jsonl train.log; do [ -f "$RUNS/$f" ] && cp "$RUNS/$f" "$CARRY/"; done
+  cp "$RUNS/config.json" "$CARRY/"
+  for f in metrics.csv metrics.jsonl; do if [ -f "$RUNS/$f" ]; then cp "$RUNS/$f" "$CARRY/"; fi; done
+  if [ -f "$RUNS.log" ]; then cp "$RUNS.log" "$CARRY/train.log"; fi
   epochs=$([ -f "$RUNS/metrics.csv" ] && echo $(($(wc -l < "$RUNS/metrics.csv") - 1)) || echo "?")
   cat > "$CARRY/README.md" <<TXT
 # A training run carried between sessions

@@ -19,16 +19,22 @@ RUNS=${RUNS:-$HOME/runs/vit9}
 OUT=${OUT:-docs/results}
 mkdir -p "$RUNS"
 
-run() { # run DIR ARGS...: resume an unfinished run, skip a finished one
+run() { # run DIR ARGS...: resume an unfinished run, skip a finished one (from the same model)
   local dir=$1; shift
-  if [ -f "$dir.done" ]; then echo "== $dir: done"; return; fi
+  if [ -f "$dir.done" ]; then
+    local from; from=$(cat "$dir.done")
+    if [ -n "$from" ] && [ "$from" != "$MODEL" ]; then
+      echo "$dir was trained from $from, not $MODEL: remove it or set RUNS" >&2; exit 2
+    fi
+    echo "== $dir: done"; return
+  fi
   if [ -f "$dir/checkpoint.safetensors" ]; then
     ./vitrim "$@" --resume --out "$dir"
   else
     rm -rf "$dir" # an LTMP run (one epoch, no checkpoint) starts over
     ./vitrim "$@" --out "$dir"
   fi
-  touch "$dir.done"
+  echo "$MODEL" > "$dir.done"
 }
 
 for t in 0.30 0.40 0.50 0.60 0.75; do

@@ -7,10 +7,10 @@
 # after an interruption, finished steps are skipped, an unfinished fine-tune continues from its
 # checkpoint; last, drops.md and drops.svg (scripts/python/sam_fronts.py). Run it alone
 # (nohup scripts/sam-experiment.sh > ~/runs/sam.log 2>&1 &).
-# Env: MODEL (default models/cifar10-vit9), EPOCHS (3), RUNS (~/runs/sam), OUT (docs/results/sam).
+# Env: MODEL (default models/cifar10-vit9-c2), EPOCHS (3), RUNS (~/runs/sam), OUT (docs/results/sam).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-MODEL=${MODEL:-models/cifar10-vit9}
+MODEL=${MODEL:-models/cifar10-vit9-c2}
 EPOCHS=${EPOCHS:-3}
 DATA=../shared/data/cifar10
 RUNS=${RUNS:-$HOME/runs/sam}

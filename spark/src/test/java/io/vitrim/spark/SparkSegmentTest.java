@@ -266,7 +266,7 @@ class SparkSegmentTest {
         SparkJobTest.Cli classifier = cli(true, "segment", "--master", "local[2]", "--model", CLASSIFIER.toString(), "--input", set.toString(),
                 "--output", out.toString());
         assertThat(classifier.code()).isEqualTo(2);
-        assertThat(classifier.err().trim()).contains("cifar10-vit").contains("not a segmentation model").contains("classify").doesNotContain("\n");
+        assertThat(classifier.err().trim()).contains("cifar10-vit9-c2").contains("not a segmentation model").contains("classify").doesNotContain("\n");
         SparkJobTest.Cli segmenter = cli(true, "classify", "--master", "local[2]", "--model", model.toString(), "--input", set.toString(),
                 "--output", out.toString());
         assertThat(segmenter.code()).isEqualTo(2);

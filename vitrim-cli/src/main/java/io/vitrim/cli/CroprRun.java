@@ -80,8 +80,8 @@ final class CroprRun {
         String header = String.format(Locale.ROOT, "cropr for %s: rate %d, llf %s%s, %d module(s) (%d new)%s, lr %.2g, layer decay %.2f",
                 o.model.describe(), o.rate, o.llf, o.curriculum ? ", curriculum" : "", io.vitrim.reduce.Cropr.modules(model.depth(), o.llf), added,
                 seg == null ? "" : ", " + method.queries() + " queries per module (auxiliary grid " + aux[0] + "x" + aux[1] + ")", o.lr, layerDecay)
-                + (ra[0] > 0 ? ", RandAugment " + ra[0] + "," + ra[1] : "") + (cfg.mix() != null ? ", mixup " + o.mixup + " / CutMix " + o.cutmix : "")
-                + (cfg.erase() > 0 ? ", random erasing " + cfg.erase() : "");
+                + (ra[0] > 0 ? ", RandAugment " + ra[0] + "," + ra[1] : "") + (o.mixup > 0 ? ", mixup " + o.mixup : "")
+                + (o.cutmix > 0 ? ", CutMix " + o.cutmix : "") + (cfg.erase() > 0 ? ", random erasing " + cfg.erase() : "");
         if (seg != null) {
             err.println(header);
             double[] sc = SegmentationTraining.scaleRange(o.scale == null ? "0.5,2.0" : o.scale);
@@ -111,7 +111,7 @@ final class CroprRun {
         if (seg != null && o.holdout > 0) {
             throw new VitrimException("segmentation takes its evaluation set from --eval-data (no --holdout)");
         }
-        if (seg != null && (o.randAugment != null || o.mixup != 0 || o.cutmix != 0 || o.randomErase != 0)) {
+        if (seg != null && (TrainCommand.parseRandAugment(o.randAugment)[0] > 0 || o.mixup != 0 || o.cutmix != 0 || o.randomErase != 0)) {
             throw new VitrimException("--randaugment, --mixup, --cutmix and --random-erase apply to a classifier; " + o.model.describe()
                     + " is a segmentation model");
         }

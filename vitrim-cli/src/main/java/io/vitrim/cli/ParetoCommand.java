@@ -208,7 +208,7 @@ final class ParetoCommand implements Callable<Integer> {
             meta.put("commit", commit());
             meta.put("date", ZonedDateTime.now().withNano(0).toString());
             meta.put("measured_now", measured);
-            meta.put("from_cache", done - measured);
+            meta.put("from_cache", done - measured - retimed);
             meta.put("retimed_now", retimed);
             ParetoReport.Metric metric = seg ? ParetoReport.Metric.SEGMENTATION : ParetoReport.Metric.CLASSIFICATION;
             ParetoReport.write(out, pts, meta, metric);

@@ -60,13 +60,14 @@ class FinetuneCroprTest {
         assertThat(again.err()).contains("resumed from").contains("after epoch 1");
         assertThat(Files.readString(out.resolve("metrics.jsonl")).lines()).hasSize(1);
         assertBadInput(run("finetune", "--method", "cropr", "--rate", "12", "--model", MODEL.toString(), "--data", TEST.toString(),
-                "--out", out.toString()), "already holds a training run");        // the base model's augmentation recipe for the fine-tune, kept in the checkpoint for --resume
+                "--out", out.toString()), "already holds a training run");
+        // the base model's augmentation recipe for the fine-tune, kept in the checkpoint for --resume
         Path aug = tmp.resolve("cropr-aug");
         CliTest.Run ra = run("finetune", "--method", "cropr", "--rate", "12", "--model", MODEL.toString(), "--data", TEST.toString(),
                 "--limit", "96", "--holdout", "32", "--batch", "32", "--threads", "2", "--randaugment", "2,9", "--mixup", "0.8",
                 "--cutmix", "1.0", "--random-erase", "0.25", "--out", aug.toString());
         assertThat(ra.code()).as(ra.err()).isZero();
-        assertThat(ra.err()).contains("RandAugment 2,9, mixup 0.8 / CutMix 1.0, random erasing 0.25");
+        assertThat(ra.err()).contains("RandAugment 2,9, mixup 0.8, CutMix 1.0, random erasing 0.25");
         try (SafeTensors st = SafeTensors.open(aug.resolve("checkpoint.safetensors"))) {
             Map<String, Object> tc = Json.parseObject(st.metadata().get("train_config"));
             assertThat(tc).containsEntry("randaugment_ops", 2L).containsEntry("randaugment_magnitude", 9L)

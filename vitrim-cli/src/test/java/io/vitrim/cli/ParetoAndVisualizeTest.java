@@ -136,17 +136,23 @@ class ParetoAndVisualizeTest {
         CliTest.Run again = CliTest.run("pareto", "--model", model.toString(), "--data", data.toString(), "--out", out.toString(),
                 "--warmup", "0", "--rounds", "1", "--batch", "8", "--threads", "2");
         assertThat(again.out()).contains("0 measured now");
-        // --retime times every cached point again and keeps its accuracy
-        long lines = Files.readAllLines(out.resolve("points.jsonl")).size();
+        // --retime times every cached point again and keeps its cached accuracy: a planted figure survives
+        Path cache = out.resolve("points.jsonl");
+        String tomeRow = Files.readAllLines(cache).stream().filter(l -> l.contains("\"spec\":\"tome:r=4\"")).reduce((x, y) -> y).orElseThrow();
+        assertThat(tomeRow).contains("\"top1\":");
+        Files.writeString(cache, tomeRow.replaceFirst("\"top1\":[0-9.eE-]+", "\"top1\":0.123456") + "\n", java.nio.file.StandardOpenOption.APPEND);
+        long lines = Files.readAllLines(cache).size();
         CliTest.Run retimed = CliTest.run("pareto", "--model", model.toString(), "--data", data.toString(), "--out", out.toString(),
                 "--warmup", "0", "--rounds", "1", "--batch", "8", "--threads", "2", "--retime");
         assertThat(retimed.code()).as(retimed.err()).isZero();
         assertThat(retimed.out()).contains("0 measured now, " + pts.size() + " cached ones timed again");
-        assertThat(Files.readAllLines(out.resolve("points.jsonl"))).hasSize((int) lines + pts.size());
+        assertThat(Files.readAllLines(cache)).hasSize((int) lines + pts.size());
         List<?> after = (List<?>) Json.parseObject(Files.readString(out.resolve("results.json"))).get("points");
         for (int i = 0; i < pts.size(); i++) {
-            assertThat(((Map<?, ?>) after.get(i)).get("spec")).isEqualTo(((Map<?, ?>) pts.get(i)).get("spec"));
-            assertThat(((Map<?, ?>) after.get(i)).get("top1")).isEqualTo(((Map<?, ?>) pts.get(i)).get("top1"));
+            Map<?, ?> p = (Map<?, ?>) pts.get(i), q = (Map<?, ?>) after.get(i);
+            assertThat(q.get("spec")).isEqualTo(p.get("spec"));
+            assertThat(((Number) q.get("top1")).doubleValue()).as((String) p.get("spec"))
+                    .isEqualTo(p.get("spec").equals("tome:r=4") ? 0.123456 : ((Number) p.get("top1")).doubleValue());
         }
         // new weights at the same path (a retrained model) are measured afresh, not read from the cache
         ViTConfig cfg;

@@ -24,12 +24,13 @@ final class RandomErasing {
     static int[] apply(float[] img, int off, int channels, int height, int width, double p, RandomGenerator rnd) {
         if (p <= 0 || rnd.nextDouble() > p) return null; // timm: random.random() > probability skips
         double area = (double) height * width;
-        double logMin = Math.log(MIN_ASPECT), logMax = Math.log(1 / MIN_ASPECT);
+        // StrictMath: the same boxes on every machine, so a run resumed elsewhere stays bit-exact
+        double logMin = StrictMath.log(MIN_ASPECT), logMax = StrictMath.log(1 / MIN_ASPECT);
         for (int attempt = 0; attempt < ATTEMPTS; attempt++) {
             double target = (MIN_AREA + (MAX_AREA - MIN_AREA) * rnd.nextDouble()) * area;
-            double aspect = Math.exp(logMin + (logMax - logMin) * rnd.nextDouble());
+            double aspect = StrictMath.exp(logMin + (logMax - logMin) * rnd.nextDouble());
             // Python's round() rounds half to even, as Math.rint
-            int h = (int) Math.rint(Math.sqrt(target * aspect));
+            int h = (int) Math.rint(Math.sqrt(target * aspect)); // sqrt is exact (IEEE) everywhere
             int w = (int) Math.rint(Math.sqrt(target / aspect));
             if (w < width && h < height) {
                 int top = rnd.nextInt(height - h + 1), left = rnd.nextInt(width - w + 1);

@@ -99,7 +99,8 @@ class RandomErasingTest {
 
     @Test
     void sidesRoundHalfToEvenAndTheAspectStretchesThem() {
-        // area 6.25 of 256, aspect 1: sqrt = 2.5 -> Python's round gives 2 (Math.round would give 3)
+        // area 6.25 of 256, aspect 1 (the middle draw: exactly exp(0) with StrictMath, on every machine):
+        // sqrt = 2.5 -> Python's round gives 2 (Math.round would give 3)
         Script s = new Script().uniform(0, areaDraw(6.25 / 256), 0.5).index(0, 0);
         assertThat(RandomErasing.apply(image(1, 16, 16), 0, 1, 16, 16, 1, s)).containsExactly(0, 0, 2, 2);
         // area 1/4 of 256 = 64, aspect 0.3^-1 (the top of the range): h = round(sqrt(64 / 0.3)) = 15, w = round(sqrt(64 * 0.3)) = 4
