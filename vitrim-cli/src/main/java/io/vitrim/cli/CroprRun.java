@@ -12,7 +12,6 @@ import io.vitrim.reduce.Dense;
 import io.vitrim.reduce.Methods;
 import io.vitrim.train.CroprFinetune;
 import io.vitrim.train.LossTerm;
-import io.vitrim.train.MixConfig;
 import io.vitrim.train.ParamGroups;
 import io.vitrim.train.SegmentationTask;
 import io.vitrim.train.TrainConfig;
@@ -57,7 +56,7 @@ final class CroprRun {
             sd = m.stateDict();
         }
         checkOptions(o, seg);
-        int[] ra = TrainCommand.parseRandAugment(o.randAugment);
+        int[] ra = o.augment.randAugmentOps();
         int[] aux = seg == null ? new int[2] : auxGrid(o.auxGrid, model, sd);
         double layerDecay = o.layerDecay != null ? o.layerDecay : seg != null ? 0.9 : 0.75;
         CroprFinetune method;
@@ -65,8 +64,8 @@ final class CroprRun {
         try {
             method = new CroprFinetune(o.rate, o.llf, o.curriculum, o.epochs, aux[0], aux[1]);
             cfg = new TrainConfig(o.epochs, o.batch, o.lr, o.minLr, o.warmup, o.weightDecay, 1.0, 0.1, 4, true, o.trainSeed, false,
-                    method.evalSpec(), o.model.describe(), new ParamGroups(List.of(), groups(o), layerDecay), o.dropPath, ra[0], ra[1], o.holdout)
-                    .withMix(MixConfig.of(o.mixup, o.cutmix)).withErase(o.randomErase);
+                    method.evalSpec(), o.model.describe(), new ParamGroups(List.of(), groups(o), layerDecay), o.dropPath, ra[0], ra[1], o.holdout);
+            cfg = o.augment.applyTo(cfg);
         } catch (IllegalArgumentException e) {
             throw new VitrimException("invalid options: " + e.getMessage());
         }
@@ -80,8 +79,7 @@ final class CroprRun {
         String header = String.format(Locale.ROOT, "cropr for %s: rate %d, llf %s%s, %d module(s) (%d new)%s, lr %.2g, layer decay %.2f",
                 o.model.describe(), o.rate, o.llf, o.curriculum ? ", curriculum" : "", io.vitrim.reduce.Cropr.modules(model.depth(), o.llf), added,
                 seg == null ? "" : ", " + method.queries() + " queries per module (auxiliary grid " + aux[0] + "x" + aux[1] + ")", o.lr, layerDecay)
-                + (ra[0] > 0 ? ", RandAugment " + ra[0] + "," + ra[1] : "") + (o.mixup > 0 ? ", mixup " + o.mixup : "")
-                + (o.cutmix > 0 ? ", CutMix " + o.cutmix : "") + (cfg.erase() > 0 ? ", random erasing " + cfg.erase() : "");
+                + o.augment.describe();
         if (seg != null) {
             err.println(header);
             double[] sc = SegmentationTraining.scaleRange(o.scale == null ? "0.5,2.0" : o.scale);
@@ -111,8 +109,8 @@ final class CroprRun {
         if (seg != null && o.holdout > 0) {
             throw new VitrimException("segmentation takes its evaluation set from --eval-data (no --holdout)");
         }
-        if (seg != null && (TrainCommand.parseRandAugment(o.randAugment)[0] > 0 || o.mixup != 0 || o.cutmix != 0 || o.randomErase != 0)) {
-            throw new VitrimException("--randaugment, --mixup, --cutmix and --random-erase apply to a classifier; " + o.model.describe()
+        if (seg != null && o.augment.any()) {
+            throw new VitrimException(AugmentOptions.NAMES + " apply to a classifier; " + o.model.describe()
                     + " is a segmentation model");
         }
     }

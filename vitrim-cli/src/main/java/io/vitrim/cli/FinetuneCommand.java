@@ -123,18 +123,8 @@ final class FinetuneCommand implements Callable<Integer> {
     @Option(names = "--drop-path", paramLabel = "P", defaultValue = "0", description = "cropr: stochastic depth, linear to P (none on the last block) (default: ${DEFAULT-VALUE}).")
     double dropPath;
 
-    @Option(names = "--randaugment", paramLabel = "N,M",
-            description = "cropr on a classifier: RandAugment as train's, N operations at magnitude M of 0-30 (e.g. 2,9; default: off).")
-    String randAugment;
-
-    @Option(names = "--mixup", paramLabel = "ALPHA", defaultValue = "0", description = "cropr on a classifier: mixup as train's (default: off).")
-    double mixup;
-
-    @Option(names = "--cutmix", paramLabel = "ALPHA", defaultValue = "0", description = "cropr on a classifier: CutMix as train's (default: off).")
-    double cutmix;
-
-    @Option(names = "--random-erase", paramLabel = "P", defaultValue = "0", description = "cropr on a classifier: random erasing as train's (default: off).")
-    double randomErase;
+    @Mixin
+    AugmentOptions augment; // cropr on a classifier
 
     @Option(names = "--resume", description = "cropr: continue the run whose checkpoint is in --out (same settings).")
     boolean resume;
@@ -177,10 +167,10 @@ final class FinetuneCommand implements Callable<Integer> {
         if (data == null) throw new VitrimException("--data is required (a zip or folder of <class>/<image>)");
         if (method.equals("cropr")) return CroprRun.start(this, err);
         if (!method.equals("ltmp")) throw new VitrimException("--method " + method + ": not a learned method; valid: ltmp, cropr");
-        if (rate != null || llf || curriculum || auxGrid != null || scale != null || classWeights != null || randAugment != null || mixup != 0
-                || cutmix != 0 || randomErase != 0) {
-            throw new VitrimException("--rate, --llf, --curriculum, --aux-grid, --scale, --class-weights, --randaugment, --mixup, --cutmix and "
-                    + "--random-erase are cropr options; this is --method ltmp");
+        if (rate != null || llf || curriculum || auxGrid != null || scale != null || classWeights != null || augment.randAugment != null
+                || augment.any()) {
+            throw new VitrimException("--rate, --llf, --curriculum, --aux-grid, --scale, --class-weights, " + AugmentOptions.NAMES
+                    + " are cropr options; this is --method ltmp");
         }
         TrainingData.checkChoice(holdout, evalData);
         if (holdout < 0 || limit < 0) throw new VitrimException("--holdout and --limit must be >= 0");

@@ -8,7 +8,6 @@ import io.vitrim.config.PreprocessConfig;
 import io.vitrim.config.ViTConfig;
 import io.vitrim.model.VisionTransformer;
 import io.vitrim.reduce.Methods;
-import io.vitrim.train.MixConfig;
 import io.vitrim.train.ParamGroups;
 import io.vitrim.train.TrainConfig;
 import io.vitrim.train.Trainer;
@@ -161,21 +160,8 @@ final class TrainCommand implements Callable<Integer> {
             description = "Stochastic depth: drop rate of the last block, linear from 0 (default: ${DEFAULT-VALUE}).")
     double dropPath;
 
-    @Option(names = "--randaugment", paramLabel = "N,M",
-            description = "RandAugment with N operations at magnitude M of 0-30, as torchvision's (e.g. 2,9; default: off).")
-    String randAugment;
-
-    @Option(names = "--mixup", paramLabel = "ALPHA", defaultValue = "0",
-            description = "Mixup: each batch blended with itself reversed, weight ~ Beta(ALPHA, ALPHA), targets likewise (DeiT: 0.8; default: off).")
-    double mixup;
-
-    @Option(names = "--cutmix", paramLabel = "ALPHA", defaultValue = "0",
-            description = "CutMix: a box from the reversed batch, area ~ Beta(ALPHA, ALPHA); with --mixup, one of the two per batch, 50/50 (DeiT: 1.0; default: off).")
-    double cutmix;
-
-    @Option(names = "--random-erase", paramLabel = "P", defaultValue = "0",
-            description = "Random erasing: with probability P a box of 2-33 %% of the image becomes normal noise, as timm's RandomErasing (DeiT: 0.25; default: off).")
-    double randomErase;
+    @Mixin
+    AugmentOptions augment;
 
     @Option(names = "--holdout", paramLabel = "N", defaultValue = "0",
             description = "Hold out N training images (seeded) as the validation set evaluated every epoch, instead of --eval-data.")
@@ -245,21 +231,21 @@ final class TrainCommand implements Callable<Integer> {
             throw new VitrimException("invalid training options: need epochs >= 1, batch >= 1, lr > 0, warmup >= 0, 0 <= label smoothing < 1");
         }
         ParamGroups groups = new ParamGroups(trainable, lrGroups, layerDecay);
-        int[] ra = parseRandAugment(randAugment);
+        int[] ra = augment.randAugmentOps();
         boolean segmentation = switch (task.toLowerCase(Locale.ROOT)) {
             case "segmentation" -> true;
             case "classification" -> false;
             case "auto" -> SegmentationTraining.looksLikeSegmentation(data);
             default -> throw new VitrimException("--task expects classification, segmentation or auto, got '" + task + "'");
         };
-        if (segmentation && (holdout > 0 || ra[0] > 0 || mixup != 0 || cutmix != 0 || randomErase != 0)) {
-            throw new VitrimException("segmentation training takes its validation set from --eval-data (no --holdout) and has no --randaugment, --mixup, --cutmix or --random-erase");
+        if (segmentation && (holdout > 0 || augment.any())) {
+            throw new VitrimException("segmentation training takes its validation set from --eval-data (no --holdout) and has no " + AugmentOptions.NAMES);
         }
         TrainingData.checkChoice(holdout, evalData);
         try {
             cfg = new TrainConfig(epochs, batch, lr, minLr, warmup, weightDecay, clip, labelSmoothing, cropPad, !noFlip, seed, sinCosPos,
-                    reduce, init == null ? null : init.toString(), groups, dropPath, ra[0], ra[1], holdout, samConfig())
-                    .withMix(MixConfig.of(mixup, cutmix)).withErase(randomErase);
+                    reduce, init == null ? null : init.toString(), groups, dropPath, ra[0], ra[1], holdout, samConfig());
+            cfg = augment.applyTo(cfg);
         } catch (IllegalArgumentException e) {
             throw new VitrimException("invalid training options: " + e.getMessage());
         }
@@ -376,17 +362,6 @@ final class TrainCommand implements Callable<Integer> {
         new ParamGroups(trainable, lrGroups, layerDecay).validate(new java.util.ArrayList<>(keys), lr);
         return SegmentationTraining.run(err, model, pre, start, cfg, seg, names[0], settings, classWeights, data, evalData, limit, evalLimit,
                 out, nThreads);
-    }
-
-    static int[] parseRandAugment(String s) {
-        if (s == null || s.equals("off")) return new int[] {0, 0};
-        String[] p = s.split(",");
-        try {
-            if (p.length == 2) return new int[] {Integer.parseInt(p[0].trim()), Integer.parseInt(p[1].trim())};
-        } catch (NumberFormatException e) {
-            // falls through to the message
-        }
-        throw new VitrimException("--randaugment expects N,M (operations, magnitude 0-30), e.g. 2,9; got '" + s + "'");
     }
 
     /** Fine-tuning keeps the folder's shapes: an override that differs is an error naming both. */
