@@ -146,7 +146,6 @@ final class ParetoCommand implements Callable<Integer> {
                 if (row != null && variant.dir != null && !variant.fingerprint().equals(row.get("variant_fingerprint"))) row = null;
                 boolean fresh = row == null;
                 if (fresh || retime) {
-                    Map<String, Object> cachedRow = row;
                     try (VisionTransformer pm = variant.dir == null ? null : variant.load(m, n)) {
                         VisionTransformer vm = pm == null ? m : pm;
                         TokenReducer r = io.vitrim.io.SideWeights.reducer(vm, variant.spec);
@@ -161,7 +160,7 @@ final class ParetoCommand implements Callable<Integer> {
                         final int measuredBefore = measured;
                         double[] a = fresh ? d.evaluate(vm, r, batch, k -> progress.status(String.format(Locale.ROOT,
                                 "point %d/%d %s: accuracy %d/%d%s", idx + 1, specs.size(), s, k, d.size(), eta(elapsedBefore, measuredBefore, specs.size() - idx, cached))))
-                                : new double[] {num(cachedRow, "top1"), num(cachedRow, "top5"), num(cachedRow, "gmacs")};
+                                : new double[] {num(row, "top1"), num(row, "top5"), num(row, "gmacs")};
                         progress.status(String.format(Locale.ROOT, "point %d/%d %s: timing", i + 1, specs.size(), s));
                         List<Throughput.Result> tr = Throughput.measure(vm, List.of(TokenReducer.NONE, r), new Throughput.Settings(batch, 0, 1, rounds, 1), null,
                                 timing, pass);

@@ -47,22 +47,13 @@ public record TrainConfig(int epochs, int batch, double lr, double minLr, double
         if (holdout < 0) throw new IllegalArgumentException("holdout must be >= 0: " + holdout);
     }
 
-    /** No random erasing. */
-    public TrainConfig(int epochs, int batch, double lr, double minLr, double warmupEpochs, double weightDecay,
-                       double clipNorm, double labelSmoothing, int cropPad, boolean flip, long seed, boolean sinCosPos,
-                       String reduce, String init, ParamGroups groups, double dropPath, int randOps, int randMagnitude, int holdout,
-                       SamConfig sam, MixConfig mix) {
-        this(epochs, batch, lr, minLr, warmupEpochs, weightDecay, clipNorm, labelSmoothing, cropPad, flip, seed, sinCosPos,
-                reduce, init, groups, dropPath, randOps, randMagnitude, holdout, sam, mix, 0);
-    }
-
     /** No mixup / CutMix. */
     public TrainConfig(int epochs, int batch, double lr, double minLr, double warmupEpochs, double weightDecay,
                        double clipNorm, double labelSmoothing, int cropPad, boolean flip, long seed, boolean sinCosPos,
                        String reduce, String init, ParamGroups groups, double dropPath, int randOps, int randMagnitude, int holdout,
                        SamConfig sam) {
         this(epochs, batch, lr, minLr, warmupEpochs, weightDecay, clipNorm, labelSmoothing, cropPad, flip, seed, sinCosPos,
-                reduce, init, groups, dropPath, randOps, randMagnitude, holdout, sam, null);
+                reduce, init, groups, dropPath, randOps, randMagnitude, holdout, sam, null, 0);
     }
 
     /** Plain AdamW. */
