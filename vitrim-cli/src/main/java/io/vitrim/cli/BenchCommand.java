@@ -97,6 +97,8 @@ final class BenchCommand implements Callable<Integer> {
         int n = threads.get();
         String header = String.format(Locale.ROOT, "%s: %s, batch %d, %s, %s, timed on %s", "vitrim bench", model.describe(), batch, threadsText(n),
                 SystemInfo.summary(), inputText());
+        String note = SystemInfo.speedNote();
+        if (note != null) err.println("vitrim bench: note: " + note);
         Progress progress = new Progress(err, !json);
         double peakGflops = Double.NaN;
         List<Throughput.Result> res;

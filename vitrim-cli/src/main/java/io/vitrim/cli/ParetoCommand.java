@@ -125,6 +125,8 @@ final class ParetoCommand implements Callable<Integer> {
                 if (!specs.contains(p)) specs.add(p);
             }
             if (specs.size() < 2) throw new VitrimException("empty grid: no method produced a point for this model (check --methods / --point)");
+            String note = SystemInfo.speedNote();
+            if (note != null) err.println("vitrim pareto: note: " + note);
             Progress progress = new Progress(err, true);
             progress.status("loading " + data);
             Data d = seg ? Data.segmentation(data, m, limit, when) : Data.classification(data, m, n, limit, k -> progress.status("loading " + k + " images"));

@@ -43,6 +43,36 @@ public final class SystemInfo {
         return VecMath.F.vectorBitSize() + "-bit vectors (" + VecMath.VLEN + " floats)";
     }
 
+    /**
+     * A one-line warning when this JVM is known to run the GEMM kernel far below the machine's
+     * speed, else null. Measured on an AVX2 Zen 3 (docs/performance.md): JDK 17's compiler keeps
+     * four of the 6 × 16 kernel's twelve accumulators on the stack and reloads them every step of
+     * k, 2.3× slower than JDK 25; JDK 25 keeps them in registers only when it strip-mines the
+     * loop, which it does not under -XX:+UseParallelGC or -XX:+UseSerialGC.
+     */
+    public static String speedNote() {
+        if (VecMath.F.vectorBitSize() != 256) return null;
+        int feature = Runtime.version().feature();
+        if (feature < 25) {
+            return "JDK " + feature + " runs vitrim's AVX2 matrix kernel about 2.3x slower than JDK 25 (docs/performance.md): "
+                    + "set JAVA_HOME to a JDK 25";
+        }
+        if ("false".equals(vmOption("UseCountedLoopSafepoints"))) {
+            return "loop strip mining is off (-XX:+UseParallelGC or -XX:+UseSerialGC?), which makes JDK " + feature
+                    + " run vitrim's AVX2 matrix kernel about 2x slower (docs/performance.md): keep the default G1 collector";
+        }
+        return null;
+    }
+
+    private static String vmOption(String name) {
+        try {
+            return java.lang.management.ManagementFactory.getPlatformMXBean(com.sun.management.HotSpotDiagnosticMXBean.class)
+                    .getVMOption(name).getValue();
+        } catch (RuntimeException | LinkageError e) {
+            return null; // not HotSpot
+        }
+    }
+
     public static String summary() {
         return cpu() + ", " + cores() + " cores, " + vector() + ", " + jdk();
     }
