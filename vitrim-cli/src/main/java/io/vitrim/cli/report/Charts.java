@@ -55,7 +55,8 @@ public final class Charts {
             series.setLineColor(col);
             series.setMarkerColor(col);
             if (!l.dashed()) {
-                series.setMarker(MARKERS[k % MARKERS.length]);
+                // past the palette's length the marker shifts by one, so no two series share both
+                series.setMarker(MARKERS[(k + k / PALETTE.length) % MARKERS.length]);
                 series.setLineWidth(2f);
                 k++;
             }

@@ -64,10 +64,13 @@ public final class ParetoReport {
         json.put("points", rows);
         json.put("best_at_speedup", budgets);
         // plots
-        Map<String, List<Pareto.Point>> byMethod = new LinkedHashMap<>();
-        for (Pareto.Point p : pts) byMethod.computeIfAbsent(p.method(), k -> new ArrayList<>()).add(p);
+        Map<String, List<Pareto.Point>> byMethod = new LinkedHashMap<>(), bySeries = new LinkedHashMap<>();
+        for (Pareto.Point p : pts) {
+            byMethod.computeIfAbsent(p.method(), k -> new ArrayList<>()).add(p);
+            bySeries.computeIfAbsent(series(p), k -> new ArrayList<>()).add(p);
+        }
         List<Charts.Line> speed = new ArrayList<>(), macs = new ArrayList<>();
-        for (Map.Entry<String, List<Pareto.Point>> e : byMethod.entrySet()) {
+        for (Map.Entry<String, List<Pareto.Point>> e : bySeries.entrySet()) {
             List<Pareto.Point> l = new ArrayList<>(e.getValue());
             l.sort((a, b) -> Double.compare(a.speedup(), b.speedup()));
             speed.add(Charts.Line.of(e.getKey(), l.stream().mapToDouble(Pareto.Point::speedup).toArray(), l.stream().mapToDouble(p -> 100 * p.top1()).toArray()));
@@ -84,6 +87,46 @@ public final class ParetoReport {
         AtomicFiles.writeString(dir.resolve("results.csv"), csv.toString());
         AtomicFiles.writeString(dir.resolve("results.json"), Json.writePretty(json));
         AtomicFiles.writeString(dir.resolve("report.html"), html(dir, pts, front, byMethod, budgets, meta, metric));
+    }
+
+    /**
+     * The plotted line a point belongs to: its method, split where one method's points are not one
+     * curve — learned LTMP thresholds, merging only, merging and pruning; a random scorer beside
+     * the learned one; ToMe's decreasing schedule; a point on other weights ({@code spec@folder}) —
+     * so that no line zig-zags between variants. The tables stay grouped by method.
+     */
+    static String series(Pareto.Point p) {
+        String spec = p.spec(), m = p.method();
+        int at = spec.indexOf('@');
+        String opts = at < 0 ? spec : spec.substring(0, at);
+        StringBuilder name = new StringBuilder(m);
+        if (m.equals("ltmp")) {
+            // thresholds from a file or the checkpoint (no merge= given) are learned ones
+            boolean learned = opts.contains("file=") || !opts.contains("merge=");
+            name.append(learned ? ", learned" : opts.contains("prune=off") ? ", merging only" : ", merging + pruning");
+        }
+        if (m.equals("cropr") && (opts.contains("llf=1") || !opts.contains("llf=0") && at >= 0 && trainedWithLlf(spec.substring(at + 1)))) {
+            name.append(", last-layer fusion");
+        }
+        if (opts.contains("scorer=random")) name.append(", random scorer");
+        if (opts.contains("schedule=decreasing")) name.append(", decreasing r");
+        if (at >= 0 && !m.equals("cropr")) { // a Cropr point always names its fine-tuned folder
+            Path folder = Path.of(spec.substring(at + 1)).getFileName();
+            name.append(" @ ").append(folder == null ? spec.substring(at + 1) : folder.toString());
+        }
+        return name.toString();
+    }
+
+    /** Whether the Cropr model folder's config says it was fine-tuned with last-layer fusion (false when unreadable). */
+    private static boolean trainedWithLlf(String folder) {
+        Path cfg = Path.of(folder, "config.json");
+        if (!Files.isRegularFile(cfg)) return false;
+        try {
+            return Json.parseObject(Files.readString(cfg, StandardCharsets.UTF_8)).get("cropr_cfg") instanceof Map<?, ?> c
+                    && Boolean.TRUE.equals(c.get("llf"));
+        } catch (IOException | RuntimeException e) {
+            return false;
+        }
     }
 
     private static String esc(Object o) {
