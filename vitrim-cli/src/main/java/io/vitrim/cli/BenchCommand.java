@@ -97,8 +97,6 @@ final class BenchCommand implements Callable<Integer> {
         int n = threads.get();
         String header = String.format(Locale.ROOT, "%s: %s, batch %d, %s, %s, timed on %s", "vitrim bench", model.describe(), batch, threadsText(n),
                 SystemInfo.summary(), inputText());
-        String note = SystemInfo.speedNote();
-        if (note != null) err.println("vitrim bench: note: " + note);
         Progress progress = new Progress(err, !json);
         double peakGflops = Double.NaN;
         List<Throughput.Result> res;
@@ -143,6 +141,8 @@ final class BenchCommand implements Callable<Integer> {
         }
         print(out, n, res, peakGflops, forkSpeedups);
         out.flush();
+        String note = SystemInfo.speedNote(); // after the results, so an error stays the only line on stderr
+        if (note != null) err.println("vitrim bench: note: " + note);
         return 0;
     }
 

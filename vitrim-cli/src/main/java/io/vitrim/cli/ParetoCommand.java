@@ -125,8 +125,6 @@ final class ParetoCommand implements Callable<Integer> {
                 if (!specs.contains(p)) specs.add(p);
             }
             if (specs.size() < 2) throw new VitrimException("empty grid: no method produced a point for this model (check --methods / --point)");
-            String note = SystemInfo.speedNote();
-            if (note != null) err.println("vitrim pareto: note: " + note);
             Progress progress = new Progress(err, true);
             progress.status("loading " + data);
             Data d = seg ? Data.segmentation(data, m, limit, when) : Data.classification(data, m, n, limit, k -> progress.status("loading " + k + " images"));
@@ -138,8 +136,8 @@ final class ParetoCommand implements Callable<Integer> {
             // timing runs on real images (the first batch of the data, repeated if it is smaller)
             float[] timing = d.timing(m, batch);
             List<Pareto.Point> results = new ArrayList<>();
-            long start = System.nanoTime();
             int done = 0, measured = 0, retimed = 0;
+            double freshSeconds = 0, retimeSeconds = 0; // time spent on points measured and on points only timed again
             boolean warm = false;
             for (int i = 0; i < specs.size(); i++) {
                 String s = specs.get(i);
@@ -148,6 +146,7 @@ final class ParetoCommand implements Callable<Integer> {
                 if (row != null && variant.dir != null && !variant.fingerprint().equals(row.get("variant_fingerprint"))) row = null;
                 boolean fresh = row == null;
                 if (fresh || retime) {
+                    long pointStart = System.nanoTime();
                     try (VisionTransformer pm = variant.dir == null ? null : variant.load(m, n)) {
                         VisionTransformer vm = pm == null ? m : pm;
                         TokenReducer r = io.vitrim.io.SideWeights.reducer(vm, variant.spec);
@@ -158,10 +157,9 @@ final class ParetoCommand implements Callable<Integer> {
                             warm = true;
                         }
                         final int idx = i;
-                        final double elapsedBefore = (System.nanoTime() - start) / 1e9;
-                        final int measuredBefore = measured;
+                        final String eta = eta(freshSeconds, measured, retimeSeconds, retimed, specs.subList(i, specs.size()), cached, retime);
                         double[] a = fresh ? d.evaluate(vm, r, batch, k -> progress.status(String.format(Locale.ROOT,
-                                "point %d/%d %s: accuracy %d/%d%s", idx + 1, specs.size(), s, k, d.size(), eta(elapsedBefore, measuredBefore, specs.size() - idx, cached))))
+                                "point %d/%d %s: accuracy %d/%d%s", idx + 1, specs.size(), s, k, d.size(), eta)))
                                 : new double[] {num(row, "top1"), num(row, "top5"), num(row, "gmacs")};
                         progress.status(String.format(Locale.ROOT, "point %d/%d %s: timing", i + 1, specs.size(), s));
                         List<Throughput.Result> tr = Throughput.measure(vm, List.of(TokenReducer.NONE, r), new Throughput.Settings(batch, 0, 1, rounds, 1), null,
@@ -181,6 +179,8 @@ final class ParetoCommand implements Callable<Integer> {
                         if (fresh) measured++;
                         else retimed++;
                     }
+                    if (fresh) freshSeconds += (System.nanoTime() - pointStart) / 1e9;
+                    else retimeSeconds += (System.nanoTime() - pointStart) / 1e9;
                 }
                 done++;
                 results.add(new Pareto.Point((String) row.get("method"), s, i, num(row, "top1"), num(row, "top5"), num(row, "gmacs"), 0,
@@ -220,6 +220,8 @@ final class ParetoCommand implements Callable<Integer> {
                 stdout.printf(Locale.ROOT, "  >= %.1fx: %s%n", b, p == null ? "no point reaches this speed-up"
                         : String.format(Locale.ROOT, "%s  %s %.2f%%  %.2fx", p.spec(), metric.label(), 100 * p.top1(), p.speedup()));
             }
+            String note = SystemInfo.speedNote(); // after the results, so an error stays the only line on stderr
+            if (note != null && measured + retimed > 0) err.println("vitrim pareto: note: " + note);
         }
         stdout.flush();
         return 0;
@@ -323,10 +325,18 @@ final class ParetoCommand implements Callable<Integer> {
         }
     }
 
-    private static String eta(double elapsed, int measured, int left, Map<String, Map<String, Object>> cached) {
+    /**
+     * Time left for the points from the current one on: those not in the cache at the mean time of
+     * a measured point, cached ones (when timed again) at the mean time of a retimed one — or of a
+     * measured one, an upper bound, until one was retimed. Empty before any point was measured.
+     */
+    static String eta(double freshSeconds, int measured, double retimeSeconds, int retimed, List<String> left,
+                      Map<String, Map<String, Object>> cached, boolean retime) {
         if (measured == 0) return "";
-        double per = elapsed / measured;
-        return String.format(Locale.ROOT, ", ETA %s", TrainProgress.duration(per * left));
+        double perFresh = freshSeconds / measured, perRetime = retimed > 0 ? retimeSeconds / retimed : perFresh;
+        double s = 0;
+        for (String spec : left) s += !cached.containsKey(spec) ? perFresh : retime ? perRetime : 0;
+        return String.format(Locale.ROOT, ", ETA %s", TrainProgress.duration(s));
     }
 
     private static double num(Map<String, Object> row, String k) {

@@ -219,4 +219,18 @@ class ParetoAndVisualizeTest {
         assertThat(img.getHeight()).isEqualTo(16 * 28); // 16-pixel input upscaled to >= 448
         assertThat(img.getWidth()).isEqualTo(5 * 16 * 28 + 4 * 6); // input + 4 blocks
     }
+
+    /** The ETA prices fresh points at a measured point's time and cached ones at a retimed one's (or nothing without --retime). */
+    @Test
+    void etaCountsFreshAndRetimedPointsApart() {
+        Map<String, Map<String, Object>> cached = Map.of("a", Map.of(), "b", Map.of());
+        List<String> left = List.of("a", "b", "c", "d"); // two cached, two fresh
+        // 2 measured in 600 s (300 each), 4 retimed in 40 s (10 each): 2·300 + 2·10
+        assertThat(ParetoCommand.eta(600, 2, 40, 4, left, cached, true)).isEqualTo(", ETA 10m20s");
+        // without --retime the cached ones cost nothing
+        assertThat(ParetoCommand.eta(600, 2, 0, 0, left, cached, false)).isEqualTo(", ETA 10m00s");
+        // nothing retimed yet: a measured point's time is the bound
+        assertThat(ParetoCommand.eta(600, 2, 0, 0, left, cached, true)).isEqualTo(", ETA 20m00s");
+        assertThat(ParetoCommand.eta(0, 0, 40, 4, left, cached, true)).isEmpty();
+    }
 }
