@@ -7,7 +7,7 @@ import jdk.incubator.vector.VectorSpecies;
  * {@code C[M, N] (= | +=) A[M, K] · B[K, N] + bias}, optionally followed by GELU, with B
  * pre-packed ({@link PackedMatrix}). GotoBLAS-style blocking (MC × KC blocks of A stay in L2, a
  * KC × NR sliver of B in L1) around an MR × NR register tile: 8 × 32 on AVX-512 (16
- * accumulators), 6 × 16 on AVX2.
+ * accumulators), 6 × 16 or 4 × 16 on AVX2 ({@link #MR}).
  *
  * <p>A row-major A is read in place — the kernel broadcasts from MR row streams — when a task
  * meets few B panels (batch 1: the packing pass would not pay); a task meeting at least
@@ -27,8 +27,13 @@ public final class Gemm {
     static final int V = F.length();
     /** Columns per register tile: two vectors. */
     public static final int NR = 2 * V;
-    /** Rows per register tile: 8 with 32 vector registers (AVX-512), 6 with 16 (AVX2). */
-    public static final int MR = V >= 16 ? 8 : 6;
+    /**
+     * Rows per register tile: 8 with 32 vector registers (AVX-512). With 16 (AVX2), 6 where the JIT
+     * keeps a 6 × 16 tile's twelve accumulators in registers, else 4 ({@link Jit#keepsSixRowTile});
+     * {@code -Dvitrim.gemm.mr=4|6} overrides it on AVX2 (for benchmarks and tests). Every tile
+     * height sums each element over k in the same order: results do not depend on it.
+     */
+    public static final int MR = V >= 16 ? 8 : Jit.avx2Rows();
     static final int KC_MAX = 256;
     static final int MC_MAX = MR * (V >= 16 ? 16 : 21);
 
@@ -284,7 +289,8 @@ public final class Gemm {
                     // and a slow process differed there), so the hot path no longer depends on it
                     if (lda == PACKED) kernel8p(as, ao, bData, bo, kc, c, co, ldc, loadC, bias, j0);
                     else if (MR == 8) kernel8(as, ao, lda, MR, bData, bo, kc, c, co, ldc, loadC, bias, j0);
-                    else kernel6(as, ao, lda, MR, bData, bo, kc, c, co, ldc, loadC, bias, j0);
+                    else if (MR == 6) kernel6(as, ao, lda, MR, bData, bo, kc, c, co, ldc, loadC, bias, j0);
+                    else kernel4(as, ao, lda, MR, bData, bo, kc, c, co, ldc, loadC, bias, j0);
                     if (gelu) geluRows(c, co, ldc, MR);
                 } else {
                     edgeTile(as, ao, lda, mr, nc, bData, bo, kc, c, co, ldc, loadC, bias, j0, gelu, tile);

@@ -1,5 +1,7 @@
 package io.vitrim.measure;
 
+import io.vitrim.engine.Gemm;
+import io.vitrim.engine.Jit;
 import io.vitrim.engine.VecMath;
 
 import java.io.IOException;
@@ -44,33 +46,14 @@ public final class SystemInfo {
     }
 
     /**
-     * A one-line warning when this JVM is known to run the GEMM kernel far below the machine's
-     * speed, else null. Measured on an AVX2 Zen 3 (docs/performance.md): JDK 17's compiler keeps
-     * four of the 6 × 16 kernel's twelve accumulators on the stack and reloads them every step of
-     * k, 2.3× slower than JDK 25; JDK 25 keeps them in registers only when it strip-mines the
-     * loop, which it does not under -XX:+UseParallelGC or -XX:+UseSerialGC.
+     * A one-line note when this JVM runs the GEMM on its slower AVX2 tile (4 rows instead of 6,
+     * see {@link io.vitrim.engine.Jit}), else null.
      */
     public static String speedNote() {
-        if (VecMath.F.vectorBitSize() != 256) return null;
-        int feature = Runtime.version().feature();
-        if (feature < 25) {
-            return "JDK " + feature + " runs vitrim's AVX2 matrix kernel about 2.3x slower than JDK 25 (docs/performance.md): "
-                    + "set JAVA_HOME to a JDK 25";
-        }
-        if ("false".equals(vmOption("UseCountedLoopSafepoints"))) {
-            return "loop strip mining is off (-XX:+UseParallelGC or -XX:+UseSerialGC?), which makes JDK " + feature
-                    + " run vitrim's AVX2 matrix kernel about 2x slower (docs/performance.md): keep the default G1 collector";
-        }
-        return null;
-    }
-
-    private static String vmOption(String name) {
-        try {
-            return java.lang.management.ManagementFactory.getPlatformMXBean(com.sun.management.HotSpotDiagnosticMXBean.class)
-                    .getVMOption(name).getValue();
-        } catch (RuntimeException | LinkageError e) {
-            return null; // not HotSpot
-        }
+        if (VecMath.F.vectorBitSize() != 256 || Gemm.MR != 4 || Jit.keepsSixRowTile()) return null;
+        String why = Runtime.version().feature() < 25 ? "JDK " + Runtime.version().feature() : "loop strip mining is off (-XX:+UseParallelGC or -XX:+UseSerialGC?)";
+        return why + ": vitrim's AVX2 matrix kernel runs its 4-row tile here; JDK 25 with the default G1 collector runs the 6-row one, "
+                + "about 1.3x faster (docs/performance.md)";
     }
 
     public static String summary() {

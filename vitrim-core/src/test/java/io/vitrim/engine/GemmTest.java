@@ -125,12 +125,13 @@ class GemmTest {
         assertThat(Gemm.balancedChunks(12, 1, 8, 3)).isEqualTo(12);
         assertThat(Gemm.balancedChunks(7, 1, 7, 2)).isEqualTo(7); // nothing fits: unchanged
         assertThat(Gemm.balancedChunks(7, 3, 1, 2)).isEqualTo(1);
-        // rows step down by the register tile's MR: 8 with 512-bit vectors, 6 with 256-bit ones (AVX2)
-        boolean mr8 = Gemm.MR == 8;
-        assertThat(Gemm.MR).isIn(6, 8);
-        assertThat(Gemm.balancedRows(5472, 128, 2)).isEqualTo(mr8 ? 120 : 116); // 43 tasks of 128 → 46 of 120 (MR 6: 45 of 122 → 48 of 116)
+        // rows step down by the register tile's MR: 8 with 512-bit vectors, 6 or 4 with 256-bit ones (AVX2)
+        assertThat(Gemm.MR).isIn(4, 6, 8);
+        // 43 tasks of 128 → 46 of 120 (MR 6: 45 of 122 → 48 of 116; MR 4: 45 of 124 → 46 of 120)
+        assertThat(Gemm.balancedRows(5472, 128, 2)).isEqualTo(Gemm.MR == 6 ? 116 : 120);
         assertThat(Gemm.balancedRows(6304, 128, 2)).isEqualTo(128); // 50 tasks already
-        assertThat(Gemm.balancedRows(1001, 128, 3)).isEqualTo(120 + (mr8 ? 0 : 2)); // 8 tasks of 128 → 9 of 120 (MR 6: of 122)
+        // 8 tasks of 128 → 9 of 120 (MR 6: of 122; MR 4: of 124)
+        assertThat(Gemm.balancedRows(1001, 128, 3)).isEqualTo(Gemm.MR == 8 ? 120 : Gemm.MR == 6 ? 122 : 124);
         assertThat(Gemm.balancedRows(129, 8, 2)).isEqualTo(8);      // ¾ floor: never below MR (17 tasks either way)
         // and the split never changes a bit: reduced-token shapes with 12 and 36 panels, 1–3 threads;
         // the 200-row ones pack A on one thread (all panels in one task) but not on three, the
@@ -151,5 +152,14 @@ class GemmTest {
         float[] c = new float[m * n];
         Gemm.gemmSerial(a, 0, k, 1, m, packed, k, n, c, 0, n, Gemm.Mode.SET);
         assertClose(c, 0, n, Naive.matmul(a, 0, k, 1, m, bRow, k, n, null), m, n, 1e-5);
+    }
+
+    /** The build runs this class once more per AVX2 tile height (vitrim-core/pom.xml): the override must take. */
+    @Test
+    void avx2TileHeightFollowsTheOverride() {
+        Integer forced = Integer.getInteger("vitrim.gemm.mr");
+        if (Gemm.V >= 16) assertThat(Gemm.MR).isEqualTo(8);
+        else if (forced != null) assertThat(Gemm.MR).isEqualTo(forced);
+        else assertThat(Gemm.MR).isEqualTo(Jit.keepsSixRowTile() ? 6 : 4);
     }
 }
