@@ -141,8 +141,7 @@ final class BenchCommand implements Callable<Integer> {
         }
         print(out, n, res, peakGflops, forkSpeedups);
         out.flush();
-        String note = SystemInfo.speedNote(); // after the results, so an error stays the only line on stderr
-        if (note != null) err.println("vitrim bench: note: " + note);
+        SpeedNote.print(err, "vitrim bench"); // after the results, so an error stays the only line on stderr
         return 0;
     }
 

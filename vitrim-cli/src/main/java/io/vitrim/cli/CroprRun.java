@@ -96,6 +96,7 @@ final class CroprRun {
         }
         err.printf(Locale.ROOT, "%s; %d images%s, %d epoch(s); %d threads%n", header, d.train().size(),
                 d.eval() == null ? "" : ", eval " + d.eval().size(), o.epochs, n);
+        SpeedNote.print(err, "vitrim finetune");
         Trainer t = new Trainer(model, pre, cfg, sd, List.of(LossTerm.CROSS_ENTROPY), d.train(), d.eval(), o.out, n).method(method);
         return run(err, o.spec.commandLine().getOut(), t, cfg, method, o.out);
     }

@@ -195,6 +195,7 @@ final class FinetuneCommand implements Callable<Integer> {
             if (train.size() < batch) throw VitrimException.of(data, train.size() + " images, fewer than one batch of " + batch);
             err.printf(Locale.ROOT, "ltmp thresholds for %s: %d images, target %.3f, tau %.3g, lambda %.3g, lr prune %.2g / merge %.2g, %d epoch(s); %d threads%n",
                     model.describe(), train.size(), target, tau, lambda, lrPrune, lrMerge, epochs, n);
+            SpeedNote.print(err, "vitrim finetune");
             LtmpFinetune ft = new LtmpFinetune(m, cfg);
             long start = System.nanoTime();
             ft.run(train, eval, new LtmpFinetune.Listener() {

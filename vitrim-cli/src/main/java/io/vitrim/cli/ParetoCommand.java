@@ -220,8 +220,7 @@ final class ParetoCommand implements Callable<Integer> {
                 stdout.printf(Locale.ROOT, "  >= %.1fx: %s%n", b, p == null ? "no point reaches this speed-up"
                         : String.format(Locale.ROOT, "%s  %s %.2f%%  %.2fx", p.spec(), metric.label(), 100 * p.top1(), p.speedup()));
             }
-            String note = SystemInfo.speedNote(); // after the results, so an error stays the only line on stderr
-            if (note != null && measured + retimed > 0) err.println("vitrim pareto: note: " + note);
+            if (measured + retimed > 0) SpeedNote.print(err, "vitrim pareto"); // after the results: an error stays the only stderr line
         }
         stdout.flush();
         return 0;

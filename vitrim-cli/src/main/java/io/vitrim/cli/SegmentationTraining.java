@@ -176,6 +176,7 @@ final class SegmentationTraining {
                 model.embedDim(), model.depth(), model.numHeads(), model.patchSize(), model.imgHeight(), model.imgWidth(), model.gridH(),
                 model.gridW(), model.parameterCount(), settings.minScale(), settings.maxScale(),
                 settings.classWeights() == null ? "" : ", class weights " + Arrays.toString(settings.classWeights()), threads);
+        SpeedNote.print(err, "vitrim"); // train or finetune
         if (!cfg.reduce().equals("none") && method == null) {
             err.println("token reduction in training: " + cfg.reduce() + " (pruned tokens restored: " + settings.restore().name().toLowerCase(Locale.ROOT) + ")");
         }

@@ -403,8 +403,7 @@ final class TrainCommand implements Callable<Integer> {
         err.printf(Locale.ROOT, "train %d images, %d classes%s; model %s embed %d depth %d heads %d patch %d img %d (%,d parameters); %d threads%n",
                 train.size(), train.classes().size(), eval == null ? "" : ", eval " + eval.size() + " images", model.architecture(),
                 model.embedDim(), model.depth(), model.numHeads(), model.patchSize(), model.imgHeight(), model.parameterCount(), nThreads);
-        String note = io.vitrim.measure.SystemInfo.speedNote();
-        if (note != null) err.println("vitrim train: note: " + note);
+        SpeedNote.print(err, "vitrim train");
         err.flush();
         if (!cfg.reduce().equals("none")) err.println("token reduction in training: " + cfg.reduce());
         Trainer t = new Trainer(model, pre, cfg, initial == null ? null : initial.weights(), java.util.List.of(io.vitrim.train.LossTerm.CROSS_ENTROPY),

@@ -29,11 +29,11 @@ public final class Gemm {
     public static final int NR = 2 * V;
     /**
      * Rows per register tile: 8 with 32 vector registers (AVX-512). With 16 (AVX2), 6 where the JIT
-     * keeps a 6 × 16 tile's twelve accumulators in registers, else 4 ({@link Jit#keepsSixRowTile});
+     * keeps a 6 × 16 tile's twelve accumulators in registers, else 4 ({@link Jit#rows});
      * {@code -Dvitrim.gemm.mr=4|6} overrides it on AVX2 (for benchmarks and tests). Every tile
      * height sums each element over k in the same order: results do not depend on it.
      */
-    public static final int MR = V >= 16 ? 8 : Jit.avx2Rows();
+    public static final int MR = V >= 16 ? 8 : Jit.rows(V);
     static final int KC_MAX = 256;
     static final int MC_MAX = MR * (V >= 16 ? 16 : 21);
 

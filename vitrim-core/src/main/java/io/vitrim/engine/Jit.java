@@ -13,16 +13,35 @@ import java.lang.management.ManagementFactory;
 public final class Jit {
     private Jit() {}
 
-    /** The JDK keeps a 6 × 16 tile in registers: JDK 25+ with loop strip mining. */
+    /**
+     * The JDK keeps a 6 × 16 tile in registers: JDK 25+ with loop strip mining (counted-loop
+     * safepoints on and more than one iteration per strip; JDK 18–24 were not measured and get
+     * the 4-row tile).
+     */
     public static boolean keepsSixRowTile() {
-        return Runtime.version().feature() >= 25 && "true".equals(vmOption("UseCountedLoopSafepoints"));
+        if (Runtime.version().feature() < 25 || !"true".equals(vmOption("UseCountedLoopSafepoints"))) return false;
+        try {
+            return Long.parseLong(String.valueOf(vmOption("LoopStripMiningIter"))) > 1;
+        } catch (NumberFormatException e) {
+            return false;
+        }
     }
 
-    /** The AVX2 tile height: {@code -Dvitrim.gemm.mr} when 4 or 6, else 6 or 4 by {@link #keepsSixRowTile}. */
-    static int avx2Rows() {
+    /** {@code -Dvitrim.gemm.mr} when it is 4 or 6, else null. */
+    public static Integer forcedRows() {
         Integer forced = Integer.getInteger("vitrim.gemm.mr");
-        if (forced != null && (forced == 4 || forced == 6)) return forced;
-        return keepsSixRowTile() ? 6 : 4;
+        return forced != null && (forced == 4 || forced == 6) ? forced : null;
+    }
+
+    /**
+     * Rows of the 16-column tile on a CPU with 16 vector registers of 8 floats (AVX2):
+     * {@link #forcedRows}, else 6 or 4 by {@link #keepsSixRowTile}. Other vector widths below
+     * 512 bits (e.g. 128-bit NEON, 32 registers) keep 6: only AVX2 was measured.
+     */
+    static int rows(int floatsPerVector) {
+        if (floatsPerVector != 8) return 6;
+        Integer forced = forcedRows();
+        return forced != null ? forced : keepsSixRowTile() ? 6 : 4;
     }
 
     /** A HotSpot flag's value, or null on a JVM without the diagnostic bean. */

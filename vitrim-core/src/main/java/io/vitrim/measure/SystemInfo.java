@@ -50,9 +50,21 @@ public final class SystemInfo {
      * see {@link io.vitrim.engine.Jit}), else null.
      */
     public static String speedNote() {
-        if (VecMath.F.vectorBitSize() != 256 || Gemm.MR != 4 || Jit.keepsSixRowTile()) return null;
-        String why = Runtime.version().feature() < 25 ? "JDK " + Runtime.version().feature() : "loop strip mining is off (-XX:+UseParallelGC or -XX:+UseSerialGC?)";
-        return why + ": vitrim's AVX2 matrix kernel runs its 4-row tile here; JDK 25 with the default G1 collector runs the 6-row one, "
+        return speedNote(VecMath.F.vectorBitSize(), Gemm.MR, Runtime.version().feature(), Jit.keepsSixRowTile());
+    }
+
+    /** {@link #speedNote()} for a given vector width, tile height, JDK feature version and JIT verdict. */
+    static String speedNote(int vectorBits, int mr, int jdk, boolean keepsSixRowTile) {
+        if (vectorBits != 256 || mr == 6 && keepsSixRowTile) return null;
+        if (keepsSixRowTile) {
+            return "the AVX2 matrix kernel's 4-row tile was forced (-Dvitrim.gemm.mr=4): this JVM runs the 6-row one about 1.3x faster";
+        }
+        String why = jdk < 25 ? "JDK " + jdk : "loop strip mining is off (-XX:+UseParallelGC or -XX:+UseSerialGC?)";
+        if (mr == 6) {
+            return why + ": the AVX2 matrix kernel was forced to its 6-row tile (-Dvitrim.gemm.mr=6), which this JIT spills to the stack, "
+                    + "1.3-1.8x slower than the 4-row one (docs/performance.md)";
+        }
+        return why + ": vitrim's AVX2 matrix kernel runs its 4-row tile here; JDK 25 with the G1 collector runs the 6-row one, "
                 + "about 1.3x faster (docs/performance.md)";
     }
 

@@ -14,15 +14,22 @@ class SystemInfoTest {
                 .contains(VecMath.F.vectorBitSize() + "-bit vectors").contains(String.valueOf(Runtime.version().feature()));
     }
 
-    /** The note fires exactly when the AVX2 GEMM runs its slower 4-row tile, as one line that says what to do. */
+    /** The note fires exactly when the AVX2 GEMM runs a tile slower than this JVM could, as one line that says what to do. */
     @Test
-    void speedNoteOnlyOnTheSlowerAvx2Tile() {
-        String note = SystemInfo.speedNote();
-        if (VecMath.F.vectorBitSize() == 256 && Gemm.MR == 4 && !Jit.keepsSixRowTile()) {
-            assertThat(note).contains("4-row tile").contains("JDK 25").contains("G1").doesNotContain("\n");
-            if (Runtime.version().feature() < 25) assertThat(note).startsWith("JDK " + Runtime.version().feature());
-        } else {
-            assertThat(note).isNull();
-        }
+    void speedNoteOnlyWhereTheTileIsTheSlowerOne() {
+        assertThat(SystemInfo.speedNote(512, 8, 17, false)).isNull();          // AVX-512: one tile
+        assertThat(SystemInfo.speedNote(128, 6, 17, false)).isNull();          // NEON: not measured, no advice
+        assertThat(SystemInfo.speedNote(256, 6, 25, true)).isNull();           // JDK 25 + G1: the fast tile
+        assertThat(SystemInfo.speedNote(256, 4, 17, false))
+                .startsWith("JDK 17: ").contains("4-row tile").contains("JDK 25").contains("G1").doesNotContain("\n");
+        assertThat(SystemInfo.speedNote(256, 4, 25, false)).startsWith("loop strip mining is off").contains("G1");
+        assertThat(SystemInfo.speedNote(256, 6, 17, false)).contains("forced to its 6-row tile").contains("spills");
+        assertThat(SystemInfo.speedNote(256, 4, 25, true)).contains("4-row tile was forced");
+    }
+
+    @Test
+    void speedNoteOfThisJvmFollowsItsTile() {
+        assertThat(SystemInfo.speedNote()).isEqualTo(SystemInfo.speedNote(VecMath.F.vectorBitSize(), Gemm.MR,
+                Runtime.version().feature(), Jit.keepsSixRowTile()));
     }
 }

@@ -97,22 +97,24 @@ public final class ParetoReport {
      */
     static String series(Pareto.Point p) {
         String spec = p.spec(), m = p.method();
-        int at = spec.indexOf('@');
-        String opts = at < 0 ? spec : spec.substring(0, at);
+        int at = spec.lastIndexOf('@'); // as --point parses SPEC@DIR
+        String opts = at < 0 ? spec : spec.substring(0, at).trim();
+        String folderName = at < 0 ? null : spec.substring(at + 1).trim();
         StringBuilder name = new StringBuilder(m);
         if (m.equals("ltmp")) {
             // thresholds from a file or the checkpoint (no merge= given) are learned ones
             boolean learned = opts.contains("file=") || !opts.contains("merge=");
-            name.append(learned ? ", learned" : opts.contains("prune=off") ? ", merging only" : ", merging + pruning");
+            name.append(learned ? ", learned" : opts.contains("prune=off") ? ", merging only"
+                    : opts.contains("merge=off") ? ", pruning only" : ", merging + pruning");
         }
-        if (m.equals("cropr") && (opts.contains("llf=1") || !opts.contains("llf=0") && at >= 0 && trainedWithLlf(spec.substring(at + 1)))) {
+        if (m.equals("cropr") && (opts.contains("llf=1") || !opts.contains("llf=0") && at >= 0 && trainedWithLlf(folderName))) {
             name.append(", last-layer fusion");
         }
         if (opts.contains("scorer=random")) name.append(", random scorer");
         if (opts.contains("schedule=decreasing")) name.append(", decreasing r");
         if (at >= 0 && !m.equals("cropr")) { // a Cropr point always names its fine-tuned folder
-            Path folder = Path.of(spec.substring(at + 1)).getFileName();
-            name.append(" @ ").append(folder == null ? spec.substring(at + 1) : folder.toString());
+            Path folder = Path.of(folderName).getFileName();
+            name.append(" @ ").append(folder == null ? folderName : folder.toString());
         }
         return name.toString();
     }
