@@ -28,7 +28,7 @@ public final class Jit {
     }
 
     /** {@code -Dvitrim.gemm.mr} when it is 4 or 6, else null. */
-    public static Integer forcedRows() {
+    static Integer forcedRows() {
         Integer forced = Integer.getInteger("vitrim.gemm.mr");
         return forced != null && (forced == 4 || forced == 6) ? forced : null;
     }
@@ -45,7 +45,7 @@ public final class Jit {
     }
 
     /** A HotSpot flag's value, or null on a JVM without the diagnostic bean. */
-    public static String vmOption(String name) {
+    private static String vmOption(String name) {
         try {
             return ManagementFactory.getPlatformMXBean(com.sun.management.HotSpotDiagnosticMXBean.class).getVMOption(name).getValue();
         } catch (RuntimeException | LinkageError e) {

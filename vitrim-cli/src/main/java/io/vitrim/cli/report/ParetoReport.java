@@ -2,6 +2,7 @@ package io.vitrim.cli.report;
 
 import io.vitrim.io.AtomicFiles;
 import io.vitrim.io.Json;
+import io.vitrim.io.ModelLoader;
 import io.vitrim.measure.Pareto;
 
 import java.io.IOException;
@@ -119,14 +120,12 @@ public final class ParetoReport {
         return name.toString();
     }
 
-    /** Whether the Cropr model folder's config says it was fine-tuned with last-layer fusion (false when unreadable). */
+    /** Whether the Cropr model folder was fine-tuned with last-layer fusion, as loading it would say (false when unreadable). */
     private static boolean trainedWithLlf(String folder) {
-        Path cfg = Path.of(folder, "config.json");
-        if (!Files.isRegularFile(cfg)) return false;
+        if (!Files.isRegularFile(Path.of(folder, "config.json"))) return false;
         try {
-            return Json.parseObject(Files.readString(cfg, StandardCharsets.UTF_8)).get("cropr_cfg") instanceof Map<?, ?> c
-                    && Boolean.TRUE.equals(c.get("llf"));
-        } catch (IOException | RuntimeException e) {
+            return ModelLoader.methodDefaults(Path.of(folder)).getOrDefault("cropr", "").contains("llf=1");
+        } catch (RuntimeException e) {
             return false;
         }
     }
