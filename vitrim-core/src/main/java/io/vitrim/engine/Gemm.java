@@ -49,20 +49,6 @@ public final class Gemm {
 
     private static final float[] ZERO_TILE = new float[MR * NR];
 
-    private static final ThreadLocal<float[]> TRANSPOSED = ThreadLocal.withInitial(() -> new float[0]);
-
-    /** Rows [r0, r1) of a strided A into row-major {@code dst [m][k]}, in cache-friendly strips. */
-    private static void copyRows(float[] a, int aOff, int aRow, int aCol, int r0, int r1, int k, float[] dst) {
-        for (int k0 = 0; k0 < k; k0 += 16) {
-            int k1 = Math.min(k, k0 + 16);
-            for (int r = r0; r < r1; r++) {
-                int src = aOff + r * aRow;
-                int d = r * k;
-                for (int kk = k0; kk < k1; kk++) dst[d + kk] = a[src + kk * aCol];
-            }
-        }
-    }
-
     private static final ThreadLocal<float[][]> SCRATCH = ThreadLocal.withInitial(
             () -> new float[][] {new float[MC_MAX * KC_MAX], new float[MR * NR]});
 
@@ -82,22 +68,6 @@ public final class Gemm {
     public static void gemm(Parallel par, float[] a, int aOff, int aRow, int aCol, int m,
                             PackedMatrix b, float[] c, int cOff, int ldc, Mode mode) {
         if (m <= 0) return;
-        if (aCol != 1 && MR != 8) {
-            // a strided (e.g. transposed) A without a packed-A kernel: make it row-major once, not once per task
-            int k = b.k;
-            float[] t = TRANSPOSED.get();
-            if (t.length < m * k) {
-                t = new float[m * k];
-                TRANSPOSED.set(t);
-            }
-            final float[] dst = t, src = a;
-            final int so = aOff, sr = aRow, sc = aCol;
-            par.forRange(m, 32, (r0, r1) -> copyRows(src, so, sr, sc, r0, r1, k, dst));
-            a = dst;
-            aOff = 0;
-            aRow = k;
-            aCol = 1;
-        }
         final float[] aa = a;
         final int ao = aOff, ar = aRow, ac = aCol;
         final int n = b.n;
@@ -185,19 +155,32 @@ public final class Gemm {
      * ({@link PackedMatrix} layout), zero-filling the padding columns.
      */
     public static void packB(float[] src, int off, int rowStride, int colStride, int k, int n, float[] dst) {
-        int panels = (n + NR - 1) / NR;
-        for (int p = 0; p < panels; p++) {
+        packPanels(src, off, rowStride, colStride, k, n, 0, (n + NR - 1) / NR, dst);
+    }
+
+    /** {@link #packB} with the panels shared between the threads (training packs large activations every step). */
+    public static void packB(Parallel par, float[] src, int off, int rowStride, int colStride, int k, int n, float[] dst) {
+        par.forRange((n + NR - 1) / NR, 1, (p0, p1) -> packPanels(src, off, rowStride, colStride, k, n, p0, p1, dst));
+    }
+
+    private static void packPanels(float[] src, int off, int rowStride, int colStride, int k, int n, int p0, int p1, float[] dst) {
+        for (int p = p0; p < p1; p++) {
             int j0 = p * NR;
             int nc = Math.min(NR, n - j0);
             int base = p * k * NR;
+            if (colStride == 1 && nc == NR) {
+                // two vector copies per row: System.arraycopy's call costs more than 16 floats
+                for (int kk = 0; kk < k; kk++) {
+                    int s = off + kk * rowStride + j0, d = base + kk * NR;
+                    FloatVector.fromArray(F, src, s).intoArray(dst, d);
+                    FloatVector.fromArray(F, src, s + V).intoArray(dst, d + V);
+                }
+                continue;
+            }
             for (int kk = 0; kk < k; kk++) {
                 int srcRow = off + kk * rowStride;
                 int d = base + kk * NR;
-                if (colStride == 1) {
-                    System.arraycopy(src, srcRow + j0, dst, d, nc);
-                } else {
-                    for (int j = 0; j < nc; j++) dst[d + j] = src[srcRow + (j0 + j) * colStride];
-                }
+                for (int j = 0; j < nc; j++) dst[d + j] = src[srcRow + (j0 + j) * colStride];
                 for (int j = nc; j < NR; j++) dst[d + j] = 0f;
             }
         }

@@ -64,10 +64,10 @@ public final class PackedMatrix {
      * Packs a row-major {@code B [k, n]} into {@code reuse} when it is large enough (training
      * packs activations every step), else into a new array.
      */
-    public static PackedMatrix ofRowMajor(float[] b, int k, int n, float[] reuse) {
+    public static PackedMatrix ofRowMajor(Parallel par, float[] b, int k, int n, float[] reuse) {
         int size = Gemm.packedSize(k, n);
         float[] data = reuse != null && reuse.length >= size ? reuse : new float[size];
-        Gemm.packB(b, 0, n, 1, k, n, data);
+        Gemm.packB(par, b, 0, n, 1, k, n, data);
         return new PackedMatrix(k, n, data, null);
     }
 

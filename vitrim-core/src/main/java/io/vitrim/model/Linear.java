@@ -54,7 +54,7 @@ public final class Linear {
     public void backward(Parallel par, float[] x, float[] dy, int rows, float[] dx, boolean accumulateDx, Scratch scratch) {
         if (w.grad != null) {
             // dW [out, in] += dyᵀ [out, rows] · x [rows, in]
-            PackedMatrix xp = PackedMatrix.ofRowMajor(x, rows, in, scratch.packed);
+            PackedMatrix xp = PackedMatrix.ofRowMajor(par, x, rows, in, scratch.packed);
             scratch.packed = xp.data();
             Gemm.gemm(par, dy, 0, 1, out, out, xp, w.grad, 0, in, Gemm.Mode.ADD);
         }

@@ -143,6 +143,40 @@ class GemmTest {
         }
     }
 
+    /**
+     * The panel layout, read off element by element: {@code dst[p·k·NR + q·NR + j] = B[q][p·NR + j]},
+     * zeros past n — for row-major (the vector copy), padded-row and strided sources, serial and
+     * on 1–3 threads, over a buffer that held garbage.
+     */
+    @Test
+    void packedPanelsMatchTheirDefinition() {
+        int k = 37, nr = Gemm.NR;
+        for (int n : new int[] {nr, 2 * nr + 5, 3, 4 * nr}) {
+            for (int[] stride : new int[][] {{n, 1}, {n + 9, 1}, {1, k + 2}}) {
+                int rowStride = stride[0], colStride = stride[1], off = 4;
+                float[] src = rand(off + (k - 1) * rowStride + (n - 1) * colStride + 1, n);
+                float[] want = new float[Gemm.packedSize(k, n)];
+                for (int p = 0; p * nr < n; p++) {
+                    for (int q = 0; q < k; q++) {
+                        for (int j = 0; j < nr && p * nr + j < n; j++) {
+                            want[p * k * nr + q * nr + j] = src[off + q * rowStride + (p * nr + j) * colStride];
+                        }
+                    }
+                }
+                float[] serial = rand(want.length, 99);
+                Gemm.packB(src, off, rowStride, colStride, k, n, serial);
+                assertThat(serial).as("n=%d strides %d/%d serial", n, rowStride, colStride).containsExactly(want);
+                for (int threads = 1; threads <= 3; threads++) {
+                    float[] got = rand(want.length, 98);
+                    try (Parallel par = Parallel.create(threads)) {
+                        Gemm.packB(par, src, off, rowStride, colStride, k, n, got);
+                    }
+                    assertThat(got).as("n=%d strides %d/%d threads %d", n, rowStride, colStride, threads).containsExactly(want);
+                }
+            }
+        }
+    }
+
     @Test
     void serialGemmOnPackedBuffer() {
         int m = 70, k = 19, n = 50;
