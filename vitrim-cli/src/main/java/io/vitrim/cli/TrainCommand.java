@@ -173,6 +173,10 @@ final class TrainCommand implements Callable<Integer> {
     @Option(names = "--eval-limit", paramLabel = "N", defaultValue = "0", description = "Evaluate on an evenly spread subset of N images (0 = all).")
     int evalLimit;
 
+    @Option(names = "--eval-every", paramLabel = "N", defaultValue = "1",
+            description = "Evaluate after every N-th epoch and after the last (default: ${DEFAULT-VALUE}); also with --resume, since it does not change the training.")
+    int evalEvery;
+
     @Option(names = "--task", defaultValue = "auto",
             description = "classification, segmentation, or auto: segmentation when --data holds images/ and labels/ (default: ${DEFAULT-VALUE}).")
     String task;
@@ -209,6 +213,7 @@ final class TrainCommand implements Callable<Integer> {
         ViTConfig model;
         TrainConfig cfg;
         parseImgSize();
+        if (evalEvery < 1) throw new VitrimException("--eval-every expects a number of epochs >= 1, got " + evalEvery);
         if (resume) {
             Map<String, String> meta = Trainer.storedMetadata(out);
             cfg = Trainer.configFrom(meta);
@@ -219,7 +224,7 @@ final class TrainCommand implements Callable<Integer> {
             if (evalData == null && meta.containsKey("eval_data")) evalData = Path.of(meta.get("eval_data"));
             if (cp.segmentation() != null) {
                 return SegmentationTraining.run(err, model, cp.preprocess(), null, cfg, cp.segmentation(), cp.labels(),
-                        SegmentationTraining.storedSettings(meta, out.resolve(Trainer.CHECKPOINT)), null, data, evalData, limit, evalLimit, out, nThreads);
+                        SegmentationTraining.storedSettings(meta, out.resolve(Trainer.CHECKPOINT)), null, data, evalData, limit, evalLimit, evalEvery, out, nThreads);
             }
             return run(err, model, cp.preprocess(), cfg, nThreads);
         }
@@ -360,7 +365,7 @@ final class TrainCommand implements Callable<Integer> {
         java.util.Set<String> keys = new java.util.LinkedHashSet<>(io.vitrim.model.WeightBinder.vitKeys(model).keySet());
         keys.addAll(seg.decoderKeys(model.embedDim()).keySet());
         new ParamGroups(trainable, lrGroups, layerDecay).validate(new java.util.ArrayList<>(keys), lr);
-        return SegmentationTraining.run(err, model, pre, start, cfg, seg, names[0], settings, classWeights, data, evalData, limit, evalLimit,
+        return SegmentationTraining.run(err, model, pre, start, cfg, seg, names[0], settings, classWeights, data, evalData, limit, evalLimit, evalEvery,
                 out, nThreads);
     }
 
@@ -407,7 +412,7 @@ final class TrainCommand implements Callable<Integer> {
         err.flush();
         if (!cfg.reduce().equals("none")) err.println("token reduction in training: " + cfg.reduce());
         Trainer t = new Trainer(model, pre, cfg, initial == null ? null : initial.weights(), java.util.List.of(io.vitrim.train.LossTerm.CROSS_ENTROPY),
-                train, eval, out, nThreads);
+                train, eval, out, nThreads).evalEvery(evalEvery);
         TrainProgress progress = TrainProgress.withCurves(err, t, cfg.epochs(), cfg.batch(), out).optimizer(cfg);
         t.run(progress);
         progress.done();

@@ -186,6 +186,7 @@ class CliTest {
         assertBadInput(run("train", "--init", tmp.resolve("nofolder").toString(), "--data", data, "--out", out.toString()),
                 "nofolder", "no such file");
         assertBadInput(run("train", "--layer-decay", "1.5", "--data", data, "--out", out.toString()), "--layer-decay");
+        assertBadInput(run("train", "--eval-every", "0", "--data", data, "--out", out.toString()), "--eval-every", ">= 1");
         assertBadInput(run("train", "--randaugment", "2", "--data", data, "--out", out.toString()), "--randaugment", "N,M");
         assertBadInput(run("train", "--randaugment", "2,31", "--data", data, "--out", out.toString()), "RandAugment", "magnitude 0-30");
         assertBadInput(run("train", "--drop-path", "1", "--data", data, "--out", out.toString()), "drop path", "[0, 1)");

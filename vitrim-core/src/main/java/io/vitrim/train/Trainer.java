@@ -63,6 +63,7 @@ public final class Trainer {
     private AdamW opt;
     private Sam sam;
     private int epochsDone;
+    private int evalEvery = 1;
     private long step;
     private double secondsSoFar;
 
@@ -108,6 +109,16 @@ public final class Trainer {
      */
     public Trainer method(MethodTraining m) {
         this.method = m;
+        return this;
+    }
+
+    /**
+     * Evaluates after every {@code n}-th epoch and after the last one only (1 = every epoch): the
+     * held-out pass of a long run costs minutes per epoch. Training is the same bit for bit.
+     */
+    public Trainer evalEvery(int n) {
+        if (n < 1) throw new IllegalArgumentException("evaluation interval must be >= 1 epoch, got " + n);
+        this.evalEvery = n;
         return this;
     }
 
@@ -254,7 +265,7 @@ public final class Trainer {
                 m.put("data_wait_seconds", dataWait); // time the loop waited for augmented batches
                 if (graph != null) m.putAll(graph.epochMetrics());
                 StateDict sd = net.stateDict();
-                if (task.evaluates()) {
+                if (task.evaluates() && ((epoch + 1) % evalEvery == 0 || epoch + 1 == cfg.epochs())) {
                     long e0 = System.nanoTime();
                     // the unreduced model always; with --reduce (or a method) also the reduced one
                     m.putAll(task.evaluate(net, method != null || !cfg.reduce().equals("none") ? reducer : null));

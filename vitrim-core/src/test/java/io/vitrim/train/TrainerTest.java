@@ -170,11 +170,14 @@ class TrainerTest {
         Map<String, String> meta = Trainer.storedMetadata(b);
         assertThat(meta.get("epochs_done")).isEqualTo("1");
         assertThat(Trainer.configFrom(meta)).as("what --resume reads back").isEqualTo(config(3));
-        new Trainer(TINY, PRE, config(3), d, d, b, 2).run(new Trainer.Listener() {});
+        // resumed evaluating every third epoch and the last only: the weights must not notice
+        new Trainer(TINY, PRE, config(3), d, d, b, 2).evalEvery(3).run(new Trainer.Listener() {});
         StateDict wa = ModelLoader.readTensors(a.resolve("model.safetensors"));
         StateDict wb = ModelLoader.readTensors(b.resolve("model.safetensors"));
         for (String k : wa.tensors().keySet()) assertThat(wb.get(k).data()).as(k).containsExactly(wa.get(k).data());
         assertThat(Files.readString(b.resolve("metrics.csv")).lines().count()).isEqualTo(4);
+        List<String> evaluated = Files.readAllLines(b.resolve("metrics.jsonl")).stream().map(l -> l.contains("\"eval_top1\"") ? "yes" : "no").toList();
+        assertThat(evaluated).as("epoch 1 before the interruption, then epoch 3 (the last) only").containsExactly("yes", "no", "yes");
         List<String> csv = Files.readAllLines(a.resolve("metrics.csv"));
         List<String> cols = List.of(csv.get(0).split(","));
         for (String row : csv.subList(1, csv.size())) { // the data stall is a part of the epoch's time
