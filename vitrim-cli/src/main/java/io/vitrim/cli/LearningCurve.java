@@ -17,7 +17,8 @@ final class LearningCurve {
 
     static void write(List<Map<String, Object>> history, Path dir) throws IOException {
         int n = history.size();
-        boolean seg = n > 0 && history.get(n - 1).containsKey("eval_miou");
+        // any epoch: with --eval-every the last one may not have been evaluated
+        boolean seg = history.stream().anyMatch(m -> m.containsKey("eval_miou"));
         double[] ep = new double[n], trainAcc = new double[n], loss = new double[n];
         List<Double> evalX = new ArrayList<>(), evalY = new ArrayList<>();
         for (int i = 0; i < n; i++) {

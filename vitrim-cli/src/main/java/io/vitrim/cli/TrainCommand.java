@@ -173,8 +173,9 @@ final class TrainCommand implements Callable<Integer> {
     @Option(names = "--eval-limit", paramLabel = "N", defaultValue = "0", description = "Evaluate on an evenly spread subset of N images (0 = all).")
     int evalLimit;
 
-    @Option(names = "--eval-every", paramLabel = "N", defaultValue = "1",
-            description = "Evaluate after every N-th epoch and after the last (default: ${DEFAULT-VALUE}); also with --resume, since it does not change the training.")
+    @Option(names = "--eval-every", paramLabel = "N",
+            description = "Evaluate after every N-th epoch and after the last (default: 1, or what the run used when resumed); may change with --resume, since the training does not depend on it.")
+    Integer evalEveryOption;
     int evalEvery;
 
     @Option(names = "--task", defaultValue = "auto",
@@ -213,9 +214,13 @@ final class TrainCommand implements Callable<Integer> {
         ViTConfig model;
         TrainConfig cfg;
         parseImgSize();
-        if (evalEvery < 1) throw new VitrimException("--eval-every expects a number of epochs >= 1, got " + evalEvery);
+        if (evalEveryOption != null && evalEveryOption < 1) {
+            throw new VitrimException("--eval-every expects a number of epochs >= 1, got " + evalEveryOption);
+        }
+        evalEvery = evalEveryOption == null ? 1 : evalEveryOption;
         if (resume) {
             Map<String, String> meta = Trainer.storedMetadata(out);
+            if (evalEveryOption == null && meta.containsKey("eval_every")) evalEvery = storedEvalEvery(meta.get("eval_every"));
             cfg = Trainer.configFrom(meta);
             // the shapes and preprocessing from config.json beside the checkpoint: model.safetensors is not needed
             ModelLoader.Checkpoint cp = ModelLoader.read(out.resolve(Trainer.CHECKPOINT), null);
@@ -380,6 +385,16 @@ final class TrainCommand implements Callable<Integer> {
         if (mlpRatio != null && Math.round(m.embedDim() * mlpRatio) != m.mlpHidden()) bad.add("--mlp-ratio " + mlpRatio + " (folder: mlp " + m.mlpHidden() + ")");
         if (pool != null && !pool.equals(m.globalPool().timmName())) bad.add("--pool " + pool + " (folder: " + m.globalPool().timmName() + ")");
         if (!bad.isEmpty()) throw VitrimException.of(init, "shapes do not fit the overrides: " + String.join(", ", bad) + "; fine-tuning keeps the model's shapes");
+    }
+
+    private int storedEvalEvery(String s) {
+        try {
+            int n = Integer.parseInt(s);
+            if (n >= 1) return n;
+        } catch (NumberFormatException e) {
+            // reported below
+        }
+        throw VitrimException.of(out.resolve(Trainer.CHECKPOINT), "eval_every is '" + s + "', not a number of epochs >= 1");
     }
 
     /** The reduction spec and the parameter groups fail before any data is loaded. */

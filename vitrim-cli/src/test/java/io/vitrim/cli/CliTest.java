@@ -171,6 +171,21 @@ class CliTest {
         assertBadInput(run("classify", "--model", MODEL.toString(), "--pixels", px.toString()), "wrong.safetensors", "[B, 3, 32, 32]");
     }
 
+    /** {@code --eval-every} reaches the run: held-out top-1 after every 2nd epoch and the last; the checkpoint keeps the interval for --resume. */
+    @Test
+    void trainEvaluatesEveryNthEpochAndTheLast() throws IOException {
+        Path data = io.vitrim.testing.Fixtures.noiseClassFolders(tmp.resolve("ee-data"), List.of("a", "b", "c"), 8, 16, 3, "%d.png");
+        Path out = tmp.resolve("ee");
+        Run t = run("train", "--data", data.toString(), "--holdout", "6", "--arch", "vit_tiny_patch16_224", "--img-size", "16",
+                "--patch-size", "4", "--embed-dim", "32", "--depth", "2", "--heads", "2", "--epochs", "3", "--batch", "6",
+                "--eval-every", "2", "--threads", "1", "--out", out.toString());
+        assertThat(t.code()).as(t.err()).isZero();
+        List<String> rows = Files.readAllLines(out.resolve("metrics.jsonl"));
+        assertThat(rows).hasSize(3);
+        assertThat(rows.stream().map(l -> l.contains("\"eval_top1\"")).toList()).containsExactly(false, true, true);
+        assertThat(io.vitrim.train.Trainer.storedMetadata(out)).containsEntry("eval_every", "2");
+    }
+
     @Test
     void trainBadInputFailsBeforeLoadingData() throws IOException {
         Path out = tmp.resolve("ft");

@@ -14,7 +14,8 @@ import jdk.incubator.vector.VectorSpecies;
  * {@link #PACK_A_MIN_PANELS} packs its block first. A strided (transposed) A — dyᵀ in a weight
  * gradient — is always packed per block as GotoBLAS does ({@link #packA}: MR rows adjacent per k,
  * so the copy reads the source along its contiguous axis) and run by {@code kernel8p}; on AVX2,
- * which has no packed-A kernel, it is transposed to row-major once per call.
+ * which has no packed-A kernel, each block is copied into a row-major {@code [mc][kc]} buffer
+ * that stays in L2 ({@code copyBlock}) and run by the usual kernels.
  *
  * <p>Determinism: every element of C is accumulated over k in the same order (KC blocks in
  * sequence, FMA inside) whatever the thread count or tile position — edge tiles run the same
@@ -81,8 +82,9 @@ public final class Gemm {
         boolean mOnly = mBlocks >= want;
         int nChunks = mOnly ? 1 : Math.max(1, Math.min(panels, (want + mBlocks - 1) / mBlocks));
         if (threads > 1 && !mOnly) nChunks = balancedChunks(panels, mBlocks, nChunks, threads);
-        // A strided A is packed per task: splitting only M packs each row once (measured 6–11 % faster)
-        if (aCol != 1) nChunks = 1;
+        // A strided A is packed per task: splitting only M packs each row once (measured 6–11 %
+        // faster) — unless M has too few tiles for the threads (a weight gradient of a small head)
+        if (aCol != 1 && (m + MR - 1) / MR >= threads) nChunks = 1;
         if (threads > 1 && mBlocks * nChunks < want && mBlocks < (m + MR - 1) / MR) {
             mBlocks = Math.min((m + MR - 1) / MR, (want + nChunks - 1) / nChunks);
         }

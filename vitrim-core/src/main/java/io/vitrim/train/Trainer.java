@@ -315,6 +315,7 @@ public final class Trainer {
         cm.put("step", String.valueOf(step));
         cm.put("adamw_steps", String.valueOf(opt.steps()));
         cm.put("seconds", String.valueOf(secondsSoFar));
+        cm.put("eval_every", String.valueOf(evalEvery)); // --resume keeps it unless told otherwise
         cm.put("train_config", Json.write(cfg.toJson()));
         cm.put("history", Json.write(history));
         if (method != null) cm.put("method_training", Json.write(method.configExtras()));
