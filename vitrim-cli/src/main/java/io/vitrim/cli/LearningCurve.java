@@ -20,7 +20,7 @@ final class LearningCurve {
         // any epoch: with --eval-every the last one may not have been evaluated
         boolean seg = history.stream().anyMatch(m -> m.containsKey("eval_miou"));
         double[] ep = new double[n], trainAcc = new double[n], loss = new double[n];
-        List<Double> evalX = new ArrayList<>(), evalY = new ArrayList<>();
+        List<Double> evalX = new ArrayList<>(), evalY = new ArrayList<>(), emaX = new ArrayList<>(), emaY = new ArrayList<>();
         for (int i = 0; i < n; i++) {
             Map<String, Object> m = history.get(i);
             ep[i] = ((Number) m.get("epoch")).doubleValue();
@@ -31,12 +31,21 @@ final class LearningCurve {
                 evalX.add(ep[i]);
                 evalY.add(100 * v.doubleValue());
             }
+            Object a = m.containsKey("eval_ema_miou") ? m.get("eval_ema_miou") : m.get("eval_ema_top1");
+            if (a instanceof Number v && !Double.isNaN(v.doubleValue())) {
+                emaX.add(ep[i]);
+                emaY.add(100 * v.doubleValue());
+            }
         }
         List<Charts.Line> acc = new ArrayList<>();
         acc.add(Charts.Line.of(seg ? "train pixel accuracy (augmented, running mean)" : "train (augmented, running mean)", ep, trainAcc));
         if (!evalX.isEmpty()) {
             acc.add(Charts.Line.of(seg ? "eval mIoU" : "eval top-1", evalX.stream().mapToDouble(Double::doubleValue).toArray(),
                     evalY.stream().mapToDouble(Double::doubleValue).toArray()));
+        }
+        if (!emaX.isEmpty()) {
+            acc.add(Charts.Line.of(seg ? "eval mIoU, EMA of the weights" : "eval top-1, EMA of the weights", emaX.stream().mapToDouble(Double::doubleValue).toArray(),
+                    emaY.stream().mapToDouble(Double::doubleValue).toArray()));
         }
         Charts.write(Charts.chart("Learning curve", "epoch", seg ? "accuracy / mIoU (%)" : "accuracy (%)", acc), dir.resolve("learning_curve"));
         Charts.write(Charts.chart("Training loss", "epoch", seg ? "per-pixel cross-entropy" : "cross-entropy (label-smoothed)", List.of(Charts.Line.of("train loss", ep, loss))),

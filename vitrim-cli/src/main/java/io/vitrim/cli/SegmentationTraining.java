@@ -145,9 +145,9 @@ final class SegmentationTraining {
     /** Loads the data, builds the task and runs it. */
     static int run(PrintWriter err, ViTConfig model, PreprocessConfig pre, StateDict initial, TrainConfig cfg, SegmentationConfig seg,
                    List<String> labels, SegmentationTask.Settings settings, String weightSpec, Path data, Path evalData,
-                   int limit, int evalLimit, int evalEvery, Path out, int threads) throws Exception {
-        Trainer t = trainer(err, model, pre, initial, cfg, seg, labels, settings, weightSpec, data, evalData, limit, evalLimit, out, threads, null)
-                .evalEvery(evalEvery);
+                   int limit, int evalLimit, java.util.function.Consumer<Trainer> runOptions, Path out, int threads) throws Exception {
+        Trainer t = trainer(err, model, pre, initial, cfg, seg, labels, settings, weightSpec, data, evalData, limit, evalLimit, out, threads, null);
+        runOptions.accept(t);
         TrainProgress progress = TrainProgress.withCurves(err, t, cfg.epochs(), cfg.batch(), out).optimizer(cfg);
         t.run(progress);
         progress.done();

@@ -178,6 +178,10 @@ final class TrainCommand implements Callable<Integer> {
     Integer evalEveryOption;
     int evalEvery;
 
+    @Option(names = "--ema", paramLabel = "DECAY",
+            description = "Also keep an exponential moving average of the weights (e.g. 0.9998 per step), evaluated beside the model and written to OUT/ema as a model folder; may start with --resume (from the current weights) and is then kept.")
+    Double emaDecay;
+
     @Option(names = "--task", defaultValue = "auto",
             description = "classification, segmentation, or auto: segmentation when --data holds images/ and labels/ (default: ${DEFAULT-VALUE}).")
     String task;
@@ -218,9 +222,11 @@ final class TrainCommand implements Callable<Integer> {
             throw new VitrimException("--eval-every expects a number of epochs >= 1, got " + evalEveryOption);
         }
         evalEvery = evalEveryOption == null ? 1 : evalEveryOption;
+        if (emaDecay != null && !(emaDecay > 0 && emaDecay < 1)) throw new VitrimException("--ema expects a decay between 0 and 1 (e.g. 0.9998), got " + emaDecay);
         if (resume) {
             Map<String, String> meta = Trainer.storedMetadata(out);
             if (evalEveryOption == null && meta.containsKey("eval_every")) evalEvery = storedEvalEvery(meta.get("eval_every"));
+            if (emaDecay == null && meta.containsKey("ema_decay")) emaDecay = storedEmaDecay(meta.get("ema_decay"));
             cfg = Trainer.configFrom(meta);
             // the shapes and preprocessing from config.json beside the checkpoint: model.safetensors is not needed
             ModelLoader.Checkpoint cp = ModelLoader.read(out.resolve(Trainer.CHECKPOINT), null);
@@ -229,7 +235,7 @@ final class TrainCommand implements Callable<Integer> {
             if (evalData == null && meta.containsKey("eval_data")) evalData = Path.of(meta.get("eval_data"));
             if (cp.segmentation() != null) {
                 return SegmentationTraining.run(err, model, cp.preprocess(), null, cfg, cp.segmentation(), cp.labels(),
-                        SegmentationTraining.storedSettings(meta, out.resolve(Trainer.CHECKPOINT)), null, data, evalData, limit, evalLimit, evalEvery, out, nThreads);
+                        SegmentationTraining.storedSettings(meta, out.resolve(Trainer.CHECKPOINT)), null, data, evalData, limit, evalLimit, this::runOptions, out, nThreads);
             }
             return run(err, model, cp.preprocess(), cfg, nThreads);
         }
@@ -370,7 +376,7 @@ final class TrainCommand implements Callable<Integer> {
         java.util.Set<String> keys = new java.util.LinkedHashSet<>(io.vitrim.model.WeightBinder.vitKeys(model).keySet());
         keys.addAll(seg.decoderKeys(model.embedDim()).keySet());
         new ParamGroups(trainable, lrGroups, layerDecay).validate(new java.util.ArrayList<>(keys), lr);
-        return SegmentationTraining.run(err, model, pre, start, cfg, seg, names[0], settings, classWeights, data, evalData, limit, evalLimit, evalEvery,
+        return SegmentationTraining.run(err, model, pre, start, cfg, seg, names[0], settings, classWeights, data, evalData, limit, evalLimit, this::runOptions,
                 out, nThreads);
     }
 
@@ -385,6 +391,22 @@ final class TrainCommand implements Callable<Integer> {
         if (mlpRatio != null && Math.round(m.embedDim() * mlpRatio) != m.mlpHidden()) bad.add("--mlp-ratio " + mlpRatio + " (folder: mlp " + m.mlpHidden() + ")");
         if (pool != null && !pool.equals(m.globalPool().timmName())) bad.add("--pool " + pool + " (folder: " + m.globalPool().timmName() + ")");
         if (!bad.isEmpty()) throw VitrimException.of(init, "shapes do not fit the overrides: " + String.join(", ", bad) + "; fine-tuning keeps the model's shapes");
+    }
+
+    /** The options that do not change the training itself, so a resumed run may change them: evaluation interval, EMA. */
+    private void runOptions(Trainer t) {
+        t.evalEvery(evalEvery);
+        if (emaDecay != null) t.ema(emaDecay);
+    }
+
+    private double storedEmaDecay(String s) {
+        try {
+            double d = Double.parseDouble(s);
+            if (d > 0 && d < 1) return d;
+        } catch (NumberFormatException e) {
+            // reported below
+        }
+        throw VitrimException.of(out.resolve(Trainer.CHECKPOINT), "ema_decay is '" + s + "', not a decay between 0 and 1");
     }
 
     private int storedEvalEvery(String s) {
@@ -427,7 +449,8 @@ final class TrainCommand implements Callable<Integer> {
         err.flush();
         if (!cfg.reduce().equals("none")) err.println("token reduction in training: " + cfg.reduce());
         Trainer t = new Trainer(model, pre, cfg, initial == null ? null : initial.weights(), java.util.List.of(io.vitrim.train.LossTerm.CROSS_ENTROPY),
-                train, eval, out, nThreads).evalEvery(evalEvery);
+                train, eval, out, nThreads);
+        runOptions(t);
         TrainProgress progress = TrainProgress.withCurves(err, t, cfg.epochs(), cfg.batch(), out).optimizer(cfg);
         t.run(progress);
         progress.done();

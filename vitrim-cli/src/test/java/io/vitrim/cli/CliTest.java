@@ -171,19 +171,22 @@ class CliTest {
         assertBadInput(run("classify", "--model", MODEL.toString(), "--pixels", px.toString()), "wrong.safetensors", "[B, 3, 32, 32]");
     }
 
-    /** {@code --eval-every} reaches the run: held-out top-1 after every 2nd epoch and the last; the checkpoint keeps the interval for --resume. */
+    /** {@code --eval-every} and {@code --ema} reach the run: held-out top-1 after every 2nd epoch and the last, the average beside it; the checkpoint keeps both for --resume. */
     @Test
-    void trainEvaluatesEveryNthEpochAndTheLast() throws IOException {
+    void trainEvaluatesEveryNthEpochAndTheLastWithAnEma() throws IOException {
         Path data = io.vitrim.testing.Fixtures.noiseClassFolders(tmp.resolve("ee-data"), List.of("a", "b", "c"), 8, 16, 3, "%d.png");
         Path out = tmp.resolve("ee");
         Run t = run("train", "--data", data.toString(), "--holdout", "6", "--arch", "vit_tiny_patch16_224", "--img-size", "16",
                 "--patch-size", "4", "--embed-dim", "32", "--depth", "2", "--heads", "2", "--epochs", "3", "--batch", "6",
-                "--eval-every", "2", "--threads", "1", "--out", out.toString());
+                "--eval-every", "2", "--ema", "0.9", "--threads", "1", "--out", out.toString());
         assertThat(t.code()).as(t.err()).isZero();
         List<String> rows = Files.readAllLines(out.resolve("metrics.jsonl"));
         assertThat(rows).hasSize(3);
         assertThat(rows.stream().map(l -> l.contains("\"eval_top1\"")).toList()).containsExactly(false, true, true);
-        assertThat(io.vitrim.train.Trainer.storedMetadata(out)).containsEntry("eval_every", "2");
+        assertThat(io.vitrim.train.Trainer.storedMetadata(out)).containsEntry("eval_every", "2").containsEntry("ema_decay", "0.9");
+        assertThat(rows.get(2)).contains("\"eval_ema_top1\"");
+        Run e = run("eval", "--model", out.resolve("ema").toString(), "--data", data.toString(), "--json");
+        assertThat(e.code()).as("the averaged model is a model folder: " + e.err()).isZero();
     }
 
     @Test
@@ -202,6 +205,7 @@ class CliTest {
                 "nofolder", "no such file");
         assertBadInput(run("train", "--layer-decay", "1.5", "--data", data, "--out", out.toString()), "--layer-decay");
         assertBadInput(run("train", "--eval-every", "0", "--data", data, "--out", out.toString()), "--eval-every", ">= 1");
+        assertBadInput(run("train", "--ema", "1", "--data", data, "--out", out.toString()), "--ema", "between 0 and 1");
         assertBadInput(run("train", "--randaugment", "2", "--data", data, "--out", out.toString()), "--randaugment", "N,M");
         assertBadInput(run("train", "--randaugment", "2,31", "--data", data, "--out", out.toString()), "RandAugment", "magnitude 0-30");
         assertBadInput(run("train", "--drop-path", "1", "--data", data, "--out", out.toString()), "drop path", "[0, 1)");

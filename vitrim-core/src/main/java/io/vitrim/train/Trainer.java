@@ -64,6 +64,8 @@ public final class Trainer {
     private Sam sam;
     private int epochsDone;
     private int evalEvery = 1;
+    private double emaDecay; // 0: no average kept
+    private float[][] ema;   // per trained parameter, when kept
     private long step;
     private double secondsSoFar;
 
@@ -122,6 +124,22 @@ public final class Trainer {
         return this;
     }
 
+    /**
+     * Keeps an exponential moving average of the trained weights, {@code ema += (1 − decay)·(w − ema)}
+     * after every step (timm's {@code ModelEmaV3} without warm-up), evaluates it beside the model
+     * ({@code eval_ema_*} metrics), writes it as a model folder in {@code out/ema} and keeps it in
+     * the checkpoint. A resumed run that had none starts it from the current weights. Training
+     * itself is the same bit for bit.
+     */
+    public Trainer ema(double decay) {
+        if (!(decay > 0 && decay < 1)) throw new IllegalArgumentException("EMA decay must be in (0, 1), got " + decay);
+        this.emaDecay = decay;
+        return this;
+    }
+
+    /** The folder {@link #ema} writes the averaged model to. */
+    public static final String EMA_FOLDER = "ema";
+
     /** Per-channel mean and std of a data set's pixels in [0, 1] units: {mean[3], std[3]}. */
     public static float[][] channelStats(LabelledImages d) {
         double[] s = new double[3], sq = new double[3];
@@ -157,7 +175,7 @@ public final class Trainer {
             }
             StateDict sd = new StateDict();
             for (Map.Entry<String, SafeTensors.Entry> e : st.entries().entrySet()) {
-                if (e.getKey().startsWith("adamw.")) continue;
+                if (e.getKey().startsWith("adamw.") || e.getKey().startsWith("ema.")) continue;
                 long[] s = e.getValue().shape();
                 int[] shape = new int[s.length];
                 for (int i = 0; i < s.length; i++) shape[i] = (int) s[i];
@@ -170,6 +188,10 @@ public final class Trainer {
                 System.arraycopy(st.floats("adamw.v." + ps.get(i).name), 0, opt.v[i], 0, opt.v[i].length);
             }
             opt.step = Long.parseLong(meta.get("adamw_steps"));
+            if (emaDecay > 0 && st.entries().containsKey("ema." + ps.get(0).name)) {
+                ema = new float[ps.size()][];
+                for (int i = 0; i < ps.size(); i++) ema[i] = st.floats("ema." + ps.get(i).name).clone();
+            }
         } catch (RuntimeException e) {
             if (e instanceof VitrimException) throw e;
             throw VitrimException.of(ck, "not a usable checkpoint (" + e.getMessage() + ")");
@@ -216,6 +238,12 @@ public final class Trainer {
             }
             Tape tape = net.newTape(cfg.batch());
             sam = sam();
+            if (emaDecay > 0 && ema == null) {
+                if (method != null) throw new VitrimException("an EMA of the weights is not supported together with a method's training graph");
+                ema = new float[trained.size()][];
+                for (int i = 0; i < ema.length; i++) ema[i] = trained.get(i).value.clone();
+                if (epochsDone > 0) l.message("EMA of the weights (decay " + emaDecay + ") starts from the weights after epoch " + epochsDone);
+            }
             double[] dropRates = new double[model.depth()];
             for (int i = 0; i < dropRates.length; i++) {
                 dropRates[i] = cfg.dropPathAt(i, model.depth());
@@ -237,6 +265,7 @@ public final class Trainer {
                         if (cfg.clipNorm() > 0) AdamW.clipGradNorm(trained, cfg.clipNorm());
                         double lr = cfg.lrAt(step, stepsPerEpoch);
                         opt.step((float) lr);
+                        if (ema != null) updateEma();
                         net.weightsChanged();
                         if (graph != null) graph.weightsChanged();
                         step++;
@@ -269,6 +298,7 @@ public final class Trainer {
                     long e0 = System.nanoTime();
                     // the unreduced model always; with --reduce (or a method) also the reduced one
                     m.putAll(task.evaluate(net, method != null || !cfg.reduce().equals("none") ? reducer : null));
+                    if (ema != null) m.putAll(evaluateEma());
                     m.put("eval_seconds", (System.nanoTime() - e0) / 1e9);
                 }
                 m.put("train_seconds_total", secondsSoFar);
@@ -280,6 +310,35 @@ public final class Trainer {
         } finally {
             if (net != null) net.close();
         }
+    }
+
+    private void updateEma() {
+        float keep = (float) (1 - emaDecay);
+        for (int i = 0; i < ema.length; i++) {
+            float[] e = ema[i], w = trained.get(i).value;
+            for (int j = 0; j < e.length; j++) e[j] += keep * (w[j] - e[j]);
+        }
+    }
+
+    /** The unreduced model's metrics with the averaged weights in place ({@code eval_x} as {@code eval_ema_x}); the weights are put back exactly. */
+    private Map<String, Object> evaluateEma() {
+        float[][] live = new float[ema.length][];
+        for (int i = 0; i < ema.length; i++) {
+            float[] w = trained.get(i).value;
+            live[i] = w.clone();
+            System.arraycopy(ema[i], 0, w, 0, w.length);
+        }
+        Map<String, Object> m = new LinkedHashMap<>();
+        try {
+            net.weightsChanged();
+            for (Map.Entry<String, Object> e : task.evaluate(net, null).entrySet()) {
+                m.put(e.getKey().replaceFirst("^eval_", "eval_ema_"), e.getValue());
+            }
+        } finally {
+            for (int i = 0; i < ema.length; i++) System.arraycopy(live[i], 0, trained.get(i).value, 0, live[i].length);
+            net.weightsChanged();
+        }
+        return m;
     }
 
     /** SAM around AdamW when the run asks for it (two passes per step; see {@link Sam}), else null. */
@@ -299,6 +358,13 @@ public final class Trainer {
         Map<String, Object> extras = new LinkedHashMap<>(task.configExtras());
         if (method != null) extras.putAll(method.configExtras());
         ModelFolder.write(out, model, pre, task.labels(), sd, meta, extras);
+        if (ema != null) {
+            StateDict avg = sd.copy();
+            for (int i = 0; i < ema.length; i++) avg.put(trained.get(i).name, ema[i].clone(), trained.get(i).shape);
+            Map<String, String> emaMeta = new LinkedHashMap<>(meta);
+            emaMeta.put("ema_decay", String.valueOf(emaDecay));
+            ModelFolder.write(out.resolve(EMA_FOLDER), model, pre, task.labels(), avg, emaMeta, extras);
+        }
         writeMetrics();
         // checkpoint: weights, optimiser moments, position in the run
         Map<String, SafeTensors.Tensor> t = new LinkedHashMap<>();
@@ -309,6 +375,7 @@ public final class Trainer {
         for (int i = 0; i < ps.size(); i++) {
             t.put("adamw.m." + ps.get(i).name, new SafeTensors.Tensor(opt.m[i], longs(ps.get(i).shape)));
             t.put("adamw.v." + ps.get(i).name, new SafeTensors.Tensor(opt.v[i], longs(ps.get(i).shape)));
+            if (ema != null) t.put("ema." + ps.get(i).name, new SafeTensors.Tensor(ema[i], longs(ps.get(i).shape)));
         }
         Map<String, String> cm = new LinkedHashMap<>();
         cm.put("epochs_done", String.valueOf(epochsDone));
@@ -316,6 +383,7 @@ public final class Trainer {
         cm.put("adamw_steps", String.valueOf(opt.steps()));
         cm.put("seconds", String.valueOf(secondsSoFar));
         cm.put("eval_every", String.valueOf(evalEvery)); // --resume keeps it unless told otherwise
+        if (ema != null) cm.put("ema_decay", String.valueOf(emaDecay));
         cm.put("train_config", Json.write(cfg.toJson()));
         cm.put("history", Json.write(history));
         if (method != null) cm.put("method_training", Json.write(method.configExtras()));

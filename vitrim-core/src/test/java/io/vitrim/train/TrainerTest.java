@@ -194,6 +194,65 @@ class TrainerTest {
         }
     }
 
+    /** Interrupts a run once it has finished {@code epochs} epochs (in the next epoch's first step, before its checkpoint). */
+    static Trainer.Listener stopAfter(int epochs, RuntimeException kill, List<String> messages) {
+        return new Trainer.Listener() {
+            @Override
+            public void step(int epoch, int step, int steps, double loss, double acc, double ips, double lr) {
+                if (epoch == epochs) throw kill;
+            }
+
+            @Override
+            public void message(String s) {
+                messages.add(s);
+            }
+        };
+    }
+
+    /**
+     * The EMA of the weights, one step per epoch so every average can be worked by hand from the
+     * saved weights: started on resume after epoch 1 (from w1), carried through a second
+     * interruption, {@code e += (1 − d)·(w − e)} after each step; the training itself unchanged.
+     */
+    @Test
+    void emaAveragesTheWeightsStepByStepAndLeavesTheTrainingAlone() throws IOException {
+        LabelledImages d = LabelledImages.load(dataset("ema", 3, 5), PRE, 2, 0, null); // 9 images, batch 8: one step per epoch
+        Path ref = tmp.resolve("ema-ref"), run = tmp.resolve("ema-run");
+        new Trainer(TINY, PRE, config(3), d, d, ref, 2).run(new Trainer.Listener() {});
+        RuntimeException kill = new RuntimeException("killed");
+        List<String> messages = new java.util.ArrayList<>();
+        assertThatThrownBy(() -> new Trainer(TINY, PRE, config(3), d, d, run, 2).run(stopAfter(1, kill, messages))).isSameAs(kill);
+        StateDict w1 = ModelLoader.readTensors(run.resolve("model.safetensors"));
+        assertThat(Files.exists(run.resolve(Trainer.EMA_FOLDER))).isFalse();
+        double decay = 0.75;
+        assertThatThrownBy(() -> new Trainer(TINY, PRE, config(3), d, d, run, 2).ema(decay).run(stopAfter(2, kill, messages))).isSameAs(kill);
+        assertThat(messages).anyMatch(m -> m.contains("starts from the weights after epoch 1"));
+        assertThat(Trainer.storedMetadata(run)).containsEntry("ema_decay", "0.75");
+        StateDict w2 = ModelLoader.readTensors(run.resolve("model.safetensors"));
+        StateDict e2 = ModelLoader.readTensors(run.resolve(Trainer.EMA_FOLDER).resolve("model.safetensors"));
+        new Trainer(TINY, PRE, config(3), d, d, run, 2).ema(decay).run(new Trainer.Listener() {});
+        StateDict w3 = ModelLoader.readTensors(run.resolve("model.safetensors"));
+        StateDict e3 = ModelLoader.readTensors(run.resolve(Trainer.EMA_FOLDER).resolve("model.safetensors"));
+        StateDict want = ModelLoader.readTensors(ref.resolve("model.safetensors"));
+        float keep = (float) (1 - decay);
+        for (String k : want.tensors().keySet()) {
+            assertThat(w3.get(k).data()).as("training unchanged: %s", k).containsExactly(want.get(k).data());
+            float[] e = w1.get(k).data().clone(), a = w2.get(k).data(), b = w3.get(k).data();
+            for (int j = 0; j < e.length; j++) e[j] += keep * (a[j] - e[j]);
+            assertThat(e2.get(k).data()).as("EMA after epoch 2: %s", k).containsExactly(e);
+            for (int j = 0; j < e.length; j++) e[j] += keep * (b[j] - e[j]);
+            assertThat(e3.get(k).data()).as("EMA after epoch 3: %s", k).containsExactly(e);
+        }
+        assertThat(w3.get("head.weight").data()).as("the average is not the model").isNotEqualTo(e3.get("head.weight").data());
+        List<String> rows = Files.readAllLines(run.resolve("metrics.jsonl"));
+        assertThat(rows.get(0)).doesNotContain("eval_ema_top1");
+        assertThat(rows.get(2)).contains("\"eval_ema_top1\"", "\"eval_top1\"");
+        try (VisionTransformer m = ModelLoader.load(run.resolve(Trainer.EMA_FOLDER), null, 1)) {
+            assertThat(m.labels()).containsExactly("circle", "square", "stripe");
+        }
+        assertThatThrownBy(() -> new Trainer(TINY, PRE, config(3), d, d, run, 2).ema(1.0)).isInstanceOf(IllegalArgumentException.class);
+    }
+
     @Test
     void brokenDataIsAOneLineError() throws IOException {
         Path zip = tmp.resolve("broken.zip");
