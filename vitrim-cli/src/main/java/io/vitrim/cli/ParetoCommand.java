@@ -133,6 +133,12 @@ final class ParetoCommand implements Callable<Integer> {
             String key = modelName + "@" + model.fingerprint() + "|" + data + "|" + d.size() + "|" + batch + "|" + n + "|timed-on-data"
                     + (seg ? "|segmentation-" + restore : "");
             Map<String, Map<String, Object>> cached = readCache(cache, key);
+            // a point on other weights than its folder now holds is measured again — and priced so by the ETA
+            for (String s : specs) {
+                Map<String, Object> row = cached.get(s);
+                Variant v = row == null ? null : Variant.of(s);
+                if (v != null && v.dir != null && !v.fingerprint().equals(row.get("variant_fingerprint"))) cached.remove(s);
+            }
             // timing runs on real images (the first batch of the data, repeated if it is smaller)
             float[] timing = d.timing(m, batch);
             List<Pareto.Point> results = new ArrayList<>();
@@ -143,7 +149,6 @@ final class ParetoCommand implements Callable<Integer> {
                 String s = specs.get(i);
                 Variant variant = Variant.of(s);
                 Map<String, Object> row = cached.get(s);
-                if (row != null && variant.dir != null && !variant.fingerprint().equals(row.get("variant_fingerprint"))) row = null;
                 boolean fresh = row == null;
                 if (fresh || retime) {
                     long pointStart = System.nanoTime();
