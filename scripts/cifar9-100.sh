@@ -53,16 +53,23 @@ if [ "${1:-}" = finish ]; then
   [ ! -e "$MODEL_DIR" ] || { echo "$MODEL_DIR exists already" >&2; exit 2; }
   metric() { tail -1 "$RUNS/metrics.jsonl" | sed -n "s/.*\"$1\":\([-0-9.eE]*\).*/\1/p"; }
   raw=$(metric eval_top1); avg=$(metric eval_ema_top1)
+  [ -n "$raw" ] || { echo "$RUNS/metrics.jsonl: no held-out top-1 after epoch 100" >&2; exit 2; }
   src=$RUNS; which="the model's own weights"
   if [ -n "$avg" ] && awk -v a="$avg" -v r="$raw" 'BEGIN { exit !(a > r) }'; then src=$RUNS/ema; which="the EMA of the weights"; fi
+  for f in config.json model.safetensors; do
+    [ -f "$src/$f" ] || { echo "no $f in $src (a run restored from carry/ after its last epoch: finish it where it ran)" >&2; exit 2; }
+  done
   echo "held-out top-1 after epoch 100: model $raw, EMA ${avg:-none}: taking $which"
   tmp=$MODEL_DIR.tmp/$(basename "$MODEL_DIR") # built aside under its own name (eval records the folder name)
   rm -rf "$MODEL_DIR.tmp" && mkdir -p "$tmp"
+  trap 'rm -rf "$MODEL_DIR.tmp"' EXIT # no half-made folder under models/
   cp "$src/config.json" "$src/model.safetensors" "$tmp/"
   for f in metrics.csv metrics.jsonl learning_curve.png learning_curve.svg loss_curve.png loss_curve.svg train.log; do
     if [ -f "$RUNS/$f" ]; then cp "$RUNS/$f" "$tmp/"; fi
   done
   ./vitrim eval --model "$tmp" --data ../shared/data/cifar10/test.zip --reduce none --reduce tome:r=4 --json > "$tmp/test-eval.json"
+  # the file names the folder as the user will: models/..., not the staging path
+  sed -i "s#\"model\":\"[^\"]*\"#\"model\":\"$MODEL_DIR\"#" "$tmp/test-eval.json"
   test_top1=$(sed -n 's/[^{]*{[^}]*"top1":\([-0-9.eE]*\).*/\1/p' "$tmp/test-eval.json" | head -1)
   pct() { awk -v x="$1" 'BEGIN { printf "%.2f %%", 100 * x }'; }
   [ -n "$test_top1" ] || { echo "no top-1 in $tmp/test-eval.json" >&2; exit 2; }
@@ -75,7 +82,7 @@ $which (held-out top-1 after epoch 100: model $(pct "$raw"), EMA $([ -n "$avg" ]
 Test set (10,000 images, evaluated once, \`test-eval.json\`): top-1 **$(pct "$test_top1")** unreduced. \`metrics.*\`, the curves and
 \`train.log\` are the run's own.
 TXT
-  mv "$tmp" "$MODEL_DIR" && rmdir "$MODEL_DIR.tmp"
+  mv "$tmp" "$MODEL_DIR" && rmdir "$MODEL_DIR.tmp" && trap - EXIT
   echo "wrote $MODEL_DIR (test top-1 $(pct "$test_top1"))"
   exit 0
 fi
@@ -85,12 +92,12 @@ if [ ! -f "$RUNS/checkpoint.safetensors" ] && [ -f "$CARRY/checkpoint.safetensor
   echo "continuing from $CARRY"
 fi
 mkdir -p "$RUNS"
+exec > >(tee -a "$RUNS/train.log") 2>&1 # exec below keeps this script's PID the JVM's: killing it stops the run
 if [ -f "$RUNS/checkpoint.safetensors" ]; then
-  ./vitrim train --resume --eval-every 2 --ema 0.9995 --out "$RUNS" 2>&1 | tee -a "$RUNS/train.log"
-  exit
+  exec ./vitrim train --resume --eval-every 2 --ema 0.9995 --out "$RUNS"
 fi
-./vitrim train --data ../shared/data/cifar10/train.zip --holdout 5000 \
+exec ./vitrim train --data ../shared/data/cifar10/train.zip --holdout 5000 \
   --img-size 32 --patch-size 4 --embed-dim 192 --depth 9 --heads 6 --mlp-ratio 2 \
   --epochs 100 --warmup 10 --batch 128 --lr 1e-3 --weight-decay 0.05 --label-smoothing 0.1 \
   --drop-path 0.1 --randaugment 2,9 --mixup 0.8 --cutmix 1.0 --random-erase 0.25 \
-  --reduce tome:r=4 --eval-every 2 --ema 0.9995 --out "$RUNS" 2>&1 | tee -a "$RUNS/train.log"
+  --reduce tome:r=4 --eval-every 2 --ema 0.9995 --out "$RUNS"

@@ -226,7 +226,6 @@ final class TrainCommand implements Callable<Integer> {
         if (resume) {
             Map<String, String> meta = Trainer.storedMetadata(out);
             if (evalEveryOption == null && meta.containsKey("eval_every")) evalEvery = storedEvalEvery(meta.get("eval_every"));
-            if (emaDecay == null && meta.containsKey("ema_decay")) emaDecay = storedEmaDecay(meta.get("ema_decay"));
             cfg = Trainer.configFrom(meta);
             // the shapes and preprocessing from config.json beside the checkpoint: model.safetensors is not needed
             ModelLoader.Checkpoint cp = ModelLoader.read(out.resolve(Trainer.CHECKPOINT), null);
@@ -397,16 +396,6 @@ final class TrainCommand implements Callable<Integer> {
     private void runOptions(Trainer t) {
         t.evalEvery(evalEvery);
         if (emaDecay != null) t.ema(emaDecay);
-    }
-
-    private double storedEmaDecay(String s) {
-        try {
-            double d = Double.parseDouble(s);
-            if (d > 0 && d < 1) return d;
-        } catch (NumberFormatException e) {
-            // reported below
-        }
-        throw VitrimException.of(out.resolve(Trainer.CHECKPOINT), "ema_decay is '" + s + "', not a decay between 0 and 1");
     }
 
     private int storedEvalEvery(String s) {

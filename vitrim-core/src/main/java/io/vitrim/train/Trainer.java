@@ -128,8 +128,8 @@ public final class Trainer {
      * Keeps an exponential moving average of the trained weights, {@code ema += (1 − decay)·(w − ema)}
      * after every step (timm's {@code ModelEmaV3} without warm-up), evaluates it beside the model
      * ({@code eval_ema_*} metrics), writes it as a model folder in {@code out/ema} and keeps it in
-     * the checkpoint. A resumed run that had none starts it from the current weights. Training
-     * itself is the same bit for bit.
+     * the checkpoint. A resumed run that had none starts it from the current weights; one that had
+     * one keeps it without being told. Training itself is the same bit for bit.
      */
     public Trainer ema(double decay) {
         if (!(decay > 0 && decay < 1)) throw new IllegalArgumentException("EMA decay must be in (0, 1), got " + decay);
@@ -188,6 +188,8 @@ public final class Trainer {
                 System.arraycopy(st.floats("adamw.v." + ps.get(i).name), 0, opt.v[i], 0, opt.v[i].length);
             }
             opt.step = Long.parseLong(meta.get("adamw_steps"));
+            // a run that kept an average keeps it, at its decay unless told another
+            if (emaDecay == 0 && meta.containsKey("ema_decay")) emaDecay = Double.parseDouble(meta.get("ema_decay"));
             if (emaDecay > 0 && st.entries().containsKey("ema." + ps.get(0).name)) {
                 ema = new float[ps.size()][];
                 for (int i = 0; i < ps.size(); i++) ema[i] = st.floats("ema." + ps.get(i).name).clone();

@@ -230,7 +230,7 @@ class TrainerTest {
         assertThat(Trainer.storedMetadata(run)).containsEntry("ema_decay", "0.75");
         StateDict w2 = ModelLoader.readTensors(run.resolve("model.safetensors"));
         StateDict e2 = ModelLoader.readTensors(run.resolve(Trainer.EMA_FOLDER).resolve("model.safetensors"));
-        new Trainer(TINY, PRE, config(3), d, d, run, 2).ema(decay).run(new Trainer.Listener() {});
+        new Trainer(TINY, PRE, config(3), d, d, run, 2).run(new Trainer.Listener() {}); // the average is kept without asking
         StateDict w3 = ModelLoader.readTensors(run.resolve("model.safetensors"));
         StateDict e3 = ModelLoader.readTensors(run.resolve(Trainer.EMA_FOLDER).resolve("model.safetensors"));
         StateDict want = ModelLoader.readTensors(ref.resolve("model.safetensors"));
@@ -244,6 +244,11 @@ class TrainerTest {
             assertThat(e3.get(k).data()).as("EMA after epoch 3: %s", k).containsExactly(e);
         }
         assertThat(w3.get("head.weight").data()).as("the average is not the model").isNotEqualTo(e3.get("head.weight").data());
+        // one process evaluating the average between steps: the weights must come back exactly
+        Path whole = tmp.resolve("ema-whole");
+        new Trainer(TINY, PRE, config(3), d, d, whole, 2).ema(decay).run(new Trainer.Listener() {});
+        StateDict ww = ModelLoader.readTensors(whole.resolve("model.safetensors"));
+        for (String k : want.tensors().keySet()) assertThat(ww.get(k).data()).as("uninterrupted with EMA: %s", k).containsExactly(want.get(k).data());
         List<String> rows = Files.readAllLines(run.resolve("metrics.jsonl"));
         assertThat(rows.get(0)).doesNotContain("eval_ema_top1");
         assertThat(rows.get(2)).contains("\"eval_ema_top1\"", "\"eval_top1\"");
