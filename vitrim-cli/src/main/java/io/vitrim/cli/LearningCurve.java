@@ -26,29 +26,32 @@ final class LearningCurve {
             ep[i] = ((Number) m.get("epoch")).doubleValue();
             trainAcc[i] = 100 * ((Number) m.get("train_acc")).doubleValue();
             loss[i] = ((Number) m.get("train_loss")).doubleValue();
-            Object e = m.containsKey("eval_miou") ? m.get("eval_miou") : m.get("eval_top1");
-            if (e instanceof Number v && !Double.isNaN(v.doubleValue())) {
-                evalX.add(ep[i]);
-                evalY.add(100 * v.doubleValue());
-            }
-            Object a = m.containsKey("eval_ema_miou") ? m.get("eval_ema_miou") : m.get("eval_ema_top1");
-            if (a instanceof Number v && !Double.isNaN(v.doubleValue())) {
-                emaX.add(ep[i]);
-                emaY.add(100 * v.doubleValue());
-            }
+            addPoint(m, "eval_", ep[i], evalX, evalY);
+            addPoint(m, "eval_ema_", ep[i], emaX, emaY);
         }
         List<Charts.Line> acc = new ArrayList<>();
         acc.add(Charts.Line.of(seg ? "train pixel accuracy (augmented, running mean)" : "train (augmented, running mean)", ep, trainAcc));
         if (!evalX.isEmpty()) {
-            acc.add(Charts.Line.of(seg ? "eval mIoU" : "eval top-1", evalX.stream().mapToDouble(Double::doubleValue).toArray(),
-                    evalY.stream().mapToDouble(Double::doubleValue).toArray()));
+            acc.add(Charts.Line.of(seg ? "eval mIoU" : "eval top-1", doubles(evalX), doubles(evalY)));
         }
         if (!emaX.isEmpty()) {
-            acc.add(Charts.Line.of(seg ? "eval mIoU, EMA of the weights" : "eval top-1, EMA of the weights", emaX.stream().mapToDouble(Double::doubleValue).toArray(),
-                    emaY.stream().mapToDouble(Double::doubleValue).toArray()));
+            acc.add(Charts.Line.of(seg ? "eval mIoU, EMA of the weights" : "eval top-1, EMA of the weights", doubles(emaX), doubles(emaY)));
         }
         Charts.write(Charts.chart("Learning curve", "epoch", seg ? "accuracy / mIoU (%)" : "accuracy (%)", acc), dir.resolve("learning_curve"));
         Charts.write(Charts.chart("Training loss", "epoch", seg ? "per-pixel cross-entropy" : "cross-entropy (label-smoothed)", List.of(Charts.Line.of("train loss", ep, loss))),
                 dir.resolve("loss_curve"));
+    }
+
+    /** Epoch x and the metric {@code prefix + "miou"} (segmentation) or {@code prefix + "top1"} in % when the epoch was evaluated. */
+    private static void addPoint(Map<String, Object> m, String prefix, double x, List<Double> xs, List<Double> ys) {
+        Object e = m.containsKey(prefix + "miou") ? m.get(prefix + "miou") : m.get(prefix + "top1");
+        if (e instanceof Number v && !Double.isNaN(v.doubleValue())) {
+            xs.add(x);
+            ys.add(100 * v.doubleValue());
+        }
+    }
+
+    private static double[] doubles(List<Double> l) {
+        return l.stream().mapToDouble(Double::doubleValue).toArray();
     }
 }

@@ -175,8 +175,7 @@ final class TrainCommand implements Callable<Integer> {
 
     @Option(names = "--eval-every", paramLabel = "N",
             description = "Evaluate after every N-th epoch and after the last (default: 1, or what the run used when resumed); may change with --resume, since the training does not depend on it.")
-    Integer evalEveryOption;
-    int evalEvery;
+    Integer evalEvery;
 
     @Option(names = "--ema", paramLabel = "DECAY",
             description = "Also keep an exponential moving average of the weights (e.g. 0.9998 per step), evaluated beside the model and written to OUT/ema as a model folder; may start with --resume (from the current weights) and is then kept.")
@@ -218,14 +217,10 @@ final class TrainCommand implements Callable<Integer> {
         ViTConfig model;
         TrainConfig cfg;
         parseImgSize();
-        if (evalEveryOption != null && evalEveryOption < 1) {
-            throw new VitrimException("--eval-every expects a number of epochs >= 1, got " + evalEveryOption);
-        }
-        evalEvery = evalEveryOption == null ? 1 : evalEveryOption;
+        if (evalEvery != null && evalEvery < 1) throw new VitrimException("--eval-every expects a number of epochs >= 1, got " + evalEvery);
         if (emaDecay != null && !(emaDecay > 0 && emaDecay < 1)) throw new VitrimException("--ema expects a decay between 0 and 1 (e.g. 0.9998), got " + emaDecay);
         if (resume) {
             Map<String, String> meta = Trainer.storedMetadata(out);
-            if (evalEveryOption == null && meta.containsKey("eval_every")) evalEvery = storedEvalEvery(meta.get("eval_every"));
             cfg = Trainer.configFrom(meta);
             // the shapes and preprocessing from config.json beside the checkpoint: model.safetensors is not needed
             ModelLoader.Checkpoint cp = ModelLoader.read(out.resolve(Trainer.CHECKPOINT), null);
@@ -394,18 +389,8 @@ final class TrainCommand implements Callable<Integer> {
 
     /** The options that do not change the training itself, so a resumed run may change them: evaluation interval, EMA. */
     private void runOptions(Trainer t) {
-        t.evalEvery(evalEvery);
+        if (evalEvery != null) t.evalEvery(evalEvery);
         if (emaDecay != null) t.ema(emaDecay);
-    }
-
-    private int storedEvalEvery(String s) {
-        try {
-            int n = Integer.parseInt(s);
-            if (n >= 1) return n;
-        } catch (NumberFormatException e) {
-            // reported below
-        }
-        throw VitrimException.of(out.resolve(Trainer.CHECKPOINT), "eval_every is '" + s + "', not a number of epochs >= 1");
     }
 
     /** The reduction spec and the parameter groups fail before any data is loaded. */

@@ -89,17 +89,17 @@ public final class ModelLoader {
         }
     }
 
-    /**
-     * A method's settings stored in the model folder, as spec knobs by method name: Cropr's
-     * {@code cropr_cfg} (the reference's dict: {@code pruning_rate}, {@code llf}) becomes
-     * {@code cropr → rate=R,llf=0|1}, so {@code --reduce cropr} runs the model as it was trained.
-     */
     /** {@link #methodDefaults(Path, Json.Obj)} of a model folder's config.json, without reading its weights. */
     public static Map<String, String> methodDefaults(Path folder) {
         Path cfgPath = folder.resolve("config.json");
         return methodDefaults(cfgPath, readJson(cfgPath));
     }
 
+    /**
+     * A method's settings stored in the model folder, as spec knobs by method name: Cropr's
+     * {@code cropr_cfg} (the reference's dict: {@code pruning_rate}, {@code llf}) becomes
+     * {@code cropr → rate=R,llf=0|1}, so {@code --reduce cropr} runs the model as it was trained.
+     */
     static Map<String, String> methodDefaults(Path cfgPath, Json.Obj cfg) {
         if (!cfg.has("cropr_cfg")) return Map.of();
         Json.Obj c = cfg.obj("cropr_cfg");

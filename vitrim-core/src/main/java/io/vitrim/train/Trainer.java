@@ -63,7 +63,7 @@ public final class Trainer {
     private AdamW opt;
     private Sam sam;
     private int epochsDone;
-    private int evalEvery = 1;
+    private int evalEvery;   // 0: not told — the resumed run's, else every epoch
     private double emaDecay; // 0: no average kept
     private float[][] ema;   // per trained parameter, when kept
     private long step;
@@ -117,7 +117,8 @@ public final class Trainer {
     /**
      * Evaluates after every {@code n}-th epoch and after the last one only (1 = every epoch): the
      * held-out pass is a fixed cost per epoch (34 s of a 7.5-minute epoch for the 9-block CIFAR-10
-     * model on a 2-core Zen 3). Training is the same bit for bit.
+     * model on a 2-core Zen 3). Training is the same bit for bit. Kept in the checkpoint: a resumed
+     * run not told another keeps it.
      */
     public Trainer evalEvery(int n) {
         if (n < 1) throw new IllegalArgumentException("evaluation interval must be >= 1 epoch, got " + n);
@@ -189,7 +190,8 @@ public final class Trainer {
                 System.arraycopy(st.floats("adamw.v." + ps.get(i).name), 0, opt.v[i], 0, opt.v[i].length);
             }
             opt.step = Long.parseLong(meta.get("adamw_steps"));
-            // a run that kept an average keeps it, at its decay unless told another
+            // a run keeps its evaluation interval and its average, at its decay, unless told another
+            if (evalEvery == 0 && meta.containsKey("eval_every")) evalEvery(Integer.parseInt(meta.get("eval_every")));
             if (emaDecay == 0 && meta.containsKey("ema_decay")) emaDecay = Double.parseDouble(meta.get("ema_decay"));
             if (emaDecay > 0 && st.entries().containsKey("ema." + ps.get(0).name)) {
                 ema = new float[ps.size()][];
@@ -239,6 +241,7 @@ public final class Trainer {
                 // a copy: the caller's state dict stays as it was
                 build(init.copy(), cfg.init() != null ? cfg.init() : "initial weights");
             }
+            if (evalEvery == 0) evalEvery = 1;
             Tape tape = net.newTape(cfg.batch());
             sam = sam();
             if (emaDecay > 0 && ema == null) {
@@ -385,7 +388,7 @@ public final class Trainer {
         cm.put("step", String.valueOf(step));
         cm.put("adamw_steps", String.valueOf(opt.steps()));
         cm.put("seconds", String.valueOf(secondsSoFar));
-        cm.put("eval_every", String.valueOf(evalEvery)); // --resume keeps it unless told otherwise
+        cm.put("eval_every", String.valueOf(evalEvery));
         if (ema != null) cm.put("ema_decay", String.valueOf(emaDecay));
         cm.put("train_config", Json.write(cfg.toJson()));
         cm.put("history", Json.write(history));
