@@ -3,7 +3,8 @@
 # (docs/performance.md, "Spark"). Both rates are steady-state: `vitrim classify` is timed on the
 # input once and three times in one process, and the difference divided by the extra images
 # (JVM start, model load and JIT warm-up cancel out); the Spark job runs --repeat 4 times in one
-# session and reports the median of runs 2-4. Run on an otherwise idle machine.
+# session and reports the median of runs 2-4. Both run on the same JVM (./vitrim-spark's: JAVA_HOME
+# or the PATH's java), so ./vitrim is told not to pick a newer JDK. Run on an otherwise idle machine.
 #   scripts/bench-spark.sh [ZIP] [SPEC]     (default: ../shared/data/cifar10/test.zip, none)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -12,6 +13,7 @@ SPEC="${2:-none}"
 [[ -f "$ZIP" ]] || { echo "bench-spark: $ZIP: no such file" >&2; exit 2; }
 N="$(unzip -Z1 "$ZIP" | grep -ciE '\.(jpe?g|png|webp|bmp|gif)$')"
 
+export VITRIM_PREFER_NEWEST_JDK=0
 secs() { local t0 t1; t0=$(date +%s.%N); "$@" >/dev/null; t1=$(date +%s.%N); echo "$t1 - $t0" | bc -l; }
 
 ./vitrim classify "$ZIP" --threads 2 --reduce "$SPEC" --json >/dev/null   # builds the jar if needed

@@ -13,8 +13,8 @@
 #                                   # once on the test set
 #
 # Every run appends its output to $RUNS/train.log, which travels with the checkpoint.
-# The held-out 5,000 images are evaluated after every second epoch (dense and with tome:r=4, 34 s
-# on a Zen 3) and after the last; epochs 1-18 were evaluated after each. The run folder is $RUNS
+# The held-out 5,000 images are evaluated after every second epoch (dense, with tome:r=4 and the
+# EMA: about 50 s on a Zen 3) and after the last; epochs 1-18 were evaluated after each. The run folder is $RUNS
 # (default ~/runs/cifar9-100, outside the work tree). A machine that lost it continues from
 # carry/cifar9-100 when that holds a checkpoint. An EMA of the weights (decay 0.9995 per step, a
 # horizon of about 6 epochs) is kept from epoch 21 on and evaluated beside the model: the

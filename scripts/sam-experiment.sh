@@ -24,9 +24,9 @@ step() { # step NAME CMD...: skip a finished step
   "$@"
   touch "$RUNS/$name.done"
 }
-finetune() { # finetune DIR ARGS...: resume from the checkpoint if there is one
+finetune() { # finetune DIR ARGS...: resume from the checkpoint if there is one (step skips a finished one)
   local dir=$1; shift
-  if [ -f "$dir/checkpoint.safetensors" ] && [ ! -f "$dir/model.safetensors" ]; then
+  if [ -f "$dir/checkpoint.safetensors" ]; then
     ./vitrim train --resume --out "$dir"
   else
     rm -rf "$dir"

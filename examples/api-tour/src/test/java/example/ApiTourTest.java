@@ -10,10 +10,10 @@ import java.nio.file.Path;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-/** The tour runs on the repository's model and samples and prints its five steps. */
+/** The tour runs on the repository's model and samples and prints its six steps. */
 class ApiTourTest {
     @Test
-    void runsAllFiveSteps() throws Exception {
+    void runsAllSixSteps() throws Exception {
         Path root = Path.of("../..").toAbsolutePath().normalize();
         ByteArrayOutputStream buf = new ByteArrayOutputStream();
         ApiTour.run(root.resolve("models/cifar10-vit9-c2"), root.resolve("samples"), new PrintStream(buf, true, StandardCharsets.UTF_8));

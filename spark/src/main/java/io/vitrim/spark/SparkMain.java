@@ -29,7 +29,7 @@ import java.util.concurrent.Callable;
             "  ./vitrim-spark classify --input photos/ --output labels.parquet",
             "  ./vitrim-spark classify --master 'local[2]' --input test.zip \\",
             "      --output out.parquet --reduce tome:r=8",
-            "  ./vitrim-spark segment --model runs/camvid --input street/ \\",
+            "  ./vitrim-spark segment --model models/camvid-vit9 --input street/ \\",
             "      --output masks.parquet",
             "  spark-submit --class io.vitrim.spark.SparkMain vitrim-spark-job.jar \\",
             "      classify --model /shared/deit-s --input s3a://bucket/photos/ \\",
@@ -214,9 +214,9 @@ public final class SparkMain {
                 "",
                 "A segmentation set (images/ + labels/) as --input: its photos only."},
             footer = {"", "Examples:",
-                "  ./vitrim-spark segment --model runs/camvid --input street/ \\",
+                "  ./vitrim-spark segment --model models/camvid-vit9 --input street/ \\",
                 "      --output masks.parquet",
-                "  ./vitrim-spark segment --master 'local[2]' --model runs/camvid \\",
+                "  ./vitrim-spark segment --master 'local[2]' --model models/camvid-vit9 \\",
                 "      --input camvid/test.zip --output test.parquet --reduce tome:r=40 \\",
                 "      --restore llf --ids"})
     static final class Segment extends Base {

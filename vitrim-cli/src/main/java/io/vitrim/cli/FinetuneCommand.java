@@ -27,7 +27,7 @@ import java.util.concurrent.Callable;
                 + "--out/thresholds.safetensors (the threshold keys only, so one base model keeps several targets) and "
                 + "metrics.jsonl; use them with --reduce ltmp:file=DIR/thresholds.safetensors.",
             "--method cropr fine-tunes the model end to end with Token Cropr inside the training graph: after each block "
-                + "a module prunes --rate tokens chosen by a learned query, its auxiliary aggregator and head learn from "
+                + "but the last (with --llf the last two: the pruned tokens rejoin for the last block) a module prunes --rate tokens chosen by a learned query, its auxiliary aggregator and head learn from "
                 + "their own loss on detached tokens (summed with the main loss), the backbone from the main loss (AdamW, "
                 + "layer-wise lr decay, warm-up + cosine, label smoothing, no drop path on the last block). --out becomes "
                 + "a model folder (config.json with cropr_cfg, model.safetensors with the cropr.* keys) that classify, "

@@ -12,7 +12,7 @@ import java.nio.file.Path;
 /** How a command gets its model: a checkpoint, or an architecture with seeded random weights. */
 final class ModelOptions {
     @Option(names = {"-m", "--model"}, paramLabel = "DIR|FILE",
-            description = "Model folder (timm or Hugging Face layout) or .safetensors file (needs --arch). Default: the embedded models/cifar10-vit9-c2, unless --arch is given.")
+            description = "Model folder (timm or Hugging Face layout) or .safetensors file (needs --arch). Default: the embedded models/cifar10-vit9-c2 (segment: models/camvid-vit9), unless --arch is given.")
     Path model;
 
     @Option(names = "--arch", paramLabel = "NAME",
@@ -29,8 +29,17 @@ final class ModelOptions {
 
     /** The model folder shipped in the repository ({@code models/cifar10-vit9-c2}), if present. */
     static Path embedded() {
+        return shipped("cifar10-vit9-c2");
+    }
+
+    /** The segmentation model shipped in the repository ({@code models/camvid-vit9}), if present. */
+    static Path embeddedSegmentation() {
+        return shipped("camvid-vit9");
+    }
+
+    private static Path shipped(String name) {
         String home = System.getProperty("vitrim.home");
-        Path p = Path.of(home == null ? "." : home, "models", "cifar10-vit9-c2");
+        Path p = Path.of(home == null ? "." : home, "models", name);
         return java.nio.file.Files.isDirectory(p) ? p : null;
     }
 

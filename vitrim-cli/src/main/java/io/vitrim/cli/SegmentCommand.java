@@ -34,7 +34,7 @@ import java.util.concurrent.Callable;
             "",
             "With --compare SPEC (repeatable) it also writes <name>.compare.png: the photo, its ground truth (when the input is a segmentation set, images/ + labels/), the mask of --reduce and one mask per compared reduction side by side, each captioned with its MAC ratio to the dense model and, against the ground truth, its pixel accuracy and the image's mIoU."},
         footer = {"", "Examples:",
-            "  vitrim segment --model models/camvid-vit9 street.jpg --out /tmp/masks",
+            "  vitrim segment street.jpg --out /tmp/masks   # the embedded models/camvid-vit9",
             "  vitrim segment --model models/camvid-vit9 --reduce tome:r=40 photos/ \\",
             "      --out /tmp/masks",
             "  vitrim segment --model models/camvid-vit9 --reduce random:r=40 \\",
@@ -49,7 +49,7 @@ final class SegmentCommand implements Callable<Integer> {
     ModelOptions model;
 
     @Option(names = {"-r", "--reduce"}, paramLabel = "SPEC", defaultValue = "none", completionCandidates = ReduceCandidates.class,
-            description = "Token reduction (default: ${DEFAULT-VALUE}; see vitrim classify --help).")
+            description = "Token reduction (default: ${DEFAULT-VALUE}; see vitrim info --methods).")
     String reduce;
 
     @Option(names = "--restore", paramLabel = "output|llf", defaultValue = "output",
@@ -86,6 +86,10 @@ final class SegmentCommand implements Callable<Integer> {
         if (!(alpha >= 0 && alpha <= 1)) throw new VitrimException("--alpha " + alpha + ": must be between 0 and 1");
         Dense.Restore when = SegmentationTraining.restore(restore);
         PrintWriter o = spec.commandLine().getOut();
+        if (model.model == null && model.arch == null) {
+            model.model = ModelOptions.embeddedSegmentation();
+            if (model.model == null) throw new VitrimException("no model: pass --model DIR (the embedded models/camvid-vit9 is missing)");
+        }
         try (Inputs in = Inputs.collect(inputs); VisionTransformer m = model.load(threads.get(), null)) {
             var task = m.segmentation();
             if (task == null) {

@@ -50,7 +50,7 @@ final class TrainCommand implements Callable<Integer> {
     @Option(names = "--data", paramLabel = "ZIP|DIR", description = "Training images, <class>/<image> layout.")
     Path data;
 
-    @Option(names = "--eval-data", paramLabel = "ZIP|DIR", description = "Images evaluated after every epoch (top-1 in the metrics).")
+    @Option(names = "--eval-data", paramLabel = "ZIP|DIR", description = "Images evaluated after every epoch, or as --eval-every says (top-1 in the metrics).")
     Path evalData;
 
     @Option(names = {"-o", "--out"}, paramLabel = "DIR", required = true, description = "Output model folder.")
@@ -63,7 +63,7 @@ final class TrainCommand implements Callable<Integer> {
     Path init;
 
     @Option(names = "--reduce", paramLabel = "SPEC", defaultValue = "none", completionCandidates = ReduceCandidates.class,
-            description = "Token reduction inside the training graph, e.g. tome:r=4 (default: ${DEFAULT-VALUE}; see vitrim classify --help).")
+            description = "Token reduction inside the training graph, e.g. tome:r=4 (default: ${DEFAULT-VALUE}; see vitrim info --methods).")
     String reduce;
 
     @Option(names = "--optimizer", paramLabel = "NAME", defaultValue = "adamw",
@@ -164,7 +164,7 @@ final class TrainCommand implements Callable<Integer> {
     AugmentOptions augment;
 
     @Option(names = "--holdout", paramLabel = "N", defaultValue = "0",
-            description = "Hold out N training images (seeded) as the validation set evaluated every epoch, instead of --eval-data.")
+            description = "Hold out N training images (seeded) as the validation set evaluated after every epoch (or as --eval-every says), instead of --eval-data.")
     int holdout;
 
     @Option(names = "--limit", paramLabel = "N", defaultValue = "0", description = "Use an evenly spread subset of N training images (0 = all).")

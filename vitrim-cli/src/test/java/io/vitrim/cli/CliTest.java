@@ -344,9 +344,9 @@ class CliTest {
     void versionNamesTheCommitAndEveryCommandDefaultsToTheEmbeddedModel() {
         Run v = run("--version");
         assertThat(v.out()).containsPattern("vitrim \\S+ \\(commit [0-9a-f]{7}");
-        for (String cmd : new String[] {"classify", "bench", "info", "eval", "visualize", "pareto"}) {
+        for (String cmd : new String[] {"classify", "bench", "info", "eval", "visualize", "pareto", "segment"}) {
             assertThat(run(cmd, "--help").out().replaceAll("\\s+", " ")).as(cmd)
-                    .contains("Default: the embedded models/cifar10-vit9-c2, unless --arch is given");
+                    .contains("Default: the embedded models/cifar10-vit9-c2 (segment: models/camvid-vit9), unless --arch is given");
         }
     }
 }

@@ -196,4 +196,25 @@ class SegmentationCliTest {
         System.arraycopy(b, 0, r, a.length, b.length);
         return r;
     }
+
+    @Test
+    void segmentWithoutAModelRunsTheEmbeddedCamvidModel() throws IOException {
+        Path camvid = Path.of("../models/camvid-vit9"), photo = Path.of("../samples/cat_0000.jpg");
+        assertThat(camvid.resolve("model.safetensors")).as("the embedded segmentation model").exists();
+        String old = System.getProperty("vitrim.home");
+        System.setProperty("vitrim.home", ".."); // as the launcher sets it: the repository root
+        try {
+            Path out = tmp.resolve("embedded");
+            CliTest.Run r = run("segment", photo.toString(), "--out", out.toString());
+            assertThat(r.code()).as(r.err()).isZero();
+            // CamVid's classes, not CIFAR-10's: the segmentation model, not the classifier default
+            assertThat(r.out()).containsPattern("(Sky|Building|Road|Tree|Car|Pavement) \\d+\\.\\d%");
+            BufferedImage mask = ImageIO.read(out.resolve("cat_0000.mask.png").toFile());
+            BufferedImage in = ImageIO.read(photo.toFile());
+            assertThat(new int[] {mask.getWidth(), mask.getHeight()}).containsExactly(in.getWidth(), in.getHeight());
+        } finally {
+            if (old == null) System.clearProperty("vitrim.home");
+            else System.setProperty("vitrim.home", old);
+        }
+    }
 }
