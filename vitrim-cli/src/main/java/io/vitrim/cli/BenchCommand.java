@@ -30,7 +30,7 @@ import java.util.concurrent.Callable;
             "  vitrim bench --arch deit_small_patch16_224 --reduce tome:r=13 --json",
             "  vitrim bench --peak                      # also: share of the FMA peak",
             "  vitrim bench --reduce tome:r=8 --breakdown   # time per part",
-            "  vitrim bench --batch 1 --reduce ppt:r=16,layers=2/5/7 --forks 5   # five fresh JVMs",
+            "  vitrim bench --batch 1 --reduce ppt:r=16,layers=2/5/7 --forks 5",
             "  vitrim bench --arch vit_base_patch16_clip_224 --images photos/ \\",
             "      --reduce ltmp:merge=0.9,prune=off   # data-dependent: time on photos",
             "  vitrim bench --model models/deit-s --batch 64 --rounds 20"})
