@@ -27,16 +27,12 @@ final class ModelOptions {
             description = "Seed of the random weights used with --arch alone (default: ${DEFAULT-VALUE}).")
     long seed;
 
-    /** The model folder shipped in the repository ({@code models/cifar10-vit9-c2}), if present. */
-    static Path embedded() {
-        return shipped("cifar10-vit9-c2");
-    }
+    /** The classifier shipped in the repository's {@code models/}: the default of every command but segment. */
+    static final String EMBEDDED = "cifar10-vit9-c2";
+    /** The segmentation model shipped in {@code models/}: segment's default. */
+    static final String EMBEDDED_SEGMENTATION = "camvid-vit9";
 
-    /** The segmentation model shipped in the repository ({@code models/camvid-vit9}), if present. */
-    static Path embeddedSegmentation() {
-        return shipped("camvid-vit9");
-    }
-
+    /** {@code models/NAME} of the repository the launcher runs from, if present. */
     private static Path shipped(String name) {
         String home = System.getProperty("vitrim.home");
         Path p = Path.of(home == null ? "." : home, "models", name);
@@ -59,7 +55,7 @@ final class ModelOptions {
             if (!model.isAbsolute() && !model.normalize().startsWith("..")) return model.normalize().toString();
             return abs.getFileName() == null ? abs.toString() : abs.getFileName().toString();
         }
-        if (arch == null) return "models/cifar10-vit9-c2 (embedded)";
+        if (arch == null) return "models/" + EMBEDDED + " (embedded)";
         return arch + " (random weights, seed " + seed + ")";
     }
 
@@ -107,7 +103,12 @@ final class ModelOptions {
      * else the embedded model.
      */
     VisionTransformer load(int threads, String defaultArch) {
-        if (model == null && arch == null && defaultArch == null) model = embedded();
+        return load(threads, defaultArch, EMBEDDED);
+    }
+
+    /** As {@link #load(int, String)}, with the shipped {@code models/<embedded>} as the default model. */
+    VisionTransformer load(int threads, String defaultArch, String embedded) {
+        if (model == null && arch == null && defaultArch == null) model = shipped(embedded);
         if (imgSize != null && (imgSize < 1 || imgSize > io.vitrim.config.ViTConfig.MAX_IMAGE)) {
             throw new VitrimException("--img-size " + imgSize + ": must be between 1 and " + io.vitrim.config.ViTConfig.MAX_IMAGE);
         }
@@ -117,7 +118,7 @@ final class ModelOptions {
             return ck.build(threads);
         }
         String a = arch != null ? arch : defaultArch;
-        if (a == null) throw new VitrimException("no model: pass --model DIR|FILE (the embedded models/cifar10-vit9-c2 is missing), or --arch NAME for random weights");
+        if (a == null) throw new VitrimException("no model: pass --model DIR|FILE (the embedded models/" + embedded + " is missing), or --arch NAME for random weights");
         arch = a;
         Architectures.Arch spec = Architectures.get(a);
         io.vitrim.config.ViTConfig c = spec.config();
@@ -129,7 +130,6 @@ final class ModelOptions {
         return VisionTransformer.create(c, pre, null, RandomInit.create(c, seed), threads, a);
     }
 
-    /** As {@link #load}, for commands that classify: a model without a head is refused. */
     /** A classifier or a segmentation model (not a headless encoder). */
     VisionTransformer loadTask(int threads, String defaultArch) {
         VisionTransformer m = load(threads, defaultArch);
@@ -141,6 +141,7 @@ final class ModelOptions {
         return m;
     }
 
+    /** As {@link #load(int, String)}, for commands that classify: a segmentation model or one without a head is refused. */
     VisionTransformer loadClassifier(int threads, String defaultArch) {
         VisionTransformer m = load(threads, defaultArch);
         if (m.segmentation() != null) {

@@ -86,11 +86,8 @@ final class SegmentCommand implements Callable<Integer> {
         if (!(alpha >= 0 && alpha <= 1)) throw new VitrimException("--alpha " + alpha + ": must be between 0 and 1");
         Dense.Restore when = SegmentationTraining.restore(restore);
         PrintWriter o = spec.commandLine().getOut();
-        if (model.model == null && model.arch == null) {
-            model.model = ModelOptions.embeddedSegmentation();
-            if (model.model == null) throw new VitrimException("no model: pass --model DIR (the embedded models/camvid-vit9 is missing)");
-        }
-        try (Inputs in = Inputs.collect(inputs); VisionTransformer m = model.load(threads.get(), null)) {
+        try (Inputs in = Inputs.collect(inputs);
+             VisionTransformer m = model.load(threads.get(), null, ModelOptions.EMBEDDED_SEGMENTATION)) {
             var task = m.segmentation();
             if (task == null) {
                 throw new VitrimException(model.describe() + ": not a segmentation model (no 'segmentation' entry in its config.json); "
