@@ -112,7 +112,7 @@ final class BenchCommand implements Callable<Integer> {
                 if (peak) out.printf(Locale.ROOT, "FP32 FMA peak: %.0f GFLOP/s on %s (median of the forks; %s)%n", peakGflops, threadsText(n), PeakFlops.describe());
             }
         } else {
-            try (VisionTransformer m = model.load(n, null)) {
+            try (VisionTransformer m = model.load(n)) {
                 List<TokenReducer> reducers = new ArrayList<>();
                 reducers.add(TokenReducer.NONE);
                 for (String r : reduce) {

@@ -86,7 +86,7 @@ final class ClassifyCommand implements Callable<Integer> {
         float[] pixelData = null;
         int pixelBatch = 0;
         try (Inputs in = inputs.isEmpty() ? null : Inputs.collect(inputs);
-             VisionTransformer m = model.loadClassifier(nThreads, null)) {
+             VisionTransformer m = model.loadClassifier(nThreads)) {
             TokenReducer reducer = io.vitrim.io.SideWeights.reducer(m, reduce);
             if (compare != null) {
                 if (pixels != null) throw new VitrimException("--compare works on images, not with --pixels");

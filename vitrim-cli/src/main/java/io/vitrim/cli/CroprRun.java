@@ -48,7 +48,7 @@ final class CroprRun {
         List<String> labels;
         StateDict sd;
         SegmentationConfig seg;
-        try (VisionTransformer m = o.model.loadTask(n, null)) {
+        try (VisionTransformer m = o.model.loadTask(n)) {
             seg = m.segmentation();
             model = m.config();
             pre = m.preprocess();

@@ -94,7 +94,7 @@ final class EmbedCommand implements Callable<Integer> {
         if (dir != null && !java.nio.file.Files.isDirectory(dir)) throw VitrimException.of(out, "the output's folder does not exist");
         PrintWriter err = spec.commandLine().getErr();
         int nThreads = threads.get();
-        try (Inputs in = Inputs.collect(inputs); VisionTransformer m = model.load(nThreads, null)) {
+        try (Inputs in = Inputs.collect(inputs); VisionTransformer m = model.load(nThreads)) {
             if (in.items.isEmpty()) throw new VitrimException("no images in " + inputs);
             if (m.preprocess() == null) throw new VitrimException("this model has no preprocessing config");
             TokenReducer reducer = io.vitrim.io.SideWeights.reducer(m, reduce);

@@ -87,7 +87,7 @@ final class EvalCommand implements Callable<Integer> {
         PrintWriter out = spec.commandLine().getOut(), err = spec.commandLine().getErr();
         int n = threads.get();
         Sharpness.Settings sharp = sharpnessSettings();
-        try (VisionTransformer m = model.loadTask(n, null)) {
+        try (VisionTransformer m = model.loadTask(n)) {
             if (sharp != null && m.segmentation() != null) throw new VitrimException("--sharpness measures classifiers only");
             if (m.segmentation() != null) return segmentation(m, out, err, n);
             if (sharp != null) VisionTransformer.checkTrainable(m.config(), model.describe() + " (--sharpness needs its backward pass)");

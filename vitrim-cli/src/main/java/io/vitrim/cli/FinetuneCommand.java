@@ -183,7 +183,7 @@ final class FinetuneCommand implements Callable<Integer> {
         Path file = out.resolve("thresholds.safetensors");
         if (Files.exists(file)) throw VitrimException.of(out, "already holds thresholds.safetensors; choose another --out");
         int n = threads.get();
-        try (VisionTransformer m = model.loadClassifier(n, null)) {
+        try (VisionTransformer m = model.loadClassifier(n)) {
             VisionTransformer.checkTrainable(m.config(), model.describe());
             err.println("loading " + data + " ...");
             err.flush();

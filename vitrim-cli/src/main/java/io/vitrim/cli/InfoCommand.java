@@ -63,7 +63,7 @@ final class InfoCommand implements Callable<Integer> {
             out.flush();
             return 0;
         }
-        try (VisionTransformer m = model.load(1, null)) {
+        try (VisionTransformer m = model.load(1)) {
             ViTConfig c = m.config();
             TokenReducer r = io.vitrim.io.SideWeights.reducer(m, reduce);
             // token counts come from a traced forward pass on one noise image

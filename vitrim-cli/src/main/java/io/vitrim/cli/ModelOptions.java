@@ -98,17 +98,14 @@ final class ModelOptions {
         }
     }
 
-    /**
-     * Loads --model, or --arch with random weights; with neither, {@code defaultArch} if given,
-     * else the embedded model.
-     */
-    VisionTransformer load(int threads, String defaultArch) {
-        return load(threads, defaultArch, EMBEDDED);
+    /** Loads --model, or --arch with random weights; with neither, the embedded model. */
+    VisionTransformer load(int threads) {
+        return load(threads, EMBEDDED);
     }
 
-    /** As {@link #load(int, String)}, with the shipped {@code models/<embedded>} as the default model. */
-    VisionTransformer load(int threads, String defaultArch, String embedded) {
-        if (model == null && arch == null && defaultArch == null) model = shipped(embedded);
+    /** As {@link #load(int)}, with the shipped {@code models/<embedded>} as the default model. */
+    VisionTransformer load(int threads, String embedded) {
+        if (model == null && arch == null) model = shipped(embedded);
         if (imgSize != null && (imgSize < 1 || imgSize > io.vitrim.config.ViTConfig.MAX_IMAGE)) {
             throw new VitrimException("--img-size " + imgSize + ": must be between 1 and " + io.vitrim.config.ViTConfig.MAX_IMAGE);
         }
@@ -117,9 +114,8 @@ final class ModelOptions {
             if (imgSize != null) ck = ModelLoader.atImageSize(ck, imgSize, imgSize);
             return ck.build(threads);
         }
-        String a = arch != null ? arch : defaultArch;
-        if (a == null) throw new VitrimException("no model: pass --model DIR|FILE (the embedded models/" + embedded + " is missing), or --arch NAME for random weights");
-        arch = a;
+        if (arch == null) throw new VitrimException("no model: pass --model DIR|FILE (the embedded models/" + embedded + " is missing), or --arch NAME for random weights");
+        String a = arch;
         Architectures.Arch spec = Architectures.get(a);
         io.vitrim.config.ViTConfig c = spec.config();
         io.vitrim.config.PreprocessConfig pre = spec.preprocess();
@@ -131,8 +127,8 @@ final class ModelOptions {
     }
 
     /** A classifier or a segmentation model (not a headless encoder). */
-    VisionTransformer loadTask(int threads, String defaultArch) {
-        VisionTransformer m = load(threads, defaultArch);
+    VisionTransformer loadTask(int threads) {
+        VisionTransformer m = load(threads);
         if (m.segmentation() == null && m.config().numClasses() == 0) {
             m.close();
             throw new VitrimException(describe() + ": the model has no classifier head (num_classes 0, a feature encoder such as DINOv2); "
@@ -141,9 +137,9 @@ final class ModelOptions {
         return m;
     }
 
-    /** As {@link #load(int, String)}, for commands that classify: a segmentation model or one without a head is refused. */
-    VisionTransformer loadClassifier(int threads, String defaultArch) {
-        VisionTransformer m = load(threads, defaultArch);
+    /** As {@link #load(int)}, for commands that classify: a segmentation model or one without a head is refused. */
+    VisionTransformer loadClassifier(int threads) {
+        VisionTransformer m = load(threads);
         if (m.segmentation() != null) {
             m.close();
             throw new VitrimException(describe() + ": a segmentation model (per-pixel classes); use vitrim segment, or vitrim eval on a segmentation set");

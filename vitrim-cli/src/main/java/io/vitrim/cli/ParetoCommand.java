@@ -97,7 +97,7 @@ final class ParetoCommand implements Callable<Integer> {
         if (batch < 1 || rounds < 1 || limit < 0) throw new VitrimException("--batch and --rounds must be >= 1, --limit >= 0");
         int n = threads.get();
         io.vitrim.reduce.Dense.Restore when = SegmentationTraining.restore(restore);
-        try (VisionTransformer m = model.loadTask(n, null)) {
+        try (VisionTransformer m = model.loadTask(n)) {
             boolean seg = m.segmentation() != null;
             if (data == null) {
                 if (seg) throw new VitrimException("a segmentation model needs --data, a segmentation set (e.g. ../shared/data/camvid/val.zip)");

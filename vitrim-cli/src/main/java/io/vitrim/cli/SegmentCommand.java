@@ -87,7 +87,7 @@ final class SegmentCommand implements Callable<Integer> {
         Dense.Restore when = SegmentationTraining.restore(restore);
         PrintWriter o = spec.commandLine().getOut();
         try (Inputs in = Inputs.collect(inputs);
-             VisionTransformer m = model.load(threads.get(), null, ModelOptions.EMBEDDED_SEGMENTATION)) {
+             VisionTransformer m = model.load(threads.get(), ModelOptions.EMBEDDED_SEGMENTATION)) {
             var task = m.segmentation();
             if (task == null) {
                 throw new VitrimException(model.describe() + ": not a segmentation model (no 'segmentation' entry in its config.json); "

@@ -60,7 +60,7 @@ final class VisualizeCommand implements Callable<Integer> {
     @Override
     public Integer call() throws Exception {
         PrintWriter out0 = spec.commandLine().getOut();
-        try (Inputs in = Inputs.collect(inputs); VisionTransformer m = model.loadTask(1, null)) {
+        try (Inputs in = Inputs.collect(inputs); VisionTransformer m = model.loadTask(1)) {
             ViTConfig c = m.config();
             TokenReducer r = io.vitrim.io.SideWeights.reducer(m, reduce);
             int sc = scale != null ? scale : Math.max(1, (int) Math.ceil(448.0 / Math.max(c.imgHeight(), c.imgWidth())));
