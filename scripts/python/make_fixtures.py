@@ -324,7 +324,8 @@ def train():
         adam.step()
     safetensors_io.save(os.path.join(out, "adamw.safetensors"), {"w": w.detach(), "b": b.detach()})
     safetensors_io.save(os.path.join(out, "grads.safetensors"), grads)
-    safetensors_io.save(os.path.join(out, "after_two_steps.safetensors"), {k: v.detach() for k, v in params.items()})
+    # (not the weights after the two steps: Adam turns the rounding noise of ~0 gradients into full
+    # steps of either sign, see TrainStepGoldenTest; the steps' losses and clipped norms are compared)
     write_json(os.path.join(out, "step.json"), {
         "config": cfg.to_json(), "seed": seed, "qk_gain": 2.0, "batch": batch, "label_smoothing": eps_ls,
         "pixel_seeds": [seed + 1, seed + 2], "labels": [labels1, labels2], "loss": [float(loss1), float(loss2)],
@@ -456,6 +457,16 @@ def images():
             index.append({"photo": photo, "config": name, "resize": size if isinstance(size, int) else list(size),
                           "crop": list(crop), "interpolation": interp, "expected": fname})
     write_json(os.path.join(RES, "images", "index.json"), {"cases": index})
+
+
+def webp():
+    """A lossless WebP for the CLI's WebP reader (TwelveMonkeys) and the pixels PIL decodes from it."""
+    from PIL import Image
+    dst = os.path.join(ROOT, "vitrim-cli", "src", "test", "resources")
+    img = Image.open(os.path.join(RES, "images", "src", "chelsea_451x300.jpg")).convert("RGB").resize((90, 60), Image.BICUBIC)
+    webp_path = os.path.join(dst, "chelsea_90x60_lossless.webp")
+    img.save(webp_path, "WEBP", lossless=True)
+    Image.open(webp_path).convert("RGB").save(os.path.join(dst, "chelsea_90x60_expected.png"))
 
 
 # LTMP's training model, run from the reference itself (Mxbonn/ltmp, fetched; its path in
@@ -1179,6 +1190,7 @@ if __name__ == "__main__":
         loader()
     if what in ("images", "all"):
         images()
+        webp()
     if what in ("tome", "all"):
         tome()
     if what in ("adaptive", "all"):

@@ -12,7 +12,6 @@ import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.SplittableRandom;
@@ -87,7 +86,7 @@ class ImageFuzzTest {
         assertThat(ImageDecoder.decodeLabels(png, "seed.png").get(29, 19)).isEqualTo(4);
         List<String> failures = new ArrayList<>();
         int[] decoded = {0};
-        assertTimeoutPreemptively(Duration.ofMinutes(3), () -> {
+        assertTimeoutPreemptively(Mutator.budget(N), () -> {
             SplittableRandom r = new SplittableRandom(77);
             for (int i = 0; i < N && failures.size() < 5; i++) {
                 byte[] b = Mutator.mutate(png, r);
@@ -119,7 +118,7 @@ class ImageFuzzTest {
         assertThat(original.width()).isPositive();
         List<String> failures = new ArrayList<>();
         int[] decoded = {0};
-        assertTimeoutPreemptively(Duration.ofMinutes(3), () -> {
+        assertTimeoutPreemptively(Mutator.budget(N), () -> {
             SplittableRandom r = new SplittableRandom(ext.hashCode());
             for (int i = 0; i < N && failures.size() < 5; i++) {
                 byte[] b = Mutator.mutate(seed, r);

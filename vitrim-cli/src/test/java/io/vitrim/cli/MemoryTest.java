@@ -24,9 +24,14 @@ class MemoryTest {
         ProcessBuilder pb = new ProcessBuilder(cmd);
         pb.redirectErrorStream(true);
         pb.redirectInput(ProcessBuilder.Redirect.from(new File("/dev/null")));
+        File log = File.createTempFile("vitrim-memory", ".log"); // a file, not a pipe: the wait below stays bounded
+        log.deleteOnExit();
+        pb.redirectOutput(log);
         Process p = pb.start();
-        byte[] out = p.getInputStream().readAllBytes();
-        assertThat(p.waitFor(5, TimeUnit.MINUTES)).isTrue();
+        boolean ended = p.waitFor(5, TimeUnit.MINUTES);
+        if (!ended) p.destroyForcibly();
+        byte[] out = java.nio.file.Files.readAllBytes(log.toPath());
+        assertThat(ended).as("vitrim %s ended within 5 minutes; output: %s", String.join(" ", args), new String(out, StandardCharsets.UTF_8)).isTrue();
         String text = new String(out, StandardCharsets.UTF_8).lines()
                 .filter(l -> !l.startsWith("WARNING: Using incubator modules") && !l.startsWith("Picked up JAVA_TOOL_OPTIONS"))
                 .reduce("", (a, b) -> a.isEmpty() ? b : a + "\n" + b);

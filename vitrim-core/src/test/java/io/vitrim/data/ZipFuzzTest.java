@@ -13,7 +13,6 @@ import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.SplittableRandom;
@@ -89,7 +88,7 @@ class ZipFuzzTest {
             int n = Integer.getInteger("vitrim.fuzz.n", 10_000) / 2;
             List<String> failures = new ArrayList<>();
             int[] loaded = {0};
-            assertTimeoutPreemptively(Duration.ofMinutes(3), () -> {
+            assertTimeoutPreemptively(Mutator.budget(n), () -> {
                 SplittableRandom r = new SplittableRandom(method);
                 for (int i = 0; i < n && failures.size() < 5; i++) {
                     byte[] b = Mutator.mutate(seed, r);

@@ -42,6 +42,7 @@ class ModelLoaderTest {
         float[] px = HashInit.pixels(cfg, 2, EXPECTED.integer("pixel_seed", 0));
         float[] got = m.forward(px, 2, TokenReducer.NONE, false).logits();
         float[] want = Fixtures.floats(EXPECTED.obj("logits").list(dtype));
+        assertThat(got).as(dtype + " logits").hasSameSizeAs(want);
         for (int i = 0; i < want.length; i++) assertThat((double) got[i]).as(dtype + " logit " + i).isCloseTo(want[i], org.assertj.core.data.Offset.offset(1e-4));
     }
 

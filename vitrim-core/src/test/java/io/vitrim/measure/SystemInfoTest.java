@@ -1,7 +1,5 @@
 package io.vitrim.measure;
 
-import io.vitrim.engine.Gemm;
-import io.vitrim.engine.Jit;
 import io.vitrim.engine.VecMath;
 import org.junit.jupiter.api.Test;
 
@@ -25,11 +23,5 @@ class SystemInfoTest {
         assertThat(SystemInfo.speedNote(256, 4, 25, false)).startsWith("loop strip mining is off").contains("G1");
         assertThat(SystemInfo.speedNote(256, 6, 17, false)).contains("forced to its 6-row tile").contains("spills");
         assertThat(SystemInfo.speedNote(256, 4, 25, true)).contains("4-row tile was forced");
-    }
-
-    @Test
-    void speedNoteOfThisJvmFollowsItsTile() {
-        assertThat(SystemInfo.speedNote()).isEqualTo(SystemInfo.speedNote(VecMath.F.vectorBitSize(), Gemm.MR,
-                Runtime.version().feature(), Jit.keepsSixRowTile()));
     }
 }

@@ -57,6 +57,7 @@ class CroprGoldenTest {
                 TokenReducer red = m.reducer(f.str("spec", null));
                 VisionTransformer.Result r = m.forward(px, batch, red, false);
                 double maxErr = 0;
+                assertThat(r.logits()).hasSameSizeAs(want);
                 for (int i = 0; i < want.length; i++) maxErr = Math.max(maxErr, Math.abs(r.logits()[i] - want[i]));
                 assertThat(maxErr / f.number("logit_scale", 1)).as("max |Δlogit| / scale, threads=%d", threads).isLessThan(1e-4);
                 for (int b = 0; b < batch; b++) {

@@ -53,6 +53,7 @@ class ReducerGoldenTest {
             try (VisionTransformer m = VisionTransformer.create(cfg, null, null, sd, threads, "fixture")) {
                 VisionTransformer.Result r = m.forward(px, batch, red, true);
                 double scale = f.number("logit_scale", 1), maxErr = 0;
+                assertThat(r.logits()).hasSameSizeAs(want);
                 for (int i = 0; i < want.length; i++) maxErr = Math.max(maxErr, Math.abs(r.logits()[i] - want[i]));
                 assertThat(maxErr / scale).as("max |Δlogit| / scale, threads=%d", threads).isLessThan(1e-4);
                 int[][] src = r.trace().finalSource();

@@ -10,7 +10,7 @@ import java.nio.charset.StandardCharsets;
 import java.util.List;
 import java.util.Map;
 
-/** Reads the golden fixtures written by {@code scripts/python/make_fixtures.py}. */
+/** Reads the golden fixtures written by {@code scripts/python/make_fixtures.py} (and {@code sam_fixtures.py}: {@code train/sam_*}). */
 public final class Fixtures {
     private Fixtures() {}
 
@@ -75,15 +75,17 @@ public final class Fixtures {
     }
 
     @SuppressWarnings("unchecked")
-    /** The {@code cases} list of a fixture file. */
+    /** The {@code cases} list of a fixture file; never empty (a test over no cases would pass vacuously). */
     public static List<Json.Obj> cases(String resource) {
         List<Json.Obj> out = new java.util.ArrayList<>();
         for (Object o : load(resource).list("cases")) out.add(obj(o, "case"));
+        if (out.isEmpty()) throw new IllegalStateException("fixture " + resource + " has no cases (run scripts/python/make_fixtures.py)");
         return out;
     }
 
-    /** max |a − b| / max |b| over a tensor (the golden tests' relative error). */
+    /** max |a − b| / max |b| over a tensor (the golden tests' relative error); the lengths must agree. */
     public static double relErr(float[] a, float[] b) {
+        if (a.length != b.length) throw new AssertionError("length " + a.length + ", expected " + b.length);
         double num = 0, den = 1e-12;
         for (int i = 0; i < a.length; i++) {
             num = Math.max(num, Math.abs(a[i] - b[i]));

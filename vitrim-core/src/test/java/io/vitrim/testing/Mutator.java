@@ -13,6 +13,14 @@ public final class Mutator {
 
     static final long[] EXTREMES = {0, 1, 0x7F, 0x80, 0xFF, 0x7FFF, 0x8000, 0xFFFF, 0x7FFFFFFFL, 0x80000000L, 0xFFFFFFFFL, 0x10000, 0x1000000};
 
+    /**
+     * A hang guard for {@code n} mutations: 3 minutes per 10,000 (the default count takes seconds),
+     * so {@code -Dvitrim.fuzz.n}'s long mode is not stopped for its length alone.
+     */
+    public static java.time.Duration budget(int n) {
+        return java.time.Duration.ofMinutes(3L * Math.max(1, (n + 9_999) / 10_000));
+    }
+
     public static byte[] mutate(byte[] in, SplittableRandom r) {
         byte[] b = in.clone();
         int n = b.length;

@@ -18,31 +18,53 @@ class BatchStreamTest {
     }
 
     @Test
+    @org.junit.jupiter.api.Timeout(20)
     void aSlowProducerShowsAsWaitAFastOneDoesNot() throws InterruptedException {
+        Thread consumer = Thread.currentThread();
         try (BatchStream slow = new BatchStream(4, 0, s -> {
-            sleep(50);
+            awaitState(consumer, Thread.State.WAITING); // the loop is blocked in next() ...
+            sleep(50); // ... for at least these 50 ms
             return batch(s);
         })) {
             for (int s = 0; s < 4; s++) slow.next();
-            assertThat(slow.waitSeconds()).as("4 batches of 50 ms each, consumed at once").isGreaterThan(0.15);
+            assertThat(slow.waitSeconds()).as("4 batches, each made while the loop waited >= 50 ms").isGreaterThanOrEqualTo(0.2);
         }
-        try (BatchStream fast = new BatchStream(3, 0, BatchStreamTest::batch)) {
-            sleep(200); // the consumer is slower: the queue is full when it asks
+        java.util.concurrent.atomic.AtomicReference<Thread> producer = new java.util.concurrent.atomic.AtomicReference<>();
+        try (BatchStream fast = new BatchStream(3, 0, s -> {
+            producer.set(Thread.currentThread());
+            return batch(s);
+        })) {
+            while (producer.get() == null) sleep(1);
+            awaitState(producer.get(), Thread.State.TERMINATED); // all 3 batches are queued before the loop asks
             for (int s = 0; s < 3; s++) fast.next();
-            assertThat(fast.waitSeconds()).as("batches ready before they were asked for").isLessThan(0.1);
+            assertThat(fast.waitSeconds()).as("batches ready before they were asked for: next() never blocks").isLessThan(0.1);
         }
     }
 
     @Test
-    @org.junit.jupiter.api.Timeout(20) // the old offer() lost the failure and next() waited for ever
+    @org.junit.jupiter.api.Timeout(20)
     void aFailureInTheProducerReachesTheLoopEvenWithAFullQueue() throws InterruptedException {
+        java.util.concurrent.atomic.AtomicReference<Thread> producer = new java.util.concurrent.atomic.AtomicReference<>();
         try (BatchStream bs = new BatchStream(10, 0, s -> {
-            if (s == 4) throw new IllegalStateException("bad image 4");
+            producer.set(Thread.currentThread());
+            if (s == 3) throw new IllegalStateException("bad image 3");
             return batch(s);
         })) {
-            sleep(200); // batches 0-2 fill the queue, 3 waits, then 4 fails behind them
-            for (int s = 0; s < 4; s++) assertThat(bs.next().labels()).containsExactly(s);
-            org.assertj.core.api.Assertions.assertThatThrownBy(bs::next).hasMessage("bad image 4");
+            while (producer.get() == null) sleep(1);
+            // batches 0-2 fill the queue (its capacity is 3); 3 fails and the producer blocks putting the
+            // failure behind them (the offer() this once had dropped it and ended the thread, and next() waited for ever)
+            awaitState(producer.get(), Thread.State.WAITING);
+            for (int s = 0; s < 3; s++) assertThat(bs.next().labels()).containsExactly(s);
+            org.assertj.core.api.Assertions.assertThatThrownBy(bs::next).hasMessage("bad image 3");
+        }
+    }
+
+    /** Waits (at most 10 s, then fails) until {@code t} is in {@code state}. */
+    static void awaitState(Thread t, Thread.State state) {
+        long deadline = System.nanoTime() + 10_000_000_000L;
+        while (t.getState() != state) {
+            if (System.nanoTime() > deadline) throw new AssertionError(t.getName() + " never reached " + state + " (is " + t.getState() + ")");
+            sleep(1);
         }
     }
 

@@ -52,6 +52,7 @@ class LtmpTrainingGoldenTest {
             TrainingStep.Result r = step.run(tape, HashInit.pixels(cfg, batch, c.integer("pixel_seed", 0)), targets);
             float[] want = Fixtures.floats(c.list("logits"));
             double scale = c.number("logit_scale", 1);
+            assertThat(tape.logits()).hasSameSizeAs(want);
             for (int i = 0; i < want.length; i++) {
                 assertThat(Math.abs(tape.logits()[i] - want[i]) / scale).as("logit %d", i).isLessThan(1e-4);
             }
