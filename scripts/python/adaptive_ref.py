@@ -1,4 +1,4 @@
-"""PPT and DFE + LGTM (docs/methods.md; LGTM as vitrim interprets it) written from the spec
+"""PPT and DFE + LGTM written from docs/methods.md (LGTM as vitrim interprets the paper)
 as reducers for vit_ref.forward, with decision margins recorded so fixtures avoid near-ties."""
 import math
 import torch

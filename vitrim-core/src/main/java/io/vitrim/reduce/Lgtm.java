@@ -10,7 +10,7 @@ import java.util.Set;
 /**
  * DFE + LGTM — dense first layers, then local-global token merging (Heo et al., "A Fast
  * Training-free Compression Framework for ViTs"; docs/methods.md, DFE + LGTM). The paper's code was never
- * published; this follows the spec's interpretation, with its open choices as knobs:
+ * published; this follows vitrim's reading of the paper, with its open choices as knobs:
  * <ul>
  *   <li>blocks {@code < dense}: untouched (the dense feature extractor);</li>
  *   <li>blocks {@code dense ≤ l < switch}: local merging — the patch grid is cut into

@@ -15,7 +15,7 @@ import java.util.List;
 import static org.assertj.core.api.Assertions.assertThat;
 
 /**
- * Java reducers vs Python versions written from the spec ({@code scripts/python/tome_ref.py},
+ * Java reducers vs Python versions written from docs/methods.md ({@code scripts/python/tome_ref.py},
  * {@code adaptive_ref.py}): logits within 1e-4 of the logit scale, identical token counts per
  * block, identical source maps, and for PPT identical per-image prune/pool decisions in batches
  * where images decide differently in the same block. The fixtures' seeds keep every decision
