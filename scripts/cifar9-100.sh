@@ -8,9 +8,12 @@
 #   mkdir -p ~/runs && nohup scripts/cifar9-100.sh > ~/runs/cifar9-100.log 2>&1 &   # start or continue
 #   scripts/cifar9-100.sh carry                                 # before a session ends: copy the
 #                                                              # last checkpoint into carry/ to commit
-#   scripts/cifar9-100.sh finish    # after epoch 100: the model (or its EMA, whichever is better on
-#                                   # the held-out images) into models/cifar10-vit9-c3, evaluated
-#                                   # once on the test set
+#   scripts/cifar9-100.sh tail      # optional, after epoch 100: 10 more epochs at a low learning
+#                                   # rate without mixup/CutMix/erasing, from the better of model and
+#                                   # EMA, into $RUNS-tail (resumable like the run)
+#   scripts/cifar9-100.sh finish    # after epoch 100: the best on the held-out images of the model,
+#                                   # its EMA and the tail's model and EMA (if the tail ran) into
+#                                   # models/cifar10-vit9-c3, evaluated once on the test set
 #
 # Every run appends its output to $RUNS/train.log, which travels with the checkpoint.
 # The held-out 5,000 images are evaluated after every second epoch (dense, with tome:r=4 and the
@@ -23,6 +26,10 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 RUNS=${RUNS:-$HOME/runs/cifar9-100}
 CARRY=carry/cifar9-100
+TAIL_EPOCHS=${TAIL_EPOCHS:-10}
+TAIL_LR=${TAIL_LR:-1e-4}
+epochs_done() { [ -f "$1/metrics.csv" ] && echo $(($(wc -l < "$1/metrics.csv") - 1)) || echo 0; }
+metric() { tail -1 "$1/metrics.jsonl" | sed -n "s/.*\"$2\":\([-0-9.eE]*\).*/\1/p"; } # folder, key: the last epoch's value
 if [ "${1:-}" = carry ]; then
   for f in checkpoint.safetensors config.json; do # --resume reads the checkpoint with its config
     [ -f "$RUNS/$f" ] || { echo "no $f in $RUNS" >&2; exit 2; }
@@ -48,24 +55,32 @@ TXT
 fi
 if [ "${1:-}" = finish ]; then
   MODEL_DIR=${MODEL_DIR:-models/cifar10-vit9-c3}
-  epochs=$([ -f "$RUNS/metrics.csv" ] && echo $(($(wc -l < "$RUNS/metrics.csv") - 1)) || echo 0)
+  epochs=$(epochs_done "$RUNS")
   [ "$epochs" = 100 ] || { echo "$RUNS: $epochs of 100 epochs done" >&2; exit 2; }
   [ ! -e "$MODEL_DIR" ] || { echo "$MODEL_DIR exists already" >&2; exit 2; }
-  metric() { tail -1 "$RUNS/metrics.jsonl" | sed -n "s/.*\"$1\":\([-0-9.eE]*\).*/\1/p"; }
-  raw=$(metric eval_top1); avg=$(metric eval_ema_top1)
+  raw=$(metric "$RUNS" eval_top1); avg=$(metric "$RUNS" eval_ema_top1)
   [ -n "$raw" ] || { echo "$RUNS/metrics.jsonl: no held-out top-1 after epoch 100" >&2; exit 2; }
-  src=$RUNS; which="the model's own weights"
-  if [ -n "$avg" ] && awk -v a="$avg" -v r="$raw" 'BEGIN { exit !(a > r) }'; then src=$RUNS/ema; which="the EMA of the weights"; fi
+  src=$RUNS; which="the model's own weights"; best=$raw
+  better() { [ -n "$1" ] && awk -v a="$1" -v b="$best" 'BEGIN { exit !(a > b) }'; }
+  if better "$avg"; then src=$RUNS/ema; which="the EMA of the weights"; best=$avg; fi
+  TAIL=$RUNS-tail; tail_raw=""; tail_avg=""
+  if [ -f "$TAIL/metrics.csv" ]; then
+    [ "$(($(wc -l < "$TAIL/metrics.csv") - 1))" = "$TAIL_EPOCHS" ] || { echo "$TAIL: the tail is unfinished (scripts/cifar9-100.sh tail)" >&2; exit 2; }
+    tail_raw=$(metric "$TAIL" eval_top1); tail_avg=$(metric "$TAIL" eval_ema_top1)
+    if better "$tail_raw"; then src=$TAIL; which="the model after the low-lr tail"; best=$tail_raw; fi
+    if better "$tail_avg"; then src=$TAIL/ema; which="the EMA of the low-lr tail"; best=$tail_avg; fi
+  fi
   for f in config.json model.safetensors; do
     [ -f "$src/$f" ] || { echo "no $f in $src (a run restored from carry/ after its last epoch: finish it where it ran)" >&2; exit 2; }
   done
-  echo "held-out top-1 after epoch 100: model $raw, EMA ${avg:-none}: taking $which"
+  echo "held-out top-1 after epoch 100: model $raw, EMA ${avg:-none}${tail_raw:+; after the tail: model $tail_raw, EMA ${tail_avg:-none}}: taking $which"
   tmp=$MODEL_DIR.tmp/$(basename "$MODEL_DIR") # built aside under its own name (eval records the folder name)
   rm -rf "$MODEL_DIR.tmp" && mkdir -p "$tmp"
   trap 'rm -rf "$MODEL_DIR.tmp"' EXIT # no half-made folder under models/
   cp "$src/config.json" "$src/model.safetensors" "$tmp/"
   for f in metrics.csv metrics.jsonl learning_curve.png learning_curve.svg loss_curve.png loss_curve.svg train.log; do
     if [ -f "$RUNS/$f" ]; then cp "$RUNS/$f" "$tmp/"; fi
+    if [ -n "$tail_raw" ] && [ -f "$TAIL/$f" ]; then cp "$TAIL/$f" "$tmp/tail-$f"; fi
   done
   ./vitrim eval --model "$tmp" --data ../shared/data/cifar10/test.zip --reduce none --reduce tome:r=4 --json > "$tmp/test-eval.json"
   # the file names the folder as the user will: models/..., not the staging path
@@ -78,13 +93,30 @@ if [ "${1:-}" = finish ]; then
 
 Trained by \`scripts/cifar9-100.sh\` (the command and the sessions it ran in: docs/training.md,
 "The 100-epoch run from scratch") on 45,000 CIFAR-10 training images, 5,000 held out. These are
-$which (held-out top-1 after epoch 100: model $(pct "$raw"), EMA $([ -n "$avg" ] && pct "$avg" || echo none)).
+$which (held-out top-1 after epoch 100: model $(pct "$raw"), EMA $([ -n "$avg" ] && pct "$avg" || echo none)$([ -n "$tail_raw" ] && echo "; after $TAIL_EPOCHS more epochs at lr $TAIL_LR without mixup/CutMix (\`scripts/cifar9-100.sh tail\`, its files \`tail-*\`): model $(pct "$tail_raw"), EMA $([ -n "$tail_avg" ] && pct "$tail_avg" || echo none)")).
 Test set (10,000 images, evaluated once, \`test-eval.json\`): top-1 **$(pct "$test_top1")** unreduced. \`metrics.*\`, the curves and
 \`train.log\` are the run's own.
 TXT
   mv "$tmp" "$MODEL_DIR" && rmdir "$MODEL_DIR.tmp" && trap - EXIT
   echo "wrote $MODEL_DIR (test top-1 $(pct "$test_top1"))"
   exit 0
+fi
+if [ "${1:-}" = tail ]; then
+  [ "$(epochs_done "$RUNS")" = 100 ] || { echo "$RUNS: $(epochs_done "$RUNS") of 100 epochs done" >&2; exit 2; }
+  TAIL=$RUNS-tail
+  mkdir -p "$TAIL"
+  exec > >(tee -a "$TAIL/train.log") 2>&1
+  if [ -f "$TAIL/checkpoint.safetensors" ]; then
+    exec ./vitrim train --resume --eval-every 1 --ema 0.999 --out "$TAIL"
+  fi
+  raw=$(metric "$RUNS" eval_top1); avg=$(metric "$RUNS" eval_ema_top1); src=$RUNS
+  if [ -n "$avg" ] && awk -v a="$avg" -v r="$raw" 'BEGIN { exit !(a > r) }'; then src=$RUNS/ema; fi
+  echo "tail from $src (held-out: model $raw, EMA ${avg:-none})"
+  # the same 5,000 held-out images (--holdout and --seed as the run's), a low cosine from lr $TAIL_LR
+  exec ./vitrim train --init "$src" --data "${DATA:-../shared/data/cifar10/train.zip}" --holdout "${HOLDOUT:-5000}" \
+    --epochs "$TAIL_EPOCHS" --warmup 0 --batch 128 --lr "$TAIL_LR" --min-lr 1e-6 --weight-decay 0.05 \
+    --label-smoothing 0.1 --drop-path 0.1 --randaugment 2,9 --reduce tome:r=4 \
+    --eval-every 1 --ema 0.999 --out "$TAIL"
 fi
 if [ ! -f "$RUNS/checkpoint.safetensors" ] && [ -f "$CARRY/checkpoint.safetensors" ]; then
   mkdir -p "$(dirname "$RUNS")"

@@ -30,12 +30,16 @@ class MemoryTest {
         Process p = pb.start();
         boolean ended = p.waitFor(5, TimeUnit.MINUTES);
         if (!ended) p.destroyForcibly();
-        byte[] out = java.nio.file.Files.readAllBytes(log.toPath());
+        byte[] out = readAll(log);
         assertThat(ended).as("vitrim %s ended within 5 minutes; output: %s", String.join(" ", args), new String(out, StandardCharsets.UTF_8)).isTrue();
         String text = new String(out, StandardCharsets.UTF_8).lines()
                 .filter(l -> !l.startsWith("WARNING: Using incubator modules") && !l.startsWith("Picked up JAVA_TOOL_OPTIONS"))
                 .reduce("", (a, b) -> a.isEmpty() ? b : a + "\n" + b);
         return new Run(p.exitValue(), text);
+    }
+
+    private static byte[] readAll(File f) throws java.io.IOException {
+        return java.nio.file.Files.readAllBytes(f.toPath());
     }
 
     @Test
