@@ -11,23 +11,27 @@ cd "$(dirname "$0")/.."
 ZIP="${1:-../shared/data/cifar10/test.zip}"
 SPEC="${2:-none}"
 [[ -f "$ZIP" ]] || { echo "bench-spark: $ZIP: no such file" >&2; exit 2; }
-N="$(unzip -Z1 "$ZIP" | grep -ciE '\.(jpe?g|png|webp|bmp|gif)$')"
+N="$(unzip -Z1 "$ZIP" | grep -ciE '\.(jpe?g|png|webp|bmp|gif)$' || true)"
+(( N > 0 )) || { echo "bench-spark: $ZIP: no images" >&2; exit 2; }
 
 export VITRIM_PREFER_NEWEST_JDK=0
-secs() { local t0 t1; t0=$(date +%s.%N); "$@" >/dev/null; t1=$(date +%s.%N); echo "$t1 - $t0" | bc -l; }
+# seconds a command takes; a failing command fails the script (a command substitution ignores set -e)
+secs() { local t0 t1; t0=$(date +%s.%N); "$@" >/dev/null || return; t1=$(date +%s.%N); awk -v a="$t0" -v b="$t1" 'BEGIN { print b - a }'; }
+calc() { awk "BEGIN { print $1 }"; }
 
 ./vitrim classify "$ZIP" --threads 2 --reduce "$SPEC" --json >/dev/null   # builds the jar if needed
 t1=$(secs ./vitrim classify "$ZIP" --threads 2 --reduce "$SPEC" --json)
 t3=$(secs ./vitrim classify "$ZIP" "$ZIP" "$ZIP" --threads 2 --reduce "$SPEC" --json)
-classify=$(echo "2 * $N / ($t3 - $t1)" | bc -l)
+classify=$(calc "2 * $N / ($t3 - $t1)")
 printf 'vitrim classify: %d images in %.2f s, 3x in %.2f s -> %.1f images/s\n' "$N" "$t1" "$t3" "$classify"
 
+tmpd="$(mktemp -d)"
+trap 'rm -rf "$tmpd"' EXIT
 for threads in 1 2; do
-  out="$(mktemp -d)/bench.parquet"
+  out="$tmpd/bench-$threads.parquet"
   line=$(./vitrim-spark classify --master 'local[2]' --input "$ZIP" --output "$out" --reduce "$SPEC" \
-         --threads "$threads" --repeat 4 2>/dev/null)
-  rm -rf "$(dirname "$out")"
+         --threads "$threads" --repeat 4 2>"$tmpd/spark.err") || { cat "$tmpd/spark.err" >&2; exit 1; }
   rate=$(sed -E 's/.*"images_per_s":([0-9.]+).*/\1/' <<<"$line")
   printf 'vitrim-spark local[2], model threads %d: %s images/s = %.3f x vitrim classify   %s\n' \
-    "$threads" "$rate" "$(echo "$rate / $classify" | bc -l)" "$line"
+    "$threads" "$rate" "$(calc "$rate / $classify")" "$line"
 done

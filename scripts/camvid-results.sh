@@ -75,7 +75,7 @@ rm -f "$OUT"/figures/*.mask.png "$OUT"/figures/*.overlay.png
 
 # independent mIoU: 20 test images, vitrim eval vs numpy on vitrim segment's class-id masks
 (cd "$SUB" && unzip -q "$DATA/test.zip" && ls images | sort | awk 'NR % 11 == 1' | head -20 > keep \
-   && for f in images/*; do grep -qx "$(basename "$f")" keep || { rm "$f" "labels/$(basename "${f%.*}").png"; }; done && rm keep)
+   && for f in images/*; do grep -qxF "$(basename "$f")" keep || { rm "$f" "labels/$(basename "${f%.*}").png"; }; done && rm keep)
 ./vitrim eval --model "$MODEL" --data "$SUB" --json > "$OUT/check-20-eval.json"
 ./vitrim segment --model "$MODEL" --ids "$SUB" --out "$SUB/masks" > /dev/null
 "$PY" scripts/python/miou_check.py "$SUB/masks" "$SUB" --classes 11 --ignore 11 > "$OUT/check-20-numpy.json"

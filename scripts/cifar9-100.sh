@@ -3,11 +3,13 @@
 # (100 epochs, warm-up 10, AdamW 1e-3 / wd 0.05, label smoothing 0.1, drop path 0.1, mixup 0.8,
 # CutMix 1.0, random erasing 0.25; RandAugment 2,9 in place of AutoAugment; ToMe r=4 inside the
 # training graph for speed), on 45,000 training images with 5,000 held out. About 5.5 hours of
-# training steps on a 2-core Zen 5, so it runs in stretches:
+# training steps on a 2-core Zen 5, 7 on a Zen 3, so it runs in stretches:
 #
 #   mkdir -p ~/runs && nohup scripts/cifar9-100.sh > ~/runs/cifar9-100.log 2>&1 &   # start or continue
 #   scripts/cifar9-100.sh carry                                 # before a session ends: copy the
 #                                                              # last checkpoint into carry/ to commit
+#                                                              # (the tail's too; a finished run's
+#                                                              # weights and EMA)
 #   scripts/cifar9-100.sh tail      # optional, after epoch 100: 10 more epochs at a low learning
 #                                   # rate without mixup/CutMix/erasing, from the better of model and
 #                                   # EMA, into $RUNS-tail (resumable like the run)
@@ -25,22 +27,41 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 RUNS=${RUNS:-$HOME/runs/cifar9-100}
-CARRY=carry/cifar9-100
+CARRY=${CARRY:-carry/cifar9-100}
 TAIL_EPOCHS=${TAIL_EPOCHS:-10}
 TAIL_LR=${TAIL_LR:-1e-4}
 epochs_done() { [ -f "$1/metrics.csv" ] && echo $(($(wc -l < "$1/metrics.csv") - 1)) || echo 0; }
 metric() { tail -1 "$1/metrics.jsonl" | sed -n "s/.*\"$2\":\([-0-9.eE]*\).*/\1/p"; } # folder, key: the last epoch's value
-if [ "${1:-}" = carry ]; then
+TAIL=$RUNS-tail
+# carry_one RUN CARRIED EPOCHS: the checkpoint, settings and history of RUN into CARRIED (and, once
+# all EPOCHS are done, the final weights and their EMA, which a finished run does not write again)
+carry_one() {
   for f in checkpoint.safetensors config.json; do # --resume reads the checkpoint with its config
-    [ -f "$RUNS/$f" ] || { echo "no $f in $RUNS" >&2; exit 2; }
+    [ -f "$1/$f" ] || { echo "no $f in $1" >&2; exit 2; }
   done
-  mkdir -p "$CARRY"
-  cp "$RUNS/checkpoint.safetensors" "$CARRY/checkpoint.safetensors.tmp"
-  mv "$CARRY/checkpoint.safetensors.tmp" "$CARRY/checkpoint.safetensors"
-  cp "$RUNS/config.json" "$CARRY/"
-  for f in metrics.csv metrics.jsonl; do if [ -f "$RUNS/$f" ]; then cp "$RUNS/$f" "$CARRY/"; fi; done
-  if [ -f "$RUNS/train.log" ]; then cp "$RUNS/train.log" "$CARRY/train.log"; fi
-  epochs=$([ -f "$RUNS/metrics.csv" ] && echo $(($(wc -l < "$RUNS/metrics.csv") - 1)) || echo "?")
+  mkdir -p "$2"
+  cp "$1/checkpoint.safetensors" "$2/checkpoint.safetensors.tmp"
+  mv "$2/checkpoint.safetensors.tmp" "$2/checkpoint.safetensors"
+  cp "$1/config.json" "$2/"
+  for f in metrics.csv metrics.jsonl train.log; do if [ -f "$1/$f" ]; then cp "$1/$f" "$2/"; fi; done
+  if [ "$(epochs_done "$1")" = "$3" ]; then
+    cp "$1/model.safetensors" "$2/"
+    if [ -d "$1/ema" ]; then rm -rf "$2/ema" && cp -r "$1/ema" "$2/ema"; fi
+  fi
+}
+# restore RUN CARRIED: a machine that lost RUN continues from its carried copy (copied aside, then
+# renamed: a copy cut short is not mistaken for a checkpoint)
+restore() {
+  if [ ! -f "$1/checkpoint.safetensors" ] && [ -f "$2/checkpoint.safetensors" ]; then
+    mkdir -p "$(dirname "$1")"
+    rm -rf "$1" "$1.tmp" && cp -r "$2" "$1.tmp" && mv "$1.tmp" "$1"
+    echo "continuing from $2"
+  fi
+}
+if [ "${1:-}" = carry ]; then
+  carry_one "$RUNS" "$CARRY" 100
+  if [ -f "$TAIL/checkpoint.safetensors" ]; then carry_one "$TAIL" "$CARRY-tail" "$TAIL_EPOCHS"; fi
+  epochs=$(epochs_done "$RUNS")
   cat > "$CARRY/README.md" <<TXT
 # A training run carried between sessions
 
@@ -50,9 +71,10 @@ history), kept here because the machines this project runs on do not keep their 
 one session to the next. It is not a model to use (the schedule is unfinished) and is deleted
 when the run ends and its model goes to models/. \`scripts/cifar9-100.sh\` continues from it.
 TXT
-  echo "carried $epochs epoch(s) into $CARRY"
+  echo "carried $epochs epoch(s) into $CARRY$([ -d "$CARRY-tail" ] && echo " and the tail's $(epochs_done "$TAIL") into $CARRY-tail")"
   exit 0
 fi
+restore "$RUNS" "$CARRY"
 if [ "${1:-}" = finish ]; then
   MODEL_DIR=${MODEL_DIR:-models/cifar10-vit9-c3}
   epochs=$(epochs_done "$RUNS")
@@ -63,7 +85,8 @@ if [ "${1:-}" = finish ]; then
   src=$RUNS; which="the model's own weights"; best=$raw
   better() { [ -n "$1" ] && awk -v a="$1" -v b="$best" 'BEGIN { exit !(a > b) }'; }
   if better "$avg"; then src=$RUNS/ema; which="the EMA of the weights"; best=$avg; fi
-  TAIL=$RUNS-tail; tail_raw=""; tail_avg=""
+  restore "$TAIL" "$CARRY-tail"
+  tail_raw=""; tail_avg=""
   if [ -f "$TAIL/metrics.csv" ]; then
     [ "$(($(wc -l < "$TAIL/metrics.csv") - 1))" = "$TAIL_EPOCHS" ] || { echo "$TAIL: the tail is unfinished (scripts/cifar9-100.sh tail)" >&2; exit 2; }
     tail_raw=$(metric "$TAIL" eval_top1); tail_avg=$(metric "$TAIL" eval_ema_top1)
@@ -71,7 +94,7 @@ if [ "${1:-}" = finish ]; then
     if better "$tail_avg"; then src=$TAIL/ema; which="the EMA of the low-lr tail"; best=$tail_avg; fi
   fi
   for f in config.json model.safetensors; do
-    [ -f "$src/$f" ] || { echo "no $f in $src (a run restored from carry/ after its last epoch: finish it where it ran)" >&2; exit 2; }
+    [ -f "$src/$f" ] || { echo "no $f in $src (a finished run carried without its weights: finish it where it ran)" >&2; exit 2; }
   done
   echo "held-out top-1 after epoch 100: model $raw, EMA ${avg:-none}${tail_raw:+; after the tail: model $tail_raw, EMA ${tail_avg:-none}}: taking $which"
   tmp=$MODEL_DIR.tmp/$(basename "$MODEL_DIR") # built aside under its own name (eval records the folder name)
@@ -103,7 +126,7 @@ TXT
 fi
 if [ "${1:-}" = tail ]; then
   [ "$(epochs_done "$RUNS")" = 100 ] || { echo "$RUNS: $(epochs_done "$RUNS") of 100 epochs done" >&2; exit 2; }
-  TAIL=$RUNS-tail
+  restore "$TAIL" "$CARRY-tail"
   mkdir -p "$TAIL"
   exec > >(tee -a "$TAIL/train.log") 2>&1
   if [ -f "$TAIL/checkpoint.safetensors" ]; then
@@ -111,17 +134,13 @@ if [ "${1:-}" = tail ]; then
   fi
   raw=$(metric "$RUNS" eval_top1); avg=$(metric "$RUNS" eval_ema_top1); src=$RUNS
   if [ -n "$avg" ] && awk -v a="$avg" -v r="$raw" 'BEGIN { exit !(a > r) }'; then src=$RUNS/ema; fi
+  [ -f "$src/model.safetensors" ] || { echo "no model.safetensors in $src (carry a finished run with scripts/cifar9-100.sh carry)" >&2; exit 2; }
   echo "tail from $src (held-out: model $raw, EMA ${avg:-none})"
   # the same 5,000 held-out images (--holdout and --seed as the run's), a low cosine from lr $TAIL_LR
   exec ./vitrim train --init "$src" --data "${DATA:-../shared/data/cifar10/train.zip}" --holdout "${HOLDOUT:-5000}" \
     --epochs "$TAIL_EPOCHS" --warmup 0 --batch 128 --lr "$TAIL_LR" --min-lr 1e-6 --weight-decay 0.05 \
     --label-smoothing 0.1 --drop-path 0.1 --randaugment 2,9 --reduce tome:r=4 \
     --eval-every 1 --ema 0.999 --out "$TAIL"
-fi
-if [ ! -f "$RUNS/checkpoint.safetensors" ] && [ -f "$CARRY/checkpoint.safetensors" ]; then
-  mkdir -p "$(dirname "$RUNS")"
-  rm -rf "$RUNS" && cp -r "$CARRY" "$RUNS"
-  echo "continuing from $CARRY"
 fi
 mkdir -p "$RUNS"
 exec > >(tee -a "$RUNS/train.log") 2>&1 # exec below keeps this script's PID the JVM's: killing it stops the run

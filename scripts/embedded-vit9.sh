@@ -5,7 +5,7 @@
 # seeded: choices are made there), then the full pareto sweep on the 10,000 test images with those
 # points. Every run is resumable: rerun the script after an interruption and finished runs are
 # skipped, an unfinished one continues from its checkpoint. About 2 hours on the 2-core machine;
-# run it alone (nohup scripts/embedded-vit9.sh > ~/runs/vit9.log 2>&1 &). RETIME=1 times every
+# run it alone (mkdir -p ~/runs && nohup scripts/embedded-vit9.sh > ~/runs/vit9.log 2>&1 &). RETIME=1 times every
 # point of the sweep again (accuracy from the cache), e.g. after it ran on a busy machine.
 #
 # Rates: 64 patches, 9 blocks. Without LLF a module after blocks 0-7 (R <= 7); with LLF after 0-6

@@ -6,7 +6,7 @@
 # PPT and random on both. Every step is resumable: rerun
 # after an interruption, finished steps are skipped, an unfinished fine-tune continues from its
 # checkpoint; last, drops.md and drops.svg (scripts/python/sam_fronts.py). Run it alone
-# (nohup scripts/sam-experiment.sh > ~/runs/sam.log 2>&1 &).
+# (mkdir -p ~/runs && nohup scripts/sam-experiment.sh > ~/runs/sam.log 2>&1 &).
 # Env: MODEL (default models/cifar10-vit9-c2), EPOCHS (3), RUNS (~/runs/sam), OUT (docs/results/sam).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -34,7 +34,7 @@ finetune() { # finetune DIR ARGS...: resume from the checkpoint if there is one 
   fi
 }
 
-scripts/machine.sh > "$OUT/machine.txt"
+[ -f "$OUT/machine.txt" ] || { scripts/machine.sh > "$OUT/machine.txt.tmp" && mv "$OUT/machine.txt.tmp" "$OUT/machine.txt"; } # the machine of the first run
 step ft-adamw finetune "$RUNS/ft-adamw"
 step ft-sam finetune "$RUNS/ft-sam" --optimizer sam --rho 0.05
 
