@@ -133,11 +133,11 @@ final class ParetoCommand implements Callable<Integer> {
             String key = modelName + "@" + model.fingerprint() + "|" + data + "|" + d.size() + "|" + batch + "|" + n + "|timed-on-data"
                     + (seg ? "|segmentation-" + restore : "");
             Map<String, Map<String, Object>> cached = readCache(cache, key);
-            // a point on other weights than its folder now holds is measured again — and priced so by the ETA
+            // a point on other weights than its folder or side file now holds is measured again — and priced so by the ETA
             for (String s : specs) {
                 Map<String, Object> row = cached.get(s);
-                Variant v = row == null ? null : Variant.of(s);
-                if (v != null && v.dir != null && !v.fingerprint().equals(row.get("variant_fingerprint"))) cached.remove(s);
+                String f = row == null ? null : Variant.of(s).fingerprint();
+                if (f != null && !f.equals(row.get("variant_fingerprint"))) cached.remove(s);
             }
             // timing runs on real images (the first batch of the data, repeated if it is smaller)
             float[] timing = d.timing(m, batch);
@@ -174,7 +174,8 @@ final class ParetoCommand implements Callable<Integer> {
                         row.put("key", key);
                         row.put("method", Spec.parse(variant.spec).method());
                         row.put("spec", s);
-                        if (variant.dir != null) row.put("variant_fingerprint", variant.fingerprint());
+                        String weights = variant.fingerprint();
+                        if (weights != null) row.put("variant_fingerprint", weights);
                         row.put("top1", a[0]); // the task's accuracy: top-1, or mIoU
                         row.put("top5", a[1]); // top-5, or pixel accuracy
                         row.put("gmacs", a[2]);
@@ -324,8 +325,14 @@ final class ParetoCommand implements Callable<Integer> {
             return v;
         }
 
+        /**
+         * A content hash of the weights this point runs on beyond the report's model: its folder
+         * and its method-weights file ({@code file=}, e.g. learned LTMP thresholds); null for neither.
+         */
         String fingerprint() {
-            return ModelOptions.fingerprintOf(dir);
+            Path side = io.vitrim.io.SideWeights.file(spec);
+            if (dir == null && side == null) return null;
+            return (dir == null ? "" : ModelOptions.fingerprintOf(dir)) + (side == null ? "" : "+" + ModelOptions.fingerprintOf(side));
         }
     }
 

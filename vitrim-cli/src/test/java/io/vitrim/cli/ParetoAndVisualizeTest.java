@@ -87,6 +87,36 @@ class ParetoAndVisualizeTest {
                 "--no-grid", "--point", "none@" + tmp.resolve("missing")), "missing", "no such file");
     }
 
+    /** A cached point on a method-weights file (ltmp:file=) is measured again once the file changes. */
+    @Test
+    void aPointOnASideFileIsMeasuredAgainWhenTheFileChanges() throws IOException {
+        Path side = tmp.resolve("side").resolve("thresholds.safetensors");
+        Files.createDirectories(side.getParent());
+        thresholds(side, 0.9f);
+        Path out = tmp.resolve("pareto-side");
+        String[] args = {"pareto", "--model", model.toString(), "--data", data.toString(), "--out", out.toString(), "--no-grid",
+                "--point", "ltmp:file=" + side, "--warmup", "0", "--rounds", "1", "--batch", "8", "--threads", "2"};
+        CliTest.Run first = CliTest.run(args);
+        assertThat(first.code()).as(first.err()).isZero();
+        assertThat(first.out()).contains("2 measured now"); // none and the LTMP point
+        CliTest.Run same = CliTest.run(args);
+        assertThat(same.out()).as(same.err()).contains("0 measured now");
+        thresholds(side, 0.5f); // other thresholds at the same path
+        CliTest.Run changed = CliTest.run(args);
+        assertThat(changed.code()).as(changed.err()).isZero();
+        assertThat(changed.out()).contains("1 measured now");
+    }
+
+    /** LTMP thresholds for the 4-block test model: merge at {@code merge} in every block, prune off (0). */
+    static void thresholds(Path file, float merge) throws IOException {
+        Map<String, io.vitrim.io.SafeTensors.Tensor> t = new java.util.LinkedHashMap<>();
+        for (int i = 0; i < 4; i++) {
+            t.put("blocks." + i + ".merge_masker.threshold", new io.vitrim.io.SafeTensors.Tensor(new float[] {merge}, 1));
+            t.put("blocks." + i + ".prune_masker.threshold", new io.vitrim.io.SafeTensors.Tensor(new float[] {0f}, 1));
+        }
+        io.vitrim.io.SafeTensors.write(file, t, Map.of("method", "ltmp"));
+    }
+
     @Test
     void paretoWritesConsistentResults() throws IOException {
         Path out = tmp.resolve("pareto");

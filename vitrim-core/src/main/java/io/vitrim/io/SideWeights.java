@@ -36,6 +36,11 @@ public final class SideWeights {
         return model.reducer(spec, read(s.file, model));
     }
 
+    /** The path a spec's {@code file=} option names, or null without one. */
+    public static Path file(String spec) {
+        return split(spec).file;
+    }
+
     /** A spec with its {@code file=} option taken out (the method's other options stay). */
     record Split(String rest, Path file) {}
 
