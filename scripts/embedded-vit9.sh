@@ -29,9 +29,14 @@ run() { # run DIR ARGS...: resume an unfinished run, skip a finished one (from t
     echo "== $dir: done"; return
   fi
   if [ -f "$dir/checkpoint.safetensors" ]; then
+    # an unfinished run continues only on the model it started from (--resume reads its own settings)
+    if [ "$(cat "$dir.from" 2>/dev/null)" != "$MODEL" ]; then
+      echo "$dir was started from $(cat "$dir.from" 2>/dev/null || echo "an unknown model"), not $MODEL: remove it or set RUNS" >&2; exit 2
+    fi
     ./vitrim "$@" --resume --out "$dir"
   else
     rm -rf "$dir" # an LTMP run (one epoch, no checkpoint) starts over
+    echo "$MODEL" > "$dir.from"
     ./vitrim "$@" --out "$dir"
   fi
   echo "$MODEL" > "$dir.done"
@@ -51,6 +56,7 @@ run "$RUNS/dense-ft" train --init "$MODEL" --data "$DATA/train.zip" --holdout 50
 
 mkdir -p "$OUT/ltmp"
 for t in 0.30 0.40 0.50 0.60 0.75; do
+  # (pareto's cache knows a point by its file's content: changed thresholds are measured again)
   cp "$RUNS/ltmp-$t/thresholds.safetensors" "$OUT/ltmp/target-$t.safetensors"
   cp "$RUNS/ltmp-$t/metrics.jsonl" "$OUT/ltmp/target-$t.metrics.jsonl"
 done
