@@ -3,6 +3,7 @@
 # Needs Debian's PyTorch for the export (apt-get install -y python3-torch python3-onnx libopenblas0-pthread).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+JAVA=$(VITRIM_PRINT_JAVA=1 ./vitrim) # the JDK ./vitrim runs on (JDK 25 when installed: the AVX2 GEMM tile depends on it)
 OUT="${OUT:-bench-out}"
 THREADS="${THREADS:-2}"
 if [[ ! -f "$OUT/model.onnx" ]]; then
@@ -10,6 +11,6 @@ if [[ ! -f "$OUT/model.onnx" ]]; then
 fi
 mvn -q -B -Pbench -DskipTests -pl vitrim-bench -am package
 for b in 32 1; do
-  java --add-modules jdk.incubator.vector -jar vitrim-bench/target/vitrim-bench.jar "$OUT" "$b" "$THREADS" "${WARMUP:-20}" "${ROUNDS:-15}" 2>&1 \
+  "$JAVA" --add-modules jdk.incubator.vector -XX:+UseG1GC -jar vitrim-bench/target/vitrim-bench.jar "$OUT" "$b" "$THREADS" "${WARMUP:-20}" "${ROUNDS:-15}" 2>&1 \
     | grep -v '^WARNING: Using incubator modules'
 done

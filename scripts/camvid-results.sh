@@ -24,7 +24,7 @@ SUB=$(mktemp -d)
 trap 'rm -rf "$FIG" "$SUB"' EXIT
 
 if [ ! -f "$OUT/machine.txt" ]; then
-  scripts/machine.sh > "$OUT/machine.txt"
+  scripts/machine.sh > "$OUT/machine.txt.tmp" && mv "$OUT/machine.txt.tmp" "$OUT/machine.txt"
 fi
 ./vitrim eval --model "$MODEL" --data "$DATA/test.zip" --batch 16 --json > "$OUT/test-dense.json"
 # per test sequence: 0001TP (dusk; 62 other frames of it are in the training set), Seq05VD (never trained on)

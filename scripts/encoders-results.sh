@@ -33,7 +33,7 @@ for a in "${ARCHS[@]}"; do
   for b in 32 1; do
     [ -f "$OUT/bench-$a-b$b.json" ] && continue
     # the machine beside the timings (only when they are taken: a drift-only rerun may share the CPU)
-    [ -n "${MACHINE_DONE:-}" ] || { scripts/machine.sh > "$OUT/machine.txt"; MACHINE_DONE=1; }
+    [ -n "${MACHINE_DONE:-}" ] || { scripts/machine.sh > "$OUT/machine.txt.tmp" && mv "$OUT/machine.txt.tmp" "$OUT/machine.txt"; MACHINE_DONE=1; }
     # timed on the photos themselves (the first $b): LTMP and PPT reduce photos differently from noise
     # batch 1 is quick and noisier: six times the rounds
     ./vitrim bench --arch "$a" --img-size 224 --batch "$b" --images "$PHOTOS" --rounds $((b == 1 ? 6 * ROUNDS : ROUNDS)) --warmup "$WARMUP" \

@@ -4,6 +4,7 @@
 # Usage: scripts/measure.sh [OUTDIR]   (logs land in OUTDIR, default bench-out/measure)
 set -euo pipefail
 cd "$(dirname "$0")/.."
+JAVA=$(VITRIM_PRINT_JAVA=1 ./vitrim) # the JDK ./vitrim runs on (JDK 25 when installed: the AVX2 GEMM tile depends on it)
 OUT="${1:-bench-out/measure}"
 mkdir -p "$OUT"
 T=2
@@ -14,5 +15,5 @@ echo "== peak FMA throughput, JMH kernels are in vitrim-bench (mvn -Pbench)" | t
 ./vitrim bench --arch deit_small_patch16_224 --batch 1 --threads $T --peak --breakdown "${METHODS[@]}" --warmup 30 --rounds 80 --forks 5 | tee "$OUT/deit_s_b1.txt"
 THREADS=$T scripts/bench-ort.sh | tee "$OUT/ort.txt"
 echo "== GEMMs of 12 DeiT-S blocks at reduced token counts, weights cold (from memory) vs hot (cached)" | tee -a "$OUT/README"
-java --add-modules jdk.incubator.vector -XX:+UseG1GC -cp vitrim-bench/target/vitrim-bench.jar io.vitrim.bench.ColdWeights $T 2>&1 \
+"$JAVA" --add-modules jdk.incubator.vector -XX:+UseG1GC -cp vitrim-bench/target/vitrim-bench.jar io.vitrim.bench.ColdWeights $T 2>&1 \
   | grep -v '^WARNING: Using incubator modules' | tee "$OUT/cold_weights.txt"

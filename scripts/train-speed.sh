@@ -9,6 +9,7 @@
 # builds), DATA (../shared/data/cifar10/train.zip), OUT (the runs' folder, default a new temporary one).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+JAVA=$(VITRIM_PRINT_JAVA=1 ./vitrim) # the JDK ./vitrim runs on (JDK 25 when installed: the AVX2 GEMM tile depends on it)
 MODEL=${MODEL:-models/cifar10-vit9}
 DATA=${DATA:-../shared/data/cifar10/train.zip}
 OUT=${OUT:-$(mktemp -d)}
@@ -25,7 +26,7 @@ PY
 echo "runs and logs in $OUT"
 scripts/machine.sh
 mvn -q -B -Pbench -DskipTests -pl vitrim-bench -am package
-java --add-modules jdk.incubator.vector -cp vitrim-bench/target/vitrim-bench.jar io.vitrim.bench.TrainThroughput \
+"$JAVA" --add-modules jdk.incubator.vector -XX:+UseG1GC -cp vitrim-bench/target/vitrim-bench.jar io.vitrim.bench.TrainThroughput \
   "$DIM" "$DEPTH" "$HEADS" "$MLP" 128 5 10 2 none none+dp=0.1 tome:r=4 tome:r=4+dp=0.1 none+sam 2> "$OUT/throughput.err" \
   || { cat "$OUT/throughput.err" >&2; exit 1; }
 echo "one epoch of vitrim train on 12,800 images (batch 128, --init $MODEL):"
