@@ -9,9 +9,10 @@
 # ≈ 1 h on 2 cores. Env: RUNS (default ~/runs), OUT (default docs/results/camvid), DATA, RATES.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. scripts/lib.sh
 RUNS=${RUNS:-$HOME/runs}
 OUT=${OUT:-docs/results/camvid}
-DATA=$(cd "${DATA:-../shared/data/camvid}" && pwd)
+DATA=$(data_dir camvid-cropr.sh "${DATA:-../shared/data/camvid}")
 RATES=${RATES:-104 64}
 mkdir -p "$RUNS" "$OUT"
 for R in $RATES; do
@@ -26,6 +27,5 @@ for R in $RATES; do
   cp "$M/metrics.csv" "$OUT/cropr-r$R-metrics.csv"
   ./vitrim pareto --model models/camvid-vit9 --data "$DATA/val.zip" --batch 16 --restore llf --no-grid \
     --point "cropr@$M" --point "none@$M" --out "$OUT/val-cropr-r$R"
-  ./vitrim eval --model "$M" --data "$DATA/test.zip" --batch 16 --json --reduce cropr --reduce none \
-    > "$OUT/test-cropr-r$R.json"
+  atomic "$OUT/test-cropr-r$R.json" ./vitrim eval --model "$M" --data "$DATA/test.zip" --batch 16 --json --reduce cropr --reduce none
 done

@@ -10,9 +10,10 @@
 # is written only with them: delete the folder to measure everything again.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. scripts/lib.sh
 MODEL=${MODEL:-models/camvid-vit9}
 OUT=${OUT:-docs/results/camvid}
-DATA=$(cd "${DATA:-../shared/data/camvid}" && pwd)
+DATA=$(data_dir camvid-results.sh "${DATA:-../shared/data/camvid}")
 # a quick smoke test of this script: SMOKE="--limit 8 --rounds 1 --warmup 0" SMOKE_METHODS=tome,random,ppt
 SMOKE=${SMOKE:-}
 SMOKE_METHODS=${SMOKE_METHODS:-}
@@ -24,14 +25,14 @@ SUB=$(mktemp -d)
 trap 'rm -rf "$FIG" "$SUB"' EXIT
 
 if [ ! -f "$OUT/machine.txt" ]; then
-  scripts/machine.sh > "$OUT/machine.txt.tmp" && mv "$OUT/machine.txt.tmp" "$OUT/machine.txt"
+  atomic "$OUT/machine.txt" scripts/machine.sh
 fi
-./vitrim eval --model "$MODEL" --data "$DATA/test.zip" --batch 16 --json > "$OUT/test-dense.json"
+atomic "$OUT/test-dense.json" ./vitrim eval --model "$MODEL" --data "$DATA/test.zip" --batch 16 --json
 # per test sequence: 0001TP (dusk; 62 other frames of it are in the training set), Seq05VD (never trained on)
 for seq in 0001TP Seq05VD; do
   rm -rf "${SUB:?}"/*
   (cd "$SUB" && unzip -q "$DATA/test.zip" "images/${seq}_*" "labels/${seq}_*")
-  ./vitrim eval --model "$MODEL" --data "$SUB" --batch 16 --json > "$OUT/test-dense-$seq.json"
+  atomic "$OUT/test-dense-$seq.json" ./vitrim eval --model "$MODEL" --data "$SUB" --batch 16 --json
 done
 
 # the default grid jumps from no merging to 3.4x at ltmp:merge=0.95 on 768 tokens of street scene
@@ -49,7 +50,7 @@ fi
   "${EXTRA[@]}" --out "$OUT/val-llf"
 ./vitrim pareto --model "$MODEL" --data "$DATA/val.zip" --batch 16 --restore output $SMOKE "${OUTPUT_METHODS[@]}" \
   "${EXTRA[@]:0:6}" --out "$OUT/val-output"
-"$PY" scripts/python/seg_pick.py llf="$OUT/val-llf" output="$OUT/val-output" > "$OUT/picks.txt"
+atomic "$OUT/picks.txt" "$PY" scripts/python/seg_pick.py llf="$OUT/val-llf" output="$OUT/val-output"
 
 # the picks on the test set, once each per restore mode (a merge-only pick, restore "-", under llf)
 for restore in llf output; do
@@ -58,7 +59,7 @@ for restore in llf output; do
     '($2 == R || ($2 == "-" && R == "llf")) && !seen[$4]++ { print $4 }' "$OUT/picks.txt")
   rm -f "$OUT/test-$restore.json"
   [ ${#red[@]} -eq 0 ] && continue
-  ./vitrim eval --model "$MODEL" --data "$DATA/test.zip" --batch 16 --restore "$restore" --json "${red[@]}" > "$OUT/test-$restore.json"
+  atomic "$OUT/test-$restore.json" ./vitrim eval --model "$MODEL" --data "$DATA/test.zip" --batch 16 --restore "$restore" --json "${red[@]}"
 done
 
 # figures: photo | ground truth | dense | the ~2x picks of ToMe, random, PPT and LTMP
@@ -69,14 +70,16 @@ cmp=()
 while read -r t r m spec rest; do
   if [ "$t" = 2.0 ] && { [ "$r" = llf ] || [ "$r" = - ]; } && [[ "$m" =~ ^(tome|random|ppt|ltmp)$ ]]; then cmp+=(--compare "$spec"); fi
 done < "$OUT/picks.txt"
-rm -rf "$OUT/figures"
-./vitrim segment --model "$MODEL" --restore llf "${cmp[@]}" "$FIG" --out "$OUT/figures"
-rm -f "$OUT"/figures/*.mask.png "$OUT"/figures/*.overlay.png
+# made aside, replacing the committed figures only when all are done
+rm -rf "$OUT/figures.tmp"
+./vitrim segment --model "$MODEL" --restore llf "${cmp[@]}" "$FIG" --out "$OUT/figures.tmp"
+rm -f "$OUT"/figures.tmp/*.mask.png "$OUT"/figures.tmp/*.overlay.png
+rm -rf "$OUT/figures" && mv "$OUT/figures.tmp" "$OUT/figures"
 
 # independent mIoU: 20 test images, vitrim eval vs numpy on vitrim segment's class-id masks
 (cd "$SUB" && unzip -q "$DATA/test.zip" && ls images | sort | awk 'NR % 11 == 1' | head -20 > keep \
    && for f in images/*; do grep -qxF "$(basename "$f")" keep || { rm "$f" "labels/$(basename "${f%.*}").png"; }; done && rm keep)
-./vitrim eval --model "$MODEL" --data "$SUB" --json > "$OUT/check-20-eval.json"
+atomic "$OUT/check-20-eval.json" ./vitrim eval --model "$MODEL" --data "$SUB" --json
 ./vitrim segment --model "$MODEL" --ids "$SUB" --out "$SUB/masks" > /dev/null
-"$PY" scripts/python/miou_check.py "$SUB/masks" "$SUB" --classes 11 --ignore 11 > "$OUT/check-20-numpy.json"
-"$PY" scripts/python/seg_table.py "$OUT" > "$OUT/tables.md"
+atomic "$OUT/check-20-numpy.json" "$PY" scripts/python/miou_check.py "$SUB/masks" "$SUB" --classes 11 --ignore 11
+atomic "$OUT/tables.md" "$PY" scripts/python/seg_table.py "$OUT"

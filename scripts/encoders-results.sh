@@ -8,6 +8,7 @@
 # About 45 minutes on the 2-core machine; run it alone. Env: OUT, PHOTOS (a zip or folder of photos), ROUNDS, WARMUP (seconds).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. scripts/lib.sh
 OUT=${OUT:-docs/results/encoders}
 PHOTOS=${PHOTOS:-../shared/data/imagenet-samples/images.zip}
 ROUNDS=${ROUNDS:-5}
@@ -33,7 +34,7 @@ for a in "${ARCHS[@]}"; do
   for b in 32 1; do
     [ -f "$OUT/bench-$a-b$b.json" ] && continue
     # the machine beside the timings (only when they are taken: a drift-only rerun may share the CPU)
-    [ -n "${MACHINE_DONE:-}" ] || { scripts/machine.sh > "$OUT/machine.txt.tmp" && mv "$OUT/machine.txt.tmp" "$OUT/machine.txt"; MACHINE_DONE=1; }
+    [ -n "${MACHINE_DONE:-}" ] || { atomic "$OUT/machine.txt" scripts/machine.sh; MACHINE_DONE=1; }
     # timed on the photos themselves (the first $b): LTMP and PPT reduce photos differently from noise
     # batch 1 is quick and noisier: six times the rounds
     ./vitrim bench --arch "$a" --img-size 224 --batch "$b" --images "$PHOTOS" --rounds $((b == 1 ? 6 * ROUNDS : ROUNDS)) --warmup "$WARMUP" \
@@ -48,4 +49,4 @@ for a in "${ARCHS[@]}"; do
   ./vitrim embed --arch "$a" --img-size 224 "$PHOTOS" --out "$TMP/e.npy" --json "${cmp[@]}" > "$TMP/d.json"
   mv "$TMP/d.json" "$OUT/drift-$a.json"
 done
-"$PY" scripts/python/encoder_table.py "$OUT" > "$OUT/tables.md"
+atomic "$OUT/tables.md" "$PY" scripts/python/encoder_table.py "$OUT"

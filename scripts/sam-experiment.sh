@@ -10,6 +10,7 @@
 # Env: MODEL (default models/cifar10-vit9-c2), EPOCHS (3), RUNS (~/runs/sam), OUT (docs/results/sam).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. scripts/lib.sh
 MODEL=${MODEL:-models/cifar10-vit9-c2}
 EPOCHS=${EPOCHS:-3}
 DATA=../shared/data/cifar10
@@ -34,7 +35,7 @@ finetune() { # finetune DIR ARGS...: resume from the checkpoint if there is one 
   fi
 }
 
-[ -f "$OUT/machine.txt" ] || { scripts/machine.sh > "$OUT/machine.txt.tmp" && mv "$OUT/machine.txt.tmp" "$OUT/machine.txt"; } # the machine of the first run
+[ -f "$OUT/machine.txt" ] || atomic "$OUT/machine.txt" scripts/machine.sh # the machine of the first run
 step ft-adamw finetune "$RUNS/ft-adamw"
 step ft-sam finetune "$RUNS/ft-sam" --optimizer sam --rho 0.05
 
