@@ -3,7 +3,7 @@
 # ratio): (1) full training steps on random images, no data loading (vitrim-bench TrainThroughput:
 # dense, drop path, ToMe r=4 in the graph, SAM), medians of 5 rounds after two warm-up rounds;
 # (2) one real epoch of `vitrim train` on 12,800 training images with and without drop path and
-# RandAugment: images/s with data loading and the seconds the loop waited for batches
+# RandAugment, and with ToMe r=4 in the graph: images/s with data loading and the seconds the loop waited for batches
 # (metrics.csv data_wait_seconds). Run it alone on a quiet machine, ~10 minutes.
 # Env: MODEL (models/cifar10-vit9: a 32x32, patch-4, 10-class model, the shape TrainThroughput
 # builds), DATA (../shared/data/cifar10/train.zip), OUT (the runs' folder, default a new temporary one).
