@@ -15,7 +15,8 @@
 #                                   # EMA, into $RUNS-tail (resumable like the run)
 #   scripts/cifar9-100.sh finish    # after epoch 100: the best on the held-out images of the model,
 #                                   # its EMA and the tail's model and EMA (if the tail ran) into
-#                                   # models/cifar10-vit9-c3, evaluated once on the test set
+#                                   # models/cifar10-vit9-c3, evaluated once on the test set (a
+#                                   # started tail must be finished, or removed with its carry)
 #
 # Every run appends its output to $RUNS/train.log, which travels with the checkpoint.
 # The held-out 5,000 images are evaluated after every second epoch (dense, with tome:r=4 and the
@@ -27,6 +28,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 RUNS=${RUNS:-$HOME/runs/cifar9-100}
+RUNS=${RUNS%/} # (the tail sits beside it: $RUNS-tail)
 CARRY=${CARRY:-carry/cifar9-100}
 TAIL_EPOCHS=${TAIL_EPOCHS:-10}
 TAIL_LR=${TAIL_LR:-1e-4}
@@ -40,13 +42,19 @@ carry_one() {
     [ -f "$1/$f" ] || { echo "no $f in $1" >&2; exit 2; }
   done
   mkdir -p "$2"
-  cp "$1/checkpoint.safetensors" "$2/checkpoint.safetensors.tmp"
-  mv "$2/checkpoint.safetensors.tmp" "$2/checkpoint.safetensors"
-  cp "$1/config.json" "$2/"
-  for f in metrics.csv metrics.jsonl train.log; do if [ -f "$1/$f" ]; then cp "$1/$f" "$2/"; fi; done
+  put() { cp "$1" "$2.tmp"; mv "$2.tmp" "$2"; } # each file whole or not at all
+  put "$1/checkpoint.safetensors" "$2/checkpoint.safetensors"
+  put "$1/config.json" "$2/config.json"
+  for f in metrics.csv metrics.jsonl train.log; do if [ -f "$1/$f" ]; then put "$1/$f" "$2/$f"; fi; done
   if [ "$(epochs_done "$1")" = "$3" ]; then
-    cp "$1/model.safetensors" "$2/"
-    if [ -d "$1/ema" ]; then rm -rf "$2/ema" && cp -r "$1/ema" "$2/ema"; fi
+    if [ -f "$1/model.safetensors" ]; then put "$1/model.safetensors" "$2/model.safetensors"
+    else echo "$1: finished, but without model.safetensors (restored from an older carry): finish it where it ran" >&2; fi
+    if [ -d "$1/ema" ]; then
+      rm -rf "$2/ema.tmp"
+      cp -r "$1/ema" "$2/ema.tmp"
+      rm -rf "$2/ema"
+      mv "$2/ema.tmp" "$2/ema"
+    fi
   fi
 }
 # restore RUN CARRIED: a machine that lost RUN continues from its carried copy (copied aside, then
@@ -54,7 +62,9 @@ carry_one() {
 restore() {
   if [ ! -f "$1/checkpoint.safetensors" ] && [ -f "$2/checkpoint.safetensors" ]; then
     mkdir -p "$(dirname "$1")"
-    rm -rf "$1" "$1.tmp" && cp -r "$2" "$1.tmp" && mv "$1.tmp" "$1"
+    rm -rf "$1" "$1.tmp" # one step per line: under set -e a failed step stops the script
+    cp -r "$2" "$1.tmp"
+    mv "$1.tmp" "$1"
     echo "continuing from $2"
   fi
 }
@@ -68,10 +78,10 @@ if [ "${1:-}" = carry ]; then
 Issue 18's 9-block CIFAR-10 run (scripts/cifar9-100.sh, docs/training.md) after $epochs of 100
 epochs: its checkpoint (weights, AdamW moments, position in the schedule, the run's settings and
 history), kept here because the machines this project runs on do not keep their home folder from
-one session to the next. It is not a model to use (the schedule is unfinished) and is deleted
-when the run ends and its model goes to models/. \`scripts/cifar9-100.sh\` continues from it.
+one session to the next. It is not a model to use (until \`scripts/cifar9-100.sh finish\` picks one) and
+is deleted when the run ends and its model goes to models/. \`scripts/cifar9-100.sh\` continues from it.
 TXT
-  echo "carried $epochs epoch(s) into $CARRY$([ -d "$CARRY-tail" ] && echo " and the tail's $(epochs_done "$TAIL") into $CARRY-tail")"
+  echo "carried $epochs epoch(s) into $CARRY$([ -f "$TAIL/checkpoint.safetensors" ] && echo " and the tail's $(epochs_done "$TAIL") into $CARRY-tail")"
   exit 0
 fi
 restore "$RUNS" "$CARRY"
@@ -88,7 +98,7 @@ if [ "${1:-}" = finish ]; then
   restore "$TAIL" "$CARRY-tail"
   tail_raw=""; tail_avg=""
   if [ -f "$TAIL/metrics.csv" ]; then
-    [ "$(($(wc -l < "$TAIL/metrics.csv") - 1))" = "$TAIL_EPOCHS" ] || { echo "$TAIL: the tail is unfinished (scripts/cifar9-100.sh tail)" >&2; exit 2; }
+    [ "$(($(wc -l < "$TAIL/metrics.csv") - 1))" = "$TAIL_EPOCHS" ] || { echo "$TAIL: the tail is unfinished: run scripts/cifar9-100.sh tail, or remove $TAIL and $CARRY-tail to finish without it" >&2; exit 2; }
     tail_raw=$(metric "$TAIL" eval_top1); tail_avg=$(metric "$TAIL" eval_ema_top1)
     if better "$tail_raw"; then src=$TAIL; which="the model after the low-lr tail"; best=$tail_raw; fi
     if better "$tail_avg"; then src=$TAIL/ema; which="the EMA of the low-lr tail"; best=$tail_avg; fi
@@ -120,7 +130,9 @@ $which (held-out top-1 after epoch 100: model $(pct "$raw"), EMA $([ -n "$avg" ]
 Test set (10,000 images, evaluated once, \`test-eval.json\`): top-1 **$(pct "$test_top1")** unreduced. \`metrics.*\`, the curves and
 \`train.log\` are the run's own.
 TXT
-  mv "$tmp" "$MODEL_DIR" && rmdir "$MODEL_DIR.tmp" && trap - EXIT
+  mv "$tmp" "$MODEL_DIR"
+  rmdir "$MODEL_DIR.tmp"
+  trap - EXIT
   echo "wrote $MODEL_DIR (test top-1 $(pct "$test_top1"))"
   exit 0
 fi

@@ -30,8 +30,11 @@ run() { # run DIR ARGS...: resume an unfinished run, skip a finished one (from t
   fi
   if [ -f "$dir/checkpoint.safetensors" ]; then
     # an unfinished run continues only on the model it started from (--resume reads its own settings)
-    if [ "$(cat "$dir.from" 2>/dev/null)" != "$MODEL" ]; then
-      echo "$dir was started from $(cat "$dir.from" 2>/dev/null || echo "an unknown model"), not $MODEL: remove it or set RUNS" >&2; exit 2
+    if [ ! -f "$dir.from" ]; then
+      echo "$dir: started before runs recorded their model; taking it as $MODEL's" >&2
+      echo "$MODEL" > "$dir.from"
+    elif [ "$(cat "$dir.from")" != "$MODEL" ]; then
+      echo "$dir was started from $(cat "$dir.from"), not $MODEL: remove it or set RUNS" >&2; exit 2
     fi
     ./vitrim "$@" --resume --out "$dir"
   else

@@ -5,7 +5,7 @@
 # (speed-up against `none` in one process, MAC ratio beside it) and (2) how far each method moves the pooled embedding on
 # the 1,000 ImageNet sample photos (`vitrim embed --compare`: cosine similarity to the dense
 # embedding). Then tables.md and drift.svg (scripts/python/encoder_table.py, standard library).
-# About 45 minutes on the 2-core machine; run it alone. Env: OUT, PHOTOS (a zip or folder of photos), ROUNDS, WARMUP (seconds), PY (python3).
+# About 45 minutes on the 2-core machine; run it alone. Env: OUT, PHOTOS (a zip or folder of photos), ROUNDS, WARMUP (seconds), PY (default /usr/bin/python3).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/lib.sh

@@ -152,6 +152,7 @@ final class ParetoCommand implements Callable<Integer> {
                 boolean fresh = row == null;
                 if (fresh || retime) {
                     long pointStart = System.nanoTime();
+                    String weights = variant.fingerprint(); // before reading them: a file replaced meanwhile is measured next time
                     try (VisionTransformer pm = variant.dir == null ? null : variant.load(m, n)) {
                         VisionTransformer vm = pm == null ? m : pm;
                         TokenReducer r = io.vitrim.io.SideWeights.reducer(vm, variant.spec);
@@ -174,7 +175,6 @@ final class ParetoCommand implements Callable<Integer> {
                         row.put("key", key);
                         row.put("method", Spec.parse(variant.spec).method());
                         row.put("spec", s);
-                        String weights = variant.fingerprint();
                         if (weights != null) row.put("variant_fingerprint", weights);
                         row.put("top1", a[0]); // the task's accuracy: top-1, or mIoU
                         row.put("top5", a[1]); // top-5, or pixel accuracy

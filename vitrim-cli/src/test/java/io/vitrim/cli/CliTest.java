@@ -301,7 +301,8 @@ class CliTest {
         // docs/design.md section 6: 4 n C^2 + 2 n^2 C + 2 n C hidden per block, the patch embedding and the head
         long c = 384, n = 197, hidden = 1536;
         double macs = 12 * (4 * n * c * c + 2 * n * n * c + 2 * n * c * hidden) + 196 * 3 * 16 * 16 * c + c * 1000;
-        assertThat(((Number) info.get("gmacs")).doubleValue()).isCloseTo(macs / 1e9, org.assertj.core.data.Offset.offset(1e-6));
+        assertThat(((Number) info.get("gmacs")).doubleValue()).isCloseTo(macs / 1e9, org.assertj.core.data.Offset.offset(1e-6))
+                .isCloseTo(4.599, org.assertj.core.data.Offset.offset(0.0005)); // the published DeiT-S figure (4.6 GFLOPs)
         // sum(p.numel() for p in timm.create_model("deit_small_patch16_224").parameters())
         assertThat(((Number) info.get("parameters")).longValue()).isEqualTo(22_050_664L);
     }

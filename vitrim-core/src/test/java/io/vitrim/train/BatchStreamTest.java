@@ -21,12 +21,19 @@ class BatchStreamTest {
     @org.junit.jupiter.api.Timeout(20)
     void aSlowProducerShowsAsWaitAFastOneDoesNot() throws InterruptedException {
         Thread consumer = Thread.currentThread();
+        java.util.concurrent.atomic.AtomicInteger asked = new java.util.concurrent.atomic.AtomicInteger(-1);
         try (BatchStream slow = new BatchStream(4, 0, s -> {
-            awaitState(consumer, Thread.State.WAITING); // the loop is blocked in next() ...
+            // the loop has asked for batch s and is blocked in next() (a state seen after it asked,
+            // not the one left over from waiting for batch s - 1) ...
+            while (asked.get() != s && !Thread.currentThread().isInterrupted()) sleep(1);
+            awaitState(consumer, Thread.State.WAITING);
             sleep(50); // ... for at least these 50 ms
             return batch(s);
         })) {
-            for (int s = 0; s < 4; s++) slow.next();
+            for (int s = 0; s < 4; s++) {
+                asked.set(s);
+                slow.next();
+            }
             assertThat(slow.waitSeconds()).as("4 batches, each made while the loop waited >= 50 ms").isGreaterThanOrEqualTo(0.2);
         }
         java.util.concurrent.atomic.AtomicReference<Thread> producer = new java.util.concurrent.atomic.AtomicReference<>();
