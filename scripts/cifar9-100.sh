@@ -34,6 +34,7 @@ TAIL_EPOCHS=${TAIL_EPOCHS:-10}
 TAIL_LR=${TAIL_LR:-1e-4}
 epochs_done() { [ -f "$1/metrics.csv" ] && echo $(($(wc -l < "$1/metrics.csv") - 1)) || echo 0; }
 metric() { tail -1 "$1/metrics.jsonl" | sed -n "s/.*\"$2\":\([-0-9.eE]*\).*/\1/p"; } # folder, key: the last epoch's value
+above() { [ -n "$1" ] && awk -v a="$1" -v b="$2" 'BEGIN { exit !(a > b) }'; } # A B: A is given and higher
 TAIL=$RUNS-tail
 # carry_one RUN CARRIED EPOCHS: the checkpoint, settings and history of RUN into CARRIED (and, once
 # all EPOCHS are done, the final weights and their EMA, which a finished run does not write again)
@@ -93,15 +94,14 @@ if [ "${1:-}" = finish ]; then
   raw=$(metric "$RUNS" eval_top1); avg=$(metric "$RUNS" eval_ema_top1)
   [ -n "$raw" ] || { echo "$RUNS/metrics.jsonl: no held-out top-1 after epoch 100" >&2; exit 2; }
   src=$RUNS; which="the model's own weights"; best=$raw
-  better() { [ -n "$1" ] && awk -v a="$1" -v b="$best" 'BEGIN { exit !(a > b) }'; }
-  if better "$avg"; then src=$RUNS/ema; which="the EMA of the weights"; best=$avg; fi
+  if above "$avg" "$best"; then src=$RUNS/ema; which="the EMA of the weights"; best=$avg; fi
   restore "$TAIL" "$CARRY-tail"
   tail_raw=""; tail_avg=""
   if [ -f "$TAIL/metrics.csv" ]; then
-    [ "$(($(wc -l < "$TAIL/metrics.csv") - 1))" = "$TAIL_EPOCHS" ] || { echo "$TAIL: the tail is unfinished: run scripts/cifar9-100.sh tail, or remove $TAIL and $CARRY-tail to finish without it" >&2; exit 2; }
+    [ "$(epochs_done "$TAIL")" = "$TAIL_EPOCHS" ] || { echo "$TAIL: the tail is unfinished: run scripts/cifar9-100.sh tail, or remove $TAIL and $CARRY-tail to finish without it" >&2; exit 2; }
     tail_raw=$(metric "$TAIL" eval_top1); tail_avg=$(metric "$TAIL" eval_ema_top1)
-    if better "$tail_raw"; then src=$TAIL; which="the model after the low-lr tail"; best=$tail_raw; fi
-    if better "$tail_avg"; then src=$TAIL/ema; which="the EMA of the low-lr tail"; best=$tail_avg; fi
+    if above "$tail_raw" "$best"; then src=$TAIL; which="the model after the low-lr tail"; best=$tail_raw; fi
+    if above "$tail_avg" "$best"; then src=$TAIL/ema; which="the EMA of the low-lr tail"; best=$tail_avg; fi
   fi
   for f in config.json model.safetensors; do
     [ -f "$src/$f" ] || { echo "no $f in $src (a finished run carried without its weights: finish it where it ran)" >&2; exit 2; }
@@ -145,7 +145,7 @@ if [ "${1:-}" = tail ]; then
     exec ./vitrim train --resume --eval-every 1 --ema 0.999 --out "$TAIL"
   fi
   raw=$(metric "$RUNS" eval_top1); avg=$(metric "$RUNS" eval_ema_top1); src=$RUNS
-  if [ -n "$avg" ] && awk -v a="$avg" -v r="$raw" 'BEGIN { exit !(a > r) }'; then src=$RUNS/ema; fi
+  if above "$avg" "$raw"; then src=$RUNS/ema; fi
   [ -f "$src/model.safetensors" ] || { echo "no model.safetensors in $src (carry a finished run with scripts/cifar9-100.sh carry)" >&2; exit 2; }
   echo "tail from $src (held-out: model $raw, EMA ${avg:-none})"
   # the same 5,000 held-out images (--holdout and --seed as the run's), a low cosine from lr $TAIL_LR

@@ -7,6 +7,7 @@
 # otherwise idle machine.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. scripts/lib.sh
 OUT=docs/results
 DATA=../shared/data
 if [ "${PARETO:-1}" != 0 ]; then
@@ -20,8 +21,8 @@ unzip -q -j "$DATA/imagenet-samples/images.zip" -d "$PHOTOS" \
   n02690373_airliner.jpg n04285008_sports_car.jpg n01531178_goldfinch.jpg n02123045_tabby.jpg \
   n02099601_golden_retriever.jpg n01644373_tree_frog.jpg n02389026_sorrel.jpg n03095699_container_ship.jpg \
   n03345487_fire_engine.jpg
-./vitrim classify "$PHOTOS" --compare tome:r=8 | sed "s#$PHOTOS/#imagenet-samples/images.zip:#" > "$OUT/imagenet-photos.txt.tmp"
-mv "$OUT/imagenet-photos.txt.tmp" "$OUT/imagenet-photos.txt" # whole or not at all
+photos() { ./vitrim classify "$PHOTOS" --compare tome:r=8 | sed "s#$PHOTOS/#imagenet-samples/images.zip:#"; }
+atomic "$OUT/imagenet-photos.txt" photos
 
 # the pictures are made aside and replace the committed ones only when all of them are done
 VIZ="$OUT/viz.tmp"

@@ -115,15 +115,14 @@ final class ModelOptions {
             return ck.build(threads);
         }
         if (arch == null) throw new VitrimException("no model: pass --model DIR|FILE (the embedded models/" + embedded + " is missing), or --arch NAME for random weights");
-        String a = arch;
-        Architectures.Arch spec = Architectures.get(a);
+        Architectures.Arch spec = Architectures.get(arch);
         io.vitrim.config.ViTConfig c = spec.config();
         io.vitrim.config.PreprocessConfig pre = spec.preprocess();
         if (imgSize != null) {
             c = c.withImageSize(imgSize, imgSize).validate("--img-size " + imgSize);
             pre = pre.withInputSize(imgSize, imgSize);
         }
-        return VisionTransformer.create(c, pre, null, RandomInit.create(c, seed), threads, a);
+        return VisionTransformer.create(c, pre, null, RandomInit.create(c, seed), threads, arch);
     }
 
     /** A classifier or a segmentation model (not a headless encoder). */

@@ -4,6 +4,7 @@ import org.junit.jupiter.api.Test;
 
 import java.io.File;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
@@ -17,8 +18,8 @@ class MemoryTest {
 
     /** {@code vitrim ARGS} in a fresh JVM with {@code -Xmx}{@code heap}; output without the JVM's own notices. */
     private static Run vitrim(String heap, String... args) throws Exception {
-        String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
-        List<String> cmd = new ArrayList<>(List.of(java, "-Xmx" + heap, "--add-modules", "jdk.incubator.vector",
+        String javaBin = Path.of(System.getProperty("java.home"), "bin", "java").toString();
+        List<String> cmd = new ArrayList<>(List.of(javaBin, "-Xmx" + heap, "--add-modules", "jdk.incubator.vector",
                 "-cp", System.getProperty("java.class.path"), Main.class.getName()));
         cmd.addAll(List.of(args));
         ProcessBuilder pb = new ProcessBuilder(cmd);
@@ -30,16 +31,12 @@ class MemoryTest {
         Process p = pb.start();
         boolean ended = p.waitFor(5, TimeUnit.MINUTES);
         if (!ended) p.destroyForcibly();
-        byte[] out = readAll(log);
+        byte[] out = Files.readAllBytes(log.toPath());
         assertThat(ended).as("vitrim %s ended within 5 minutes; output: %s", String.join(" ", args), new String(out, StandardCharsets.UTF_8)).isTrue();
         String text = new String(out, StandardCharsets.UTF_8).lines()
                 .filter(l -> !l.startsWith("WARNING: Using incubator modules") && !l.startsWith("Picked up JAVA_TOOL_OPTIONS"))
                 .reduce("", (a, b) -> a.isEmpty() ? b : a + "\n" + b);
         return new Run(p.exitValue(), text);
-    }
-
-    private static byte[] readAll(File f) throws java.io.IOException {
-        return java.nio.file.Files.readAllBytes(f.toPath());
     }
 
     @Test
